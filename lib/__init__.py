@@ -1,0 +1,1 @@
+"""embedscope engine: corpus → embeddings → maps, clusters and queries; no Streamlit here."""

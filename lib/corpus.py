@@ -1,0 +1,484 @@
+"""Corpus boundary: read an upload, a path, pasted text or a bundled sample into a trusted `Corpus`.
+
+Everything downstream (embedding, maps, search) relies on what is checked here: texts are
+non-blank stripped strings of at most `MAX_TEXT_CHARS` characters, one metadata row per text, and
+`content_hash` identifies the texts in order.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import json
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from lib.errors import CorpusError, check_int, invalid_parameter
+
+logger = logging.getLogger(__name__)
+
+MAX_DOCUMENTS = 50_000
+MAX_FILE_BYTES = 200 * 1024**2
+MAX_TEXT_CHARS = 20_000
+MAX_LABEL_VALUES = 50
+SUPPORTED_FORMATS = ("csv", "tsv", "txt", "jsonl", "json", "parquet")
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+PASTED_SOURCE = "pasted text"
+_TEXT_HINTS = (
+    "text",
+    "body",
+    "content",
+    "sentence",
+    "document",
+    "review",
+    "comment",
+    "message",
+    "description",
+)
+_GUESS_ROWS = 5_000
+_SNIFF_CHARS = 65_536
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_DELIMITERS = {"csv": ",", "tsv": "\t"}
+_JSON_KINDS = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Canonical corpus: non-blank texts in order, one metadata row per text."""
+
+    texts: tuple[str, ...] = field(repr=False)
+    metadata: pd.DataFrame = field(repr=False, compare=False)
+    text_column: str
+    source: str
+    content_hash: str
+    n_blank_dropped: int = 0
+    n_duplicates: int = 0
+    n_truncated: int = 0
+    encoding: str = "utf-8"
+
+    def __post_init__(self) -> None:
+        if len(self.metadata) != len(self.texts):
+            raise CorpusError(
+                f"Corpus metadata has {len(self.metadata)} rows but there are "
+                f"{len(self.texts)} texts; they must have one row per text."
+            )
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def label_columns(self) -> list[str]:
+        """Metadata columns with 2..MAX_LABEL_VALUES distinct values (for colour-by and scores)."""
+        return [
+            name
+            for name in self.metadata.columns
+            if 2 <= _distinct_count(self.metadata[name]) <= MAX_LABEL_VALUES
+        ]
+
+
+def read_table(data: bytes, filename: str, *, max_bytes: int = MAX_FILE_BYTES) -> pd.DataFrame:
+    """Parse file bytes by extension into a frame; `frame.attrs["encoding"]` records how."""
+    check_int("read_table", "max_bytes", max_bytes, 1)
+    file_format = _format_of(filename)
+    _check_size(len(data), filename, max_bytes)
+    if file_format == "parquet":
+        frame, encoding = _read_parquet(data, filename), "utf-8"
+    else:
+        text, encoding = _decode(data, filename)
+        if not text.strip():
+            raise CorpusError(f"{filename} is empty; it needs at least one document.")
+        frame = _parse_text(text, filename, file_format)
+    if len(frame) == 0:
+        raise CorpusError(f"{filename} has no data rows; it needs at least one document.")
+    frame = _with_str_columns(frame)
+    frame.attrs["encoding"] = encoding
+    return frame
+
+
+def guess_text_column(frame: pd.DataFrame) -> str:
+    """Name of the likeliest free-text column: long, mostly unique strings; name hints count x2."""
+    frame = _with_str_columns(frame)
+    scores = {name: _text_score(frame[name].head(_GUESS_ROWS), name) for name in frame.columns}
+    candidates = {name: score for name, score in scores.items() if score > 0}
+    if not candidates:
+        raise CorpusError(
+            f"No column holds text; columns found: {_quoted(frame.columns) or 'none'}. "
+            "The file needs a column of documents (for example one named 'text')."
+        )
+    return max(candidates, key=candidates.__getitem__)
+
+
+def corpus_from_frame(
+    frame: pd.DataFrame,
+    text_column: str | None = None,
+    *,
+    source: str,
+    max_documents: int = MAX_DOCUMENTS,
+) -> Corpus:
+    """Canonicalise a frame: strip and drop blank texts, truncate long ones, enforce the cap."""
+    check_int("corpus_from_frame", "max_documents", max_documents, 1)
+    frame = _with_str_columns(frame)
+    column = guess_text_column(frame) if text_column is None else str(text_column)
+    if column not in frame.columns:
+        raise CorpusError(
+            f"column {column!r} not found in {source}; available: {_quoted(frame.columns)}"
+        )
+    cleaned = [_as_text(value) for value in frame[column]]
+    keep = [row for row, text in enumerate(cleaned) if text]
+    _check_count(len(keep), len(cleaned), column, source, max_documents)
+    texts = tuple(cleaned[row][:MAX_TEXT_CHARS] for row in keep)
+    corpus = Corpus(
+        texts=texts,
+        metadata=frame.drop(columns=column).iloc[keep].reset_index(drop=True),
+        text_column=column,
+        source=source,
+        content_hash=_content_hash(texts),
+        n_blank_dropped=len(cleaned) - len(keep),
+        n_duplicates=len(texts) - len(set(texts)),
+        n_truncated=sum(len(cleaned[row]) > MAX_TEXT_CHARS for row in keep),
+        encoding=frame.attrs.get("encoding", "utf-8"),
+    )
+    logger.info("Loaded %s: %d texts from column %r", source, len(corpus), column)
+    return corpus
+
+
+def load_corpus(
+    data: bytes | str | Path,
+    *,
+    filename: str | None = None,
+    text_column: str | None = None,
+    max_documents: int = MAX_DOCUMENTS,
+    max_bytes: int = MAX_FILE_BYTES,
+) -> Corpus:
+    """Read an upload (bytes plus its `filename`) or a file path into a `Corpus`."""
+    if isinstance(data, bytes):
+        if not filename:
+            raise invalid_parameter(
+                "load_corpus", "filename", "a file name such as 'docs.csv' when data is bytes", None
+            )
+    else:
+        filename = filename or Path(data).name
+        data = _read_path(Path(data), max_bytes)
+    frame = read_table(data, filename, max_bytes=max_bytes)
+    return corpus_from_frame(frame, text_column, source=filename, max_documents=max_documents)
+
+
+def corpus_from_pasted(text: str, *, max_documents: int = MAX_DOCUMENTS) -> Corpus:
+    """One document per pasted line; blank lines are dropped and counted."""
+    frame = pd.DataFrame({"text": _lines(text)}, dtype=object)
+    return corpus_from_frame(frame, "text", source=PASTED_SOURCE, max_documents=max_documents)
+
+
+def list_samples() -> list[str]:
+    """Names (file stems) of the bundled sample corpora in data/*.csv, sorted."""
+    return sorted(path.stem for path in DATA_DIR.glob("*.csv"))
+
+
+def load_sample(name: str) -> Corpus:
+    """Load the bundled sample `name` (its 'text' column; the other columns become metadata)."""
+    samples = list_samples()
+    if name not in samples:
+        raise CorpusError(
+            f"unknown sample {name!r}; available: {_quoted(samples) or 'none (data/ has no CSV)'}"
+        )
+    path = DATA_DIR / f"{name}.csv"
+    return corpus_from_frame(
+        read_table(_read_path(path, MAX_FILE_BYTES), path.name), "text", source=name
+    )
+
+
+def _format_of(filename: str) -> str:
+    """The format named by the file extension, or a CorpusError listing the supported ones."""
+    suffix = Path(filename).suffix.lower().lstrip(".")
+    if suffix not in SUPPORTED_FORMATS:
+        found = f"extension '.{suffix}'" if suffix else "no extension"
+        supported = ", ".join(f".{name}" for name in SUPPORTED_FORMATS)
+        raise CorpusError(f"{filename} has {found}, which is unsupported; supported: {supported}")
+    return suffix
+
+
+def _check_size(n_bytes: int, filename: str, max_bytes: int) -> None:
+    """Refuse files over `max_bytes`, saying both sizes."""
+    if n_bytes > max_bytes:
+        raise CorpusError(
+            f"{filename} is {_human_size(n_bytes)}; the limit is {_human_size(max_bytes)}. "
+            "Use a smaller file, or precompute with the command line (see README)."
+        )
+
+
+def _human_size(n_bytes: int) -> str:
+    """'830 bytes' below one MB, else '12.5 MB'."""
+    return f"{n_bytes:,} bytes" if n_bytes < 1024**2 else f"{n_bytes / 1024**2:,.1f} MB"
+
+
+def _read_path(path: Path, max_bytes: int) -> bytes:
+    """Bytes of the file at `path`, checking its size before reading it."""
+    try:
+        _check_size(path.stat().st_size, path.name, max_bytes)
+        return path.read_bytes()
+    except OSError as error:
+        raise CorpusError(f"cannot read {path}: {error.strerror or error}") from error
+
+
+def _decode(data: bytes, filename: str) -> tuple[str, str]:
+    """Decode text bytes: by BOM (UTF-8, UTF-16), else UTF-8, cp1252, latin-1; binary is refused."""
+    encodings = [codec for bom, codec in _BOMS if data.startswith(bom)]
+    if not encodings:
+        if b"\x00" in data:
+            raise _not_text(filename)
+        encodings = ["utf-8", "cp1252", "latin-1"]
+    for encoding in encodings:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return _reject_binary(text, filename), encoding
+    raise _not_text(filename)
+
+
+def _reject_binary(text: str, filename: str) -> str:
+    """Return `text` unless its start is dense with control characters (a binary file)."""
+    sample = text[:_SNIFF_CHARS]
+    if len(_CONTROL_CHARS.findall(sample)) > len(sample) / 100:
+        raise _not_text(filename)
+    return text
+
+
+def _not_text(filename: str) -> CorpusError:
+    """The one message for binary or undecodable uploads."""
+    return CorpusError(
+        f"{filename} does not look like a text file (it contains binary data); "
+        "save it as UTF-8 text, for example CSV from a spreadsheet, and upload it again."
+    )
+
+
+def _parse_text(text: str, filename: str, file_format: str) -> pd.DataFrame:
+    """Dispatch decoded text to the reader for its format."""
+    if file_format in _DELIMITERS:
+        return _read_delimited(text, filename, _DELIMITERS[file_format])
+    if file_format == "jsonl":
+        return _read_jsonl(text, filename)
+    if file_format == "json":
+        return _read_json(text, filename)
+    return pd.DataFrame({"text": _lines(text)}, dtype=object)
+
+
+def _read_delimited(text: str, filename: str, delimiter: str) -> pd.DataFrame:
+    """CSV/TSV with a header row; every row must have the header's number of fields."""
+    rows = _csv_records(text, filename, delimiter)
+    _, header = next(rows)
+    records = []
+    for line, row in rows:
+        if len(row) != len(header):
+            raise CorpusError(
+                f"{filename} line {line} has {_plural(len(row), 'field')} but the header has "
+                f"{len(header)}; every row needs one value per column (quote values that "
+                f"contain {delimiter!r})."
+            )
+        records.append(row)
+    names = _column_names(name.strip() for name in header)
+    if not records:
+        return pd.DataFrame(columns=names)
+    columns = zip(*records, strict=True)
+    return pd.DataFrame({name: _typed(values) for name, values in zip(names, columns, strict=True)})
+
+
+def _csv_records(text: str, filename: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """Yield (first line number, fields) for each non-empty record; bad quoting is an error."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    start = 1
+    try:
+        for row in reader:
+            if row:
+                yield start, row
+            start = reader.line_num + 1
+    except csv.Error as error:
+        raise CorpusError(
+            f"{filename}: the row starting on line {start} is malformed ({error}); a quoted value "
+            f"must be closed and followed by {delimiter!r} or the end of the line."
+        ) from error
+
+
+def _typed(values: tuple[str, ...]) -> pd.Series:
+    """Empty fields become missing; a column whose values are all numbers becomes numeric."""
+    column = pd.Series(values, dtype=object)
+    column = column.mask(column == "")
+    numbers = pd.to_numeric(column, errors="coerce")
+    return numbers if numbers.count() == column.count() else column.astype("str")
+
+
+def _read_jsonl(text: str, filename: str) -> pd.DataFrame:
+    """One JSON object per non-blank line."""
+    records = [
+        _require_object(_parse_json(line, filename, first_line=number), f"{filename} line {number}")
+        for number, line in enumerate(_lines(text), start=1)
+        if line.strip()
+    ]
+    return _frame_from_records(records, filename)
+
+
+def _read_json(text: str, filename: str) -> pd.DataFrame:
+    """A JSON array of objects."""
+    value = _parse_json(text, filename, first_line=1)
+    if not isinstance(value, list):
+        raise CorpusError(
+            f"{filename} holds a JSON {_json_kind(value)}; it must hold a list of records "
+            'such as [{"text": "..."}].'
+        )
+    records = [
+        _require_object(item, f"{filename} item {number}")
+        for number, item in enumerate(value, start=1)
+    ]
+    return _frame_from_records(records, filename)
+
+
+def _frame_from_records(records: list[dict], filename: str) -> pd.DataFrame:
+    """A frame from parsed JSON records; lone surrogate escapes (\\ud800) cannot be stored."""
+    try:
+        return pd.DataFrame.from_records(records)
+    except UnicodeEncodeError as error:
+        raise CorpusError(
+            f"{filename} contains an invalid character escape ({error.reason}: "
+            f"{error.object[error.start : error.end]!a}); fix or remove it and upload again."
+        ) from error
+
+
+def _parse_json(text: str, filename: str, *, first_line: int) -> object:
+    """json.loads with an error that names the file line (text starts at `first_line`)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        line = first_line + error.lineno - 1
+        raise CorpusError(
+            f"{filename} is not valid JSON at line {line}, column {error.colno}: {error.msg}."
+        ) from error
+
+
+def _require_object(value: object, where: str) -> dict:
+    """Return `value` if it is a JSON object, else say what it is instead."""
+    if not isinstance(value, dict):
+        raise CorpusError(
+            f"{where} is a JSON {_json_kind(value)}; each record must be an object "
+            'such as {"text": "..."}.'
+        )
+    return value
+
+
+def _json_kind(value: object) -> str:
+    """JSON's name for the type of a parsed value."""
+    return _JSON_KINDS.get(type(value), "number")
+
+
+def _read_parquet(data: bytes, filename: str) -> pd.DataFrame:
+    """Read Parquet bytes with pyarrow; a named index becomes a column again."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(pa.BufferReader(data))
+    except (pa.ArrowException, OSError) as error:
+        raise CorpusError(f"{filename} is not a readable Parquet file ({error}).") from error
+    frame = table.to_pandas()
+    return frame.reset_index(drop=not any(frame.index.names))
+
+
+def _lines(text: str) -> list[str]:
+    """Split on any newline convention; a final newline does not start an extra line."""
+    lines = _NEWLINE.split(text)
+    return lines[:-1] if lines[-1] == "" else lines
+
+
+def _with_str_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with unique str column names (user names are data: cast, never trusted)."""
+    names = _column_names(frame.columns)
+    return frame if names == list(frame.columns) else frame.set_axis(names, axis=1)
+
+
+def _column_names(names: Iterable[object]) -> list[str]:
+    """Unique, non-empty str names: a repeated 'a' becomes 'a.1', an empty one 'column_3'."""
+    unique: list[str] = []
+    for position, name in enumerate(names, start=1):
+        base = str(name) or f"column_{position}"
+        candidate, suffix = base, 0
+        while candidate in unique:
+            suffix += 1
+            candidate = f"{base}.{suffix}"
+        unique.append(candidate)
+    return unique
+
+
+def _text_score(values: pd.Series, name: str) -> float:
+    """Mean length x distinct share of non-blank strings (x2 for a hinted name); 0 if not text."""
+    present = values.dropna().tolist()
+    stripped = [value.strip() for value in present if isinstance(value, str)]
+    strings = [value for value in stripped if value]
+    if not strings or len(present) - len(stripped) > len(strings):
+        return 0.0
+    mean_length = sum(map(len, strings)) / len(strings)
+    uniqueness = len(set(strings)) / len(strings)
+    hint = 2.0 if any(word in name.lower() for word in _TEXT_HINTS) else 1.0
+    return mean_length * uniqueness * hint
+
+
+def _as_text(value: object) -> str:
+    """A cell as stripped, UTF-8-encodable text; missing values become ''."""
+    if not isinstance(value, str):
+        if pd.api.types.is_scalar(value) and pd.isna(value):
+            return ""
+        value = str(value)
+    return value.encode("utf-8", "replace").decode("utf-8").strip()
+
+
+def _check_count(n_texts: int, n_rows: int, column: str, source: str, max_documents: int) -> None:
+    """Refuse a corpus with no non-blank text or more texts than `max_documents`."""
+    if n_texts == 0:
+        raise CorpusError(
+            f"no text to map in {source}: column {column!r} has no non-blank values "
+            f"({_plural(n_rows, 'row')} read)."
+        )
+    if n_texts > max_documents:
+        raise CorpusError(
+            f"{source} has {n_texts:,} documents; the limit here is {max_documents:,}. "
+            "To map more, precompute with the command line (see README)."
+        )
+
+
+def _content_hash(texts: Iterable[str]) -> str:
+    """sha256 over length-prefixed UTF-8 texts, so ('ab', 'c') and ('a', 'bc') differ."""
+    digest = hashlib.sha256()
+    for text in texts:
+        encoded = text.encode("utf-8")
+        digest.update(len(encoded).to_bytes(8, "big"))
+        digest.update(encoded)
+    return digest.hexdigest()
+
+
+def _distinct_count(column: pd.Series) -> int:
+    """Distinct non-missing values; 0 when values are unhashable (lists, dicts from JSON)."""
+    try:
+        return int(column.nunique(dropna=True))
+    except TypeError:
+        return 0
+
+
+def _plural(count: int, word: str) -> str:
+    """'1 row', '3 rows'."""
+    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
+
+
+def _quoted(names: Iterable[object]) -> str:
+    """'a', 'b' for messages."""
+    return ", ".join(repr(str(name)) for name in names)

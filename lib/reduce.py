@@ -1,0 +1,201 @@
+"""Reduce embeddings to 2-D or 3-D maps (UMAP, PCA), reusing one kNN graph across UMAP refits."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from lib.errors import ParameterError, check_choice, check_float, check_int
+from lib.neighbors import exact_knn, normalize_rows
+
+logger = logging.getLogger(__name__)
+
+MIN_UMAP_POINTS = 5
+SMALL_DATA = 4096  # below this UMAP measures exact distances itself (and transform needs no index)
+METRICS = ("cosine",)  # our vectors are unit length, so euclidean would rank the same
+INITS = ("spectral", "pca", "random")
+
+
+@dataclass(frozen=True)
+class UMAPParams:
+    """UMAP settings; defaults favour speed at equal quality (200 epochs, seeded, cosine)."""
+
+    n_neighbors: int = 15
+    min_dist: float = 0.1
+    n_components: int = 2
+    metric: str = "cosine"
+    seed: int = 42
+    n_epochs: int = 200
+    init: str = "spectral"
+
+    def __post_init__(self) -> None:
+        check_int("UMAPParams", "n_neighbors", self.n_neighbors, 2, 200)
+        check_float("UMAPParams", "min_dist", self.min_dist, 0.0, 1.0)
+        check_int("UMAPParams", "n_components", self.n_components, 2, 3)
+        check_choice("UMAPParams", "metric", self.metric, METRICS)
+        check_int("UMAPParams", "seed", self.seed, 0)
+        check_int("UMAPParams", "n_epochs", self.n_epochs, 10, 2000)
+        check_choice("UMAPParams", "init", self.init, INITS)
+
+
+@dataclass(frozen=True)
+class PCAParams:
+    """PCA settings: a linear map that keeps global distances and shows how much variance fits."""
+
+    n_components: int = 2
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        check_int("PCAParams", "n_components", self.n_components, 2, 3)
+        check_int("PCAParams", "seed", self.seed, 0)
+
+
+@dataclass(frozen=True)
+class KnnGraph:
+    """Approximate kNN of each point, itself first: `indices`/`distances` (n, k) and the index."""
+
+    indices: np.ndarray
+    distances: np.ndarray
+    search_index: Any = field(repr=False)
+    metric: str = "cosine"
+
+    @property
+    def k(self) -> int:
+        return int(self.indices.shape[1])
+
+    def truncated(self, k: int) -> tuple[np.ndarray, np.ndarray, Any]:
+        """The first `k` neighbours in UMAP's `precomputed_knn` form."""
+        return self.indices[:, :k].copy(), self.distances[:, :k].copy(), self.search_index
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Map coordinates `coords` (n, n_components) float32 and the reducer that places new points."""
+
+    coords: np.ndarray
+    method: str
+    params: UMAPParams | PCAParams
+    reducer: Any = field(repr=False)
+    notes: tuple[str, ...] = ()
+    explained_variance: float | None = None
+
+    def transform(self, vectors: np.ndarray) -> np.ndarray:
+        """Place new vectors (m, d) on this map without moving existing points."""
+        matrix = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return np.asarray(self.reducer.transform(matrix), dtype=np.float32)
+
+
+def _check_vectors(vectors: np.ndarray, minimum: int) -> np.ndarray:
+    matrix = np.asarray(vectors, dtype=np.float32)
+    if matrix.ndim != 2:
+        raise ParameterError(f"Expected a 2-D array of vectors (n, d); got shape {matrix.shape}.")
+    if len(matrix) < minimum:
+        raise ParameterError(
+            f"A map needs at least {minimum} documents; this corpus has {len(matrix)}."
+        )
+    if not np.isfinite(matrix).all():
+        raise ParameterError("The vectors contain NaN or infinite values.")
+    return matrix
+
+
+def knn_size(n_points: int, n_neighbors: int) -> int:
+    """Neighbours to compute so every n_neighbors up to 50 can reuse the graph (at most n)."""
+    return int(min(max(n_neighbors, 50), n_points))
+
+
+def compute_knn(vectors: np.ndarray, k: int, metric: str = "cosine", seed: int = 42) -> KnnGraph:
+    """Build the kNN graph once so UMAP refits and transforms can share it (exact when small)."""
+    matrix = _check_vectors(vectors, MIN_UMAP_POINTS)
+    check_int("compute_knn", "k", k, 2, len(matrix))
+    check_choice("compute_knn", "metric", metric, METRICS)
+    if len(matrix) < SMALL_DATA:
+        return _exact_knn_graph(matrix, k, metric)
+    from umap.umap_ import nearest_neighbors
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        indices, distances, index = nearest_neighbors(
+            matrix,
+            n_neighbors=k,
+            metric=metric,
+            metric_kwds={},
+            angular=False,
+            random_state=np.random.RandomState(seed),
+            low_memory=True,
+            use_pynndescent=True,
+            n_jobs=1,
+            verbose=False,
+        )
+    return KnnGraph(indices, distances.astype(np.float32), index, metric)
+
+
+def _exact_knn_graph(matrix: np.ndarray, k: int, metric: str) -> KnnGraph:
+    """Brute-force kNN (itself first) in UMAP's layout, with no search index."""
+    found = exact_knn(normalize_rows(matrix), k - 1)
+    own = np.arange(len(matrix))[:, None]
+    indices = np.hstack([own, found.indices])
+    distances = np.hstack([np.zeros((len(matrix), 1)), np.clip(1.0 - found.scores, 0.0, 2.0)])
+    return KnnGraph(indices, distances.astype(np.float32), None, metric)
+
+
+def _clip_neighbors(params: UMAPParams, n_points: int) -> tuple[UMAPParams, tuple[str, ...]]:
+    """Lower n_neighbors for tiny corpora, recording why (the caller's params stay untouched)."""
+    if params.n_neighbors < n_points:
+        return params, ()
+    clipped = max(2, n_points - 1)
+    note = f"n_neighbors lowered from {params.n_neighbors} to {clipped}: only {n_points} points."
+    warnings.warn(note, stacklevel=3)
+    return replace(params, n_neighbors=clipped), (note,)
+
+
+def project_umap(
+    vectors: np.ndarray, params: UMAPParams = UMAPParams(), knn: KnnGraph | None = None
+) -> Projection:
+    """Fit UMAP (seeded); `knn` skips the neighbour search on refits of big corpora.
+
+    Below SMALL_DATA points UMAP's own exact distances are cheaper than any graph we could pass.
+    """
+    import umap
+
+    matrix = _check_vectors(vectors, MIN_UMAP_POINTS)
+    effective, notes = _clip_neighbors(params, len(matrix))
+    precomputed = (None, None, None)
+    if len(matrix) >= SMALL_DATA:
+        if knn is None or knn.k < effective.n_neighbors or knn.metric != effective.metric:
+            knn = compute_knn(
+                matrix, knn_size(len(matrix), effective.n_neighbors), effective.metric
+            )
+        precomputed = knn.truncated(effective.n_neighbors)
+    reducer = umap.UMAP(
+        n_neighbors=effective.n_neighbors,
+        min_dist=effective.min_dist,
+        n_components=effective.n_components,
+        metric=effective.metric,
+        random_state=effective.seed,
+        n_epochs=effective.n_epochs,
+        init=effective.init,
+        precomputed_knn=precomputed,
+        low_memory=True,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        coords = reducer.fit_transform(matrix)
+    logger.info("UMAP fitted on %d points (%s)", len(matrix), effective)
+    return Projection(np.asarray(coords, np.float32), "umap", effective, reducer, notes)
+
+
+def project_pca(vectors: np.ndarray, params: PCAParams = PCAParams()) -> Projection:
+    """Fit PCA; the result records the share of variance the map keeps."""
+    from sklearn.decomposition import PCA
+
+    matrix = _check_vectors(vectors, params.n_components)
+    reducer = PCA(n_components=params.n_components, random_state=params.seed)
+    coords = reducer.fit_transform(matrix)
+    kept = float(reducer.explained_variance_ratio_.sum())
+    return Projection(np.asarray(coords, np.float32), "pca", params, reducer, (), kept)
