@@ -15,7 +15,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -194,10 +194,7 @@ def load_sample(name: str) -> Corpus:
         raise CorpusError(
             f"unknown sample {name!r}; available: {_quoted(samples) or 'none (data/ has no CSV)'}"
         )
-    path = DATA_DIR / f"{name}.csv"
-    return corpus_from_frame(
-        read_table(_read_path(path, MAX_FILE_BYTES), path.name), "text", source=name
-    )
+    return replace(load_corpus(DATA_DIR / f"{name}.csv", text_column="text"), source=name)
 
 
 def _format_of(filename: str) -> str:

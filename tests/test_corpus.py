@@ -175,7 +175,7 @@ def test_integer_column_names_become_str() -> None:
         (b"text,name\ncaf\xe9 \x81,M\xfcller\n", "latin-1"),
         ("text,name\ncafé,Müller\n".encode("utf-16"), "utf-16"),
         (b"\xfe\xff" + "text,name\ncafé,Müller\n".encode("utf-16-be"), "utf-16"),
-        (b"\xef\xbb\xbf" + "text,name\ncafé,Müller\n".encode("utf-8"), "utf-8-sig"),
+        (b"\xef\xbb\xbf" + "text,name\ncafé,Müller\n".encode(), "utf-8-sig"),
     ],
     ids=["latin-1-as-cp1252", "latin-1", "utf-16-le-bom", "utf-16-be-bom", "utf-8-bom"],
 )

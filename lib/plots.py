@@ -1,0 +1,241 @@
+"""Plotly figure builders: arrays and labels in, `go.Figure` out (no models, no Streamlit)."""
+
+from __future__ import annotations
+
+import html
+import textwrap
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+
+from lib.errors import ParameterError
+
+MAX_CATEGORIES = 24
+OTHER = "other"
+HOVER_CHARS = 280
+HOVER_WIDTH = 60
+PALETTE = qualitative.Dark24 + qualitative.Light24
+NOISE_COLOR = "#c8c8c8"
+HIGHLIGHT_COLOR = "#111111"
+
+
+@dataclass(frozen=True)
+class ColorBy:
+    """What colours the points: a name for the legend and one value per point."""
+
+    name: str
+    values: np.ndarray
+
+    @property
+    def is_numeric(self) -> bool:
+        """Numbers get a continuous scale; everything else a categorical legend."""
+        return pd.api.types.is_numeric_dtype(self.values) and len(np.unique(self.values)) > 12
+
+
+def escape_text(text: object, limit: int = HOVER_CHARS, width: int = HOVER_WIDTH) -> str:
+    """User text as safe hover HTML: truncated, wrapped with <br>, every character escaped."""
+    value = str(text)
+    if len(value) > limit:
+        value = value[: limit - 1].rstrip() + "…"
+    lines = textwrap.wrap(value, width=width, break_long_words=True) or [""]
+    return "<br>".join(html.escape(line, quote=True) for line in lines)
+
+
+def hover_labels(texts: Sequence[str], metadata: pd.DataFrame | None = None) -> list[str]:
+    """One escaped hover label per point: the text, then up to four metadata fields."""
+    labels = [escape_text(t) for t in texts]
+    if metadata is None or metadata.empty:
+        return labels
+    columns = list(metadata.columns[:4])
+    for i, row in enumerate(metadata[columns].itertuples(index=False)):
+        fields = (
+            f"<b>{escape_text(c, 40)}</b>: {escape_text(v, 60)}"
+            for c, v in zip(columns, row, strict=True)
+        )
+        labels[i] += "<br>" + "<br>".join(fields)
+    return labels
+
+
+def _check_lengths(coords: np.ndarray, **arrays: object) -> None:
+    for name, values in arrays.items():
+        if values is not None and len(values) != len(coords):
+            raise ParameterError(
+                f"'{name}' has {len(values)} entries for {len(coords)} points; they must match."
+            )
+
+
+def _categories(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """String categories, the rarest folded into 'other' past MAX_CATEGORIES, biggest first."""
+    as_text = pd.Series(values).astype(str).fillna("missing").to_numpy(dtype=object)
+    counts = pd.Series(as_text).value_counts()
+    if len(counts) > MAX_CATEGORIES:
+        keep = set(counts.index[: MAX_CATEGORIES - 1])
+        as_text = np.array([v if v in keep else OTHER for v in as_text], dtype=object)
+        counts = pd.Series(as_text).value_counts()
+    return as_text, list(counts.index)
+
+
+def _marker_trace(
+    coords: np.ndarray, rows: np.ndarray, hover: list[str], **style
+) -> go.BaseTraceType:
+    """One scatter trace of the given rows; customdata carries row ids back from selections."""
+    common = dict(
+        mode="markers",
+        customdata=rows.tolist(),
+        hovertext=[hover[i] for i in rows],
+        hovertemplate="%{hovertext}<extra></extra>",
+        **style,
+    )
+    if coords.shape[1] == 3:
+        return go.Scatter3d(x=coords[rows, 0], y=coords[rows, 1], z=coords[rows, 2], **common)
+    return go.Scattergl(x=coords[rows, 0], y=coords[rows, 1], **common)
+
+
+def _point_size(n: int, three_d: bool) -> float:
+    size = float(np.clip(14 - 2.2 * np.log10(max(n, 1)), 2.5, 9))
+    return size * 0.6 if three_d else size
+
+
+def map_figure(
+    coords: np.ndarray,
+    hover: Sequence[str],
+    *,
+    color: ColorBy | None = None,
+    cluster_names: Mapping[int, str] | None = None,
+    cluster_labels: np.ndarray | None = None,
+    title: str = "",
+    height: int = 640,
+) -> go.Figure:
+    """A 2-D (Scattergl) or 3-D (Scatter3d) map; cluster names drawn at cluster centres in 2-D.
+
+    `hover` must already be escaped (see `hover_labels`); customdata of every point is its row.
+    """
+    coords = np.asarray(coords, dtype=np.float32)
+    _check_lengths(coords, hover=hover, cluster_labels=cluster_labels)
+    if color is not None:
+        _check_lengths(coords, color=color.values)
+    three_d = coords.shape[1] == 3
+    size = _point_size(len(coords), three_d)
+    hover = list(hover)
+    figure = go.Figure()
+    if color is None:
+        rows = np.arange(len(coords))
+        figure.add_trace(
+            _marker_trace(coords, rows, hover, marker=dict(size=size), name="documents")
+        )
+    elif color.is_numeric:
+        _add_continuous(figure, coords, hover, color, size)
+    else:
+        _add_categorical(figure, coords, hover, color, size)
+    if cluster_names and cluster_labels is not None and not three_d:
+        _add_cluster_annotations(figure, coords, cluster_labels, cluster_names)
+    _layout(figure, title, height, three_d, legend_title=color.name if color else None)
+    return figure
+
+
+def _add_continuous(figure: go.Figure, coords, hover, color: ColorBy, size: float) -> None:
+    rows = np.arange(len(coords))
+    values = np.asarray(color.values, dtype=np.float64)
+    marker = dict(
+        size=size,
+        color=values,
+        colorscale="Viridis",
+        colorbar=dict(title=dict(text=escape_text(color.name, 40))),
+        showscale=True,
+    )
+    figure.add_trace(_marker_trace(coords, rows, hover, marker=marker, name=color.name))
+
+
+def _add_categorical(figure: go.Figure, coords, hover, color: ColorBy, size: float) -> None:
+    values, order = _categories(color.values)
+    for position, category in enumerate(order):
+        rows = np.flatnonzero(values == category)
+        shade = (
+            NOISE_COLOR if category in (OTHER, "unclustered") else PALETTE[position % len(PALETTE)]
+        )
+        marker = dict(size=size, color=shade)
+        label = f"{escape_text(category, 40)} ({len(rows)})"
+        figure.add_trace(_marker_trace(coords, rows, hover, marker=marker, name=label))
+
+
+def _add_cluster_annotations(figure, coords, labels: np.ndarray, names: Mapping[int, str]) -> None:
+    for cluster_id, name in names.items():
+        members = coords[np.asarray(labels) == cluster_id]
+        if cluster_id < 0 or len(members) == 0:
+            continue
+        x, y = np.median(members[:, :2], axis=0)
+        figure.add_annotation(
+            x=float(x),
+            y=float(y),
+            text=escape_text(name, 40),
+            showarrow=False,
+            font=dict(size=12, color="#222"),
+            bgcolor="rgba(255,255,255,0.75)",
+        )
+
+
+def _layout(figure: go.Figure, title: str, height: int, three_d: bool, legend_title) -> None:
+    axis = dict(showticklabels=False, title="", showgrid=False, zeroline=False)
+    figure.update_layout(
+        title=dict(text=escape_text(title, 120)) if title else None,
+        height=height,
+        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        legend=dict(
+            title=dict(text=escape_text(legend_title, 40)) if legend_title else None,
+            itemsizing="constant",
+        ),
+        dragmode="lasso" if not three_d else "orbit",
+        hoverlabel=dict(align="left"),
+        plot_bgcolor="white",
+    )
+    if three_d:
+        figure.update_layout(scene=dict(xaxis=axis, yaxis=axis, zaxis=axis))
+    else:
+        figure.update_xaxes(**axis)
+        figure.update_yaxes(**axis, scaleanchor="x", scaleratio=1)
+
+
+def add_markers(
+    figure: go.Figure,
+    coords: np.ndarray,
+    *,
+    name: str,
+    hover: Sequence[str] | None = None,
+    symbol: str = "circle-open",
+    size: float = 14,
+    color: str = HIGHLIGHT_COLOR,
+) -> go.Figure:
+    """Overlay highlighted points (hits, a query) on a map, in the map's 2-D/3-D form."""
+    coords = np.atleast_2d(np.asarray(coords, dtype=np.float32))
+    rows = np.arange(len(coords))
+    labels = list(hover) if hover is not None else [escape_text(name)] * len(coords)
+    marker = dict(size=size, symbol=symbol, color=color, line=dict(width=2, color=color))
+    trace = _marker_trace(coords, rows, labels, marker=marker, name=escape_text(name, 40))
+    trace.customdata = None
+    figure.add_trace(trace)
+    return figure
+
+
+def selected_rows(event: object) -> list[int]:
+    """Row ids of the points selected in a chart, read from customdata (object or plain dict)."""
+    selection = _field(event, "selection") or {}
+    rows: set[int] = set()
+    for point in _field(selection, "points") or []:
+        value = _field(point, "customdata")
+        if isinstance(value, Mapping):
+            value = next(iter(value.values()), None)
+        if isinstance(value, list | tuple):
+            value = value[0] if value else None
+        if isinstance(value, int | float | str) and str(value).lstrip("-").isdigit():
+            rows.add(int(value))
+    return sorted(rows)
+
+
+def _field(container: object, name: str) -> object:
+    if isinstance(container, Mapping):
+        return container.get(name)
+    return getattr(container, name, None)

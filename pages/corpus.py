@@ -1,0 +1,115 @@
+"""Corpus page: pick a sample, upload a file or paste text; choose the text column and model."""
+
+import pandas as pd
+import streamlit as st
+
+from lib.corpus import (
+    MAX_DOCUMENTS,
+    SUPPORTED_FORMATS,
+    Corpus,
+    corpus_from_frame,
+    corpus_from_pasted,
+    guess_text_column,
+    list_samples,
+    read_table,
+)
+from lib.embed import DEFAULT_MODEL
+from lib.errors import EmbedscopeError
+from pages._common import corpus_vectors, md, sample_corpus, set_corpus
+
+OTHER_MODEL = "Another sentence-transformers model…"
+SOURCES = ["Sample", "Upload a file", "Paste text"]
+
+
+@st.cache_data(show_spinner="Reading the file…", max_entries=8)
+def read_upload(data: bytes, filename: str) -> pd.DataFrame:
+    """Parse an uploaded file once per content."""
+    return read_table(data, filename)
+
+
+def choose_sample() -> Corpus:
+    name = st.selectbox("Sample corpus", list_samples(), key="corpus_sample")
+    return sample_corpus(name)
+
+
+def choose_upload() -> Corpus | None:
+    upload = st.file_uploader(
+        "CSV, TSV, TXT (one document per line), JSONL, JSON or Parquet",
+        type=list(SUPPORTED_FORMATS),
+        key="corpus_upload",
+    )
+    if upload is None:
+        return None
+    frame = read_upload(upload.getvalue(), upload.name)
+    columns = list(frame.columns)
+    try:
+        guessed = columns.index(guess_text_column(frame))
+    except EmbedscopeError as error:
+        st.warning(str(error))
+        guessed = 0
+    column = st.selectbox("Text column", columns, index=guessed, key="corpus_column")
+    return corpus_from_frame(frame, column, source=upload.name)
+
+
+def choose_pasted() -> Corpus | None:
+    text = st.text_area("One document per line", height=220, key="corpus_paste")
+    return corpus_from_pasted(text) if text.strip() else None
+
+
+def show_preview(corpus: Corpus) -> None:
+    facts = [f"{len(corpus):,} documents", f"text column '{corpus.text_column}'"]
+    if corpus.n_blank_dropped:
+        facts.append(f"{corpus.n_blank_dropped:,} blank rows dropped")
+    if corpus.n_duplicates:
+        facts.append(f"{corpus.n_duplicates:,} duplicate texts (kept, embedded once)")
+    if corpus.n_truncated:
+        facts.append(f"{corpus.n_truncated:,} very long texts truncated")
+    if corpus.encoding not in ("utf-8", "utf-8-sig"):
+        facts.append(f"decoded as {corpus.encoding}")
+    st.caption(md(" · ".join(facts)))
+    preview = corpus.metadata.head(50).copy()
+    preview.insert(0, "text", list(corpus.texts[:50]))
+    st.dataframe(preview, hide_index=True, height=280)
+
+
+def choose_model() -> str:
+    choice = st.selectbox("Embedding model", [DEFAULT_MODEL, OTHER_MODEL], key="corpus_model")
+    if choice != OTHER_MODEL:
+        st.caption("Bundled with the app, works offline: 384 dimensions, English-first.")
+        return DEFAULT_MODEL
+    return st.text_input(
+        "Model name or local folder",
+        key="corpus_model_name",
+        help="A sentence-transformers model name (downloaded when this server is online) "
+        "or a path to a sentence-transformers folder on the server.",
+    ).strip()
+
+
+st.title("Corpus")
+st.caption(
+    f"Bring up to {MAX_DOCUMENTS:,} short documents; each becomes a point on the map. "
+    "Larger corpora: precompute them from the command line (see the README)."
+)
+source = st.segmented_control("Source", SOURCES, default=SOURCES[0], key="corpus_source")
+try:
+    if source == "Upload a file":
+        candidate = choose_upload()
+    elif source == "Paste text":
+        candidate = choose_pasted()
+    else:
+        candidate = choose_sample()
+except EmbedscopeError as error:
+    st.error(str(error))
+    candidate = None
+
+if candidate is not None:
+    show_preview(candidate)
+model_name = choose_model()
+if st.button("Embed and map", type="primary", disabled=candidate is None or not model_name):
+    try:
+        corpus_vectors(candidate, model_name)
+    except EmbedscopeError as error:
+        st.error(str(error))
+    else:
+        set_corpus(candidate, model_name)
+        st.switch_page("pages/map.py")

@@ -1,0 +1,156 @@
+"""Map page: the corpus as a 2-D or 3-D map; select points to read them and their neighbours."""
+
+import pandas as pd
+import streamlit as st
+
+from lib.cluster import NOISE, ClusterParams
+from lib.errors import EmbedscopeError
+from lib.neighbors import neighbors_of
+from lib.plots import ColorBy, hover_labels, map_figure, selected_rows
+from lib.reduce import PCAParams, UMAPParams
+from pages._common import active_corpus, clustering, corpus_vectors, md, projection, vectors_key
+
+CLUSTER_COLOR = "cluster"
+
+corpus = active_corpus()
+model_name = st.session_state["model_name"]
+st.title("Map")
+st.caption(f"{md(corpus.source)} · {len(corpus):,} documents · model {md(model_name)}")
+
+try:
+    vectors = corpus_vectors(corpus, model_name)
+except EmbedscopeError as error:
+    st.error(f"Could not embed this corpus: {error}")
+    st.stop()
+key = vectors_key(corpus, model_name)
+
+layout_col, view_col, neighbors_col, dist_col = st.columns([1, 1, 2, 2])
+method = layout_col.segmented_control("Layout", ["UMAP", "PCA"], default="UMAP", key="map_method")
+view = view_col.segmented_control("View", ["2D", "3D"], default="2D", key="map_view")
+dimensions = 3 if view == "3D" else 2
+is_umap = method != "PCA"
+n_neighbors = neighbors_col.slider(
+    "Neighbours (local ↔ global)",
+    2,
+    100,
+    15,
+    key="map_n_neighbors",
+    disabled=not is_umap,
+    help="UMAP's n_neighbors: small values keep fine local detail, large ones the big picture.",
+)
+min_dist = dist_col.slider(
+    "Minimum distance",
+    0.0,
+    1.0,
+    0.1,
+    0.05,
+    key="map_min_dist",
+    disabled=not is_umap,
+    help="UMAP's min_dist: how tightly points may pack together on the map.",
+)
+
+color_col, method_col, size_col, space_col = st.columns([2, 1, 1, 1])
+color_choice = color_col.selectbox(
+    "Colour by",
+    [CLUSTER_COLOR, *corpus.metadata.columns],
+    key="map_color",
+    format_func=lambda c: "found clusters" if c == CLUSTER_COLOR else c,
+)
+cluster_method = method_col.selectbox(
+    "Clustering", ["hdbscan", "kmeans"], key="map_cluster", format_func=str.upper
+)
+if cluster_method == "kmeans":
+    size = size_col.number_input("Clusters (k)", 2, 200, 10, key="map_k")
+else:
+    size = size_col.number_input("Min cluster size", 2, 1000, 10, key="map_min_size")
+space = space_col.selectbox(
+    "Cluster on",
+    ["map", "pca", "embeddings"],
+    key="map_space",
+    format_func={"map": "the map", "pca": "PCA of embeddings", "embeddings": "full embeddings"}.get,
+    help="HDBSCAN finds dense groups best on the map; KMeans works well on full embeddings.",
+)
+
+try:
+    if is_umap:
+        params = UMAPParams(n_neighbors=n_neighbors, min_dist=min_dist, n_components=dimensions)
+    else:
+        params = PCAParams(n_components=dimensions)
+    cluster_params = ClusterParams(
+        method=cluster_method, n_clusters=int(size), min_cluster_size=int(size), space=space
+    )
+    mapped = projection(vectors, key, params)
+    st.session_state["map_params"] = params
+    clusters = clustering(vectors, corpus, key, cluster_params, mapped)
+except EmbedscopeError as error:
+    st.error(str(error))
+    st.stop()
+
+for note in mapped.notes:
+    st.info(note)
+if mapped.explained_variance is not None:
+    st.caption(f"PCA keeps {mapped.explained_variance:.0%} of the variance of the embeddings.")
+
+cluster_names = clusters.point_names()
+if color_choice == CLUSTER_COLOR:
+    color = ColorBy("cluster", cluster_names)
+else:
+    color = ColorBy(color_choice, corpus.metadata[color_choice].to_numpy())
+metadata = corpus.metadata.assign(cluster=cluster_names)
+figure = map_figure(
+    mapped.coords,
+    hover_labels(corpus.texts, metadata),
+    color=color,
+    cluster_names=clusters.names if color_choice == CLUSTER_COLOR else None,
+    cluster_labels=clusters.labels,
+)
+
+
+def document_table(rows: list[int], scores=None) -> pd.DataFrame:
+    """Texts of the given rows with their metadata and cluster, for display."""
+    table = metadata.iloc[rows].copy()
+    table.insert(0, "text", [corpus.texts[i] for i in rows])
+    table.insert(0, "id", rows)
+    if scores is not None:
+        table.insert(1, "cosine", scores)
+    return table
+
+
+@st.fragment
+def map_and_selection() -> None:
+    """The chart and what is selected on it; a selection reruns only this part."""
+    if dimensions == 3:
+        st.plotly_chart(figure, key="map_chart_3d")
+        st.info("Selection works on the 2-D view (Plotly's 3-D charts have no box or lasso).")
+        return
+    event = st.plotly_chart(
+        figure, key="map_chart", on_select="rerun", selection_mode=("points", "box", "lasso")
+    )
+    rows = selected_rows(event)
+    if not rows:
+        st.info("Click a point, or drag a lasso or box on the map, to read those documents here.")
+        return
+    st.subheader(f"{len(rows):,} selected")
+    st.dataframe(document_table(rows), hide_index=True, height=min(400, 38 + 35 * len(rows)))
+    focus = st.selectbox(
+        "Nearest neighbours in full dimension of",
+        rows,
+        format_func=lambda i: f"#{i} · {corpus.texts[i][:90]}",
+        key="map_focus",
+    )
+    found = neighbors_of(vectors, int(focus), k=10)
+    st.dataframe(document_table(found.indices.tolist(), found.scores.round(3)), hide_index=True)
+
+
+map_and_selection()
+
+with st.expander(f"{clusters.n_clusters} clusters found"):
+    summary = pd.DataFrame(
+        {
+            "cluster": list(clusters.names.values()),
+            "documents": [clusters.sizes[c] for c in clusters.names],
+        }
+    )
+    st.dataframe(summary, hide_index=True)
+    if NOISE in clusters.sizes:
+        st.caption(f"{clusters.sizes[NOISE]:,} documents fit no cluster (HDBSCAN noise).")
