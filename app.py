@@ -24,6 +24,16 @@ navigation = st.navigation(
         st.Page(
             PAGES / "corpus.py", title="Corpus", icon=":material/upload_file:", url_path="corpus"
         ),
+        st.Page(
+            PAGES / "arithmetic.py",
+            title="Arithmetic",
+            icon=":material/calculate:",
+            url_path="arithmetic",
+        ),
+        st.Page(PAGES / "words.py", title="Words", icon=":material/abc:", url_path="words"),
+        st.Page(
+            PAGES / "axes.py", title="Concept axes", icon=":material/explore:", url_path="axes"
+        ),
     ]
 )
 

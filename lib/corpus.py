@@ -183,8 +183,14 @@ def corpus_from_pasted(text: str, *, max_documents: int = MAX_DOCUMENTS) -> Corp
 
 
 def list_samples() -> list[str]:
-    """Names (file stems) of the bundled sample corpora in data/*.csv, sorted."""
-    return sorted(path.stem for path in DATA_DIR.glob("*.csv"))
+    """Names (file stems) of the bundled corpora: data/*.csv files with a 'text' column, sorted."""
+    return sorted(path.stem for path in DATA_DIR.glob("*.csv") if _has_text_header(path))
+
+
+def _has_text_header(path: Path) -> bool:
+    """True when the CSV's header names a 'text' column (lesson tables in data/ have none)."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return "text" in next(csv.reader(handle), [])
 
 
 def load_sample(name: str) -> Corpus:

@@ -12,6 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
+from lib.cluster import NOISE_NAME
 from lib.errors import ParameterError
 
 MAX_CATEGORIES = 24
@@ -20,6 +21,7 @@ HOVER_CHARS = 280
 HOVER_WIDTH = 60
 PALETTE = qualitative.Dark24 + qualitative.Light24
 NOISE_COLOR = "#c8c8c8"
+CATCH_ALL = (OTHER, NOISE_NAME)
 HIGHLIGHT_COLOR = "#111111"
 
 
@@ -69,14 +71,16 @@ def _check_lengths(coords: np.ndarray, **arrays: object) -> None:
 
 
 def _categories(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """String categories, the rarest folded into 'other' past MAX_CATEGORIES, biggest first."""
+    """String categories, the rarest folded into 'other' past MAX_CATEGORIES; biggest first,
+    catch-all groups ('other', 'unclustered') last."""
     as_text = pd.Series(values).astype(str).fillna("missing").to_numpy(dtype=object)
     counts = pd.Series(as_text).value_counts()
     if len(counts) > MAX_CATEGORIES:
         keep = set(counts.index[: MAX_CATEGORIES - 1])
         as_text = np.array([v if v in keep else OTHER for v in as_text], dtype=object)
         counts = pd.Series(as_text).value_counts()
-    return as_text, list(counts.index)
+    order = sorted(counts.index, key=lambda c: (c in CATCH_ALL, -counts[c]))
+    return as_text, order
 
 
 def _marker_trace(
@@ -230,9 +234,19 @@ def selected_rows(event: object) -> list[int]:
             value = next(iter(value.values()), None)
         if isinstance(value, list | tuple):
             value = value[0] if value else None
-        if isinstance(value, int | float | str) and str(value).lstrip("-").isdigit():
-            rows.add(int(value))
+        row = _as_row(value)
+        if row is not None:
+            rows.add(row)
     return sorted(rows)
+
+
+def _as_row(value: object) -> int | None:
+    """A non-negative integer row id from a customdata value, or None when it is not one."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return int(number) if number.is_integer() and number >= 0 else None
 
 
 def _field(container: object, name: str) -> object:

@@ -15,7 +15,7 @@ from lib.corpus import (
 )
 from lib.embed import DEFAULT_MODEL
 from lib.errors import EmbedscopeError
-from pages._common import corpus_vectors, md, sample_corpus, set_corpus
+from pages._common import DEFAULT_SAMPLE, corpus_vectors, md, sample_corpus, set_corpus
 
 OTHER_MODEL = "Another sentence-transformers model…"
 SOURCES = ["Sample", "Upload a file", "Paste text"]
@@ -28,7 +28,9 @@ def read_upload(data: bytes, filename: str) -> pd.DataFrame:
 
 
 def choose_sample() -> Corpus:
-    name = st.selectbox("Sample corpus", list_samples(), key="corpus_sample")
+    samples = list_samples()
+    default = samples.index(DEFAULT_SAMPLE) if DEFAULT_SAMPLE in samples else 0
+    name = st.selectbox("Sample corpus", samples, index=default, key="corpus_sample")
     return sample_corpus(name)
 
 

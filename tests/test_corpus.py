@@ -345,6 +345,7 @@ def test_samples_listed_and_loaded_from_data_dir(tmp_path, monkeypatch) -> None:
     (tmp_path / "zoo.csv").write_text("label,text\nanimal,a cat sat\nanimal,a dog ran\n")
     (tmp_path / "alpha.csv").write_text("text,label\nx,y\n")
     (tmp_path / "notes.txt").write_text("ignored")
+    (tmp_path / "lesson.csv").write_text("a,b,expected\nman,king,queen\n")
     assert list_samples() == ["alpha", "zoo"]
     corpus = load_sample("zoo")
     assert corpus.texts == ("a cat sat", "a dog ran")

