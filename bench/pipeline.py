@@ -474,7 +474,7 @@ def summary(work: Path, results: dict[str, Result], codes, atlas_reason: str) ->
 
 
 def benchmark(n: int, quick: bool, atlas: bool) -> str:
-    """Run every pipeline on a generated corpus of `n` and return the printed report."""
+    """Print the header, run every pipeline on a generated corpus of `n`, return the table."""
     import numpy as np
 
     from bench.corpus_gen import generate_corpus
@@ -490,8 +490,8 @@ def benchmark(n: int, quick: bool, atlas: bool) -> str:
             "atlas_cache": str(work / "atlas-cache"),
         }
         (work / "input.json").write_text(json.dumps(job), encoding="utf-8")
-        top = header(n, float(frame["text"].str.split().str.len().mean()), quick, atlas)
-        print(top + "\n", file=sys.stderr, flush=True)
+        print(header(n, float(frame["text"].str.split().str.len().mean()), quick, atlas))
+        print(flush=True)
         home = work / "home"
         ours_env = {"EMBEDSCOPE_HOME": str(home), "NUMBA_CACHE_DIR": str(home / "numba")}
         results = {
@@ -505,7 +505,7 @@ def benchmark(n: int, quick: bool, atlas: bool) -> str:
             if atlas_cold is not None:
                 results.update({"atlas": atlas_cold, "atlas-warm": atlas_warm})
         codes = np.unique(frame["topic"].to_numpy(), return_inverse=True)[1]
-        return top + "\n\n" + summary(work, results, codes, atlas_reason)
+        return summary(work, results, codes, atlas_reason)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

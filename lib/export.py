@@ -74,7 +74,7 @@ def neutralise_formula(value: object) -> object:
 
 
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
-    """UTF-8 CSV (no BOM, no index); text cells and column names are formula-neutralised.
+    """RFC 4180 CSV (UTF-8, no BOM, CRLF rows, no index); text cells and names formula-neutralised.
 
     Only text is touched: numeric columns keep their values, negative numbers included.
     """
@@ -84,7 +84,7 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
         for name in safe.columns
         if _holds_text(safe[name].dtype)
     }
-    return safe.assign(**text_columns).to_csv(index=False, lineterminator="\n").encode("utf-8")
+    return safe.assign(**text_columns).to_csv(index=False, lineterminator="\r\n").encode("utf-8")
 
 
 def to_parquet_bytes(frame: pd.DataFrame) -> bytes:
@@ -104,6 +104,11 @@ def figure_html_bytes(figure) -> bytes:
     return pio.to_html(figure, include_plotlyjs=True, full_html=True).encode("utf-8")
 
 
+def png_export_available() -> bool:
+    """Whether `kaleido` is importable, so a page can offer (or explain the lack of) PNG export."""
+    return importlib.util.find_spec("kaleido") is not None
+
+
 def figure_png_bytes(
     figure, *, width: int = PNG_SIZE[0], height: int = PNG_SIZE[1]
 ) -> bytes | None:
@@ -112,7 +117,7 @@ def figure_png_bytes(
     Needs the `kaleido` package (>= 1.0, which drives a local Chrome/Chromium); without it, or
     when the browser fails, this returns None and the page should offer HTML instead.
     """
-    if importlib.util.find_spec("kaleido") is None:
+    if not png_export_available():
         logger.info("PNG export unavailable: the 'kaleido' package is not installed")
         return None
     import plotly.io as pio

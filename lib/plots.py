@@ -31,10 +31,13 @@ class ColorBy:
 
     name: str
     values: np.ndarray
+    continuous: bool | None = None  # None: decide from the values
 
     @property
     def is_numeric(self) -> bool:
-        """Numbers get a continuous scale; everything else a categorical legend."""
+        """Many distinct numbers get a continuous scale; everything else a categorical legend."""
+        if self.continuous is not None:
+            return self.continuous
         return pd.api.types.is_numeric_dtype(self.values) and len(np.unique(self.values)) > 12
 
 

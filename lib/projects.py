@@ -322,7 +322,7 @@ class ProjectStore:
             return _read_only(_read_folder(folder, project_id))
         except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EmbedscopeError) as e:
             raise StoreError(
-                f"The saved project {project_id} is damaged and cannot be opened ({e}). "
+                f"The saved project {project_id} is damaged and cannot be opened ({_reason(e)}). "
                 "Delete it and save the map again."
             ) from e
 
@@ -343,8 +343,11 @@ class ProjectStore:
             conn.execute("DELETE FROM projects WHERE id = ?", (project_id,))
         folder = self.root / project_id
         if folder.exists():
-            doomed = Path(tempfile.mkdtemp(prefix=".deleting-", dir=self.root))
-            os.replace(folder, doomed / project_id)
+            try:
+                doomed = Path(tempfile.mkdtemp(prefix=".deleting-", dir=self.root))
+                os.replace(folder, doomed / project_id)
+            except OSError as exc:
+                raise _store_error(folder, exc) from exc
             shutil.rmtree(doomed, ignore_errors=True)
         logger.info("Deleted project %s", project_id)
 
@@ -491,6 +494,15 @@ def _read_folder(folder: Path, project_id: str) -> Project:
     )
     _check_project(project)
     return project
+
+
+def _reason(error: Exception) -> str:
+    """Why reading failed, naming a file by its name only (server paths stay private)."""
+    if isinstance(error, OSError) and error.filename:
+        return f"{error.strerror or 'unreadable'}: {Path(error.filename).name}"
+    if isinstance(error, KeyError):
+        return f"missing entry {error}"
+    return str(error)
 
 
 def _read_only(project: Project) -> Project:

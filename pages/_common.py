@@ -17,7 +17,18 @@ import streamlit as st
 from lib.cluster import Clustering, ClusterParams, cluster_corpus
 from lib.corpus import Corpus, load_sample
 from lib.embed import DEFAULT_MODEL, TextModel, embed_texts, load_model
-from lib.reduce import PCAParams, Projection, UMAPParams, project_pca, project_umap
+from lib.honesty import HonestyReport, honesty_report
+from lib.neighbors import exact_knn
+from lib.reduce import (
+    KnnGraph,
+    PCAParams,
+    Projection,
+    UMAPParams,
+    compute_knn,
+    knn_size,
+    project_pca,
+    project_umap,
+)
 from lib.store import EmbeddingCache
 
 DEFAULT_SAMPLE = "topics"
@@ -151,11 +162,18 @@ def _rate_text(done: int, total: int, started: float) -> str:
     return f"{done:,} / {total:,} documents · {rate:,.0f} docs/s · {eta_text}"
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def knn_graph(_vectors: np.ndarray, key: str, k: int) -> KnnGraph:
+    """One kNN graph per corpus and size, shared by every UMAP refit of that corpus."""
+    return compute_knn(_vectors, k)
+
+
 @st.cache_resource(show_spinner=False, max_entries=32)
 def _projection(_vectors: np.ndarray, key: str, params: UMAPParams | PCAParams) -> Projection:
     if isinstance(params, PCAParams):
         return project_pca(_vectors, params)
-    return project_umap(_vectors, params)
+    graph = knn_graph(_vectors, key, knn_size(len(_vectors), params.n_neighbors))
+    return project_umap(_vectors, params, graph)
 
 
 def projection(vectors: np.ndarray, key: str, params: UMAPParams | PCAParams) -> Projection:
@@ -163,6 +181,22 @@ def projection(vectors: np.ndarray, key: str, params: UMAPParams | PCAParams) ->
     label = "Computing the map (the first UMAP in a new server also compiles code)…"
     with st.spinner(label, show_time=True):
         return _projection(vectors, key, params)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def true_neighbors(_vectors: np.ndarray, key: str, k: int) -> np.ndarray:
+    """Exact full-dimension kNN (n, k), computed once per corpus and k."""
+    return exact_knn(_vectors, k).indices
+
+
+@st.cache_data(show_spinner="Measuring how honest the map is…", max_entries=32)
+def _honesty(_vectors, _coords, key: str, layout: str, k: int) -> HonestyReport:
+    return honesty_report(_vectors, _coords, k, full_knn=true_neighbors(_vectors, key, k))
+
+
+def honesty(vectors: np.ndarray, key: str, mapped: Projection, k: int) -> HonestyReport:
+    """Share of true neighbours kept on this map, per point, plus trustworthiness."""
+    return _honesty(vectors, mapped.coords, key, repr(mapped.params), k)
 
 
 @st.cache_data(show_spinner="Finding clusters…", max_entries=64)

@@ -5,12 +5,23 @@ import streamlit as st
 
 from lib.cluster import NOISE, ClusterParams
 from lib.errors import EmbedscopeError
+from lib.honesty import misplaced_neighbors
 from lib.neighbors import neighbors_of
 from lib.plots import ColorBy, hover_labels, map_figure, selected_rows
 from lib.reduce import PCAParams, UMAPParams
-from pages._common import active_corpus, clustering, corpus_vectors, md, projection, vectors_key
+from pages._common import (
+    active_corpus,
+    clustering,
+    corpus_vectors,
+    honesty,
+    md,
+    projection,
+    vectors_key,
+)
 
-CLUSTER_COLOR = "cluster"
+CLUSTER_COLOR = "found clusters"
+HONESTY_COLOR = "map honesty (true neighbours kept)"
+AUTO_HONESTY_MAX = 20_000
 
 corpus = active_corpus()
 model_name = st.session_state["model_name"]
@@ -30,31 +41,17 @@ view = view_col.segmented_control("View", ["2D", "3D"], default="2D", key="map_v
 dimensions = 3 if view == "3D" else 2
 is_umap = method != "PCA"
 n_neighbors = neighbors_col.slider(
-    "Neighbours (local ↔ global)",
-    2,
-    100,
-    15,
-    key="map_n_neighbors",
-    disabled=not is_umap,
+    "Neighbours (local ↔ global)", 2, 100, 15, key="map_n_neighbors", disabled=not is_umap,
     help="UMAP's n_neighbors: small values keep fine local detail, large ones the big picture.",
-)
+)  # fmt: skip
 min_dist = dist_col.slider(
-    "Minimum distance",
-    0.0,
-    1.0,
-    0.1,
-    0.05,
-    key="map_min_dist",
-    disabled=not is_umap,
+    "Minimum distance", 0.0, 1.0, 0.1, 0.05, key="map_min_dist", disabled=not is_umap,
     help="UMAP's min_dist: how tightly points may pack together on the map.",
-)
+)  # fmt: skip
 
 color_col, method_col, size_col, space_col = st.columns([2, 1, 1, 1])
 color_choice = color_col.selectbox(
-    "Colour by",
-    [CLUSTER_COLOR, *corpus.metadata.columns],
-    key="map_color",
-    format_func=lambda c: "found clusters" if c == CLUSTER_COLOR else c,
+    "Colour by", [CLUSTER_COLOR, *corpus.metadata.columns, HONESTY_COLOR], key="map_color"
 )
 cluster_method = method_col.selectbox(
     "Clustering", ["hdbscan", "kmeans"], key="map_cluster", format_func=str.upper
@@ -88,12 +85,39 @@ except EmbedscopeError as error:
 
 for note in mapped.notes:
     st.info(note)
-if mapped.explained_variance is not None:
-    st.caption(f"PCA keeps {mapped.explained_variance:.0%} of the variance of the embeddings.")
+
+with st.expander("How honest is this map?", expanded=color_choice == HONESTY_COLOR):
+    st.markdown(
+        "A flat map cannot keep every distance of a 384-dimensional space. For each document we "
+        "compare its **k nearest neighbours in full dimension** with its k nearest on the map: "
+        "the share that survives is its honesty score (1 = all kept)."
+    )
+    largest_k = min(50, (len(corpus) - 1) // 2)
+    honesty_k = min(10, largest_k)
+    if largest_k > 2:
+        honesty_k = st.slider("k (neighbours compared)", 2, largest_k, honesty_k, key="map_k_true")
+    measure = len(corpus) <= AUTO_HONESTY_MAX or color_choice == HONESTY_COLOR
+    if largest_k < 1:
+        st.caption("Too few documents to compare neighbourhoods.")
+    elif measure or st.button("Measure (slow on big corpora)", key="map_honesty_go"):
+        report = honesty(vectors, key, mapped, honesty_k)
+        kept_col, trust_col, pca_col = st.columns(3)
+        kept_col.metric("True neighbours kept (mean)", f"{report.mean:.0%}")
+        trust_col.metric("Trustworthiness", f"{report.trustworthiness:.3f}")
+        if mapped.explained_variance is not None:
+            pca_col.metric("Variance kept by PCA", f"{mapped.explained_variance:.0%}")
+        if report.note:
+            st.caption(md(report.note))
+        st.caption(
+            "Trustworthiness (scikit-learn) asks the opposite question: are map neighbours "
+            "true neighbours? Select a point below to see the true neighbours the map put far away."
+        )
 
 cluster_names = clusters.point_names()
 if color_choice == CLUSTER_COLOR:
     color = ColorBy("cluster", cluster_names)
+elif color_choice == HONESTY_COLOR:
+    color = ColorBy("neighbours kept", honesty(vectors, key, mapped, honesty_k).per_point, True)
 else:
     color = ColorBy(color_choice, corpus.metadata[color_choice].to_numpy())
 metadata = corpus.metadata.assign(cluster=cluster_names)
@@ -106,14 +130,33 @@ figure = map_figure(
 )
 
 
-def document_table(rows: list[int], scores=None) -> pd.DataFrame:
-    """Texts of the given rows with their metadata and cluster, for display."""
-    table = metadata.iloc[rows].copy()
-    table.insert(0, "text", [corpus.texts[i] for i in rows])
-    table.insert(0, "id", rows)
-    if scores is not None:
-        table.insert(1, "cosine", scores)
+def document_table(rows: list[int], **columns) -> pd.DataFrame:
+    """Texts of the given rows with their metadata and cluster, plus any extra columns first."""
+    table = metadata.iloc[rows].reset_index(drop=True)
+    for position, (name, values) in enumerate({"id": rows, **columns}.items()):
+        table.insert(position, name, list(values))
+    table.insert(len(columns) + 1, "text", [corpus.texts[i] for i in rows])
     return table
+
+
+def show_focus(focus: int) -> None:
+    """The focus document's true neighbours, and those of them the map placed far away."""
+    found = neighbors_of(vectors, focus, k=10)
+    st.markdown("**Nearest neighbours in full dimension** (cosine similarity)")
+    st.dataframe(
+        document_table(found.indices.tolist(), cosine=found.scores.round(3)), hide_index=True
+    )
+    if honesty_k < 1:
+        return
+    far = misplaced_neighbors(vectors, mapped.coords, focus, k=honesty_k)
+    far = far[~far["kept"]]
+    st.markdown(f"**True neighbours the map put far away** ({len(far)} of {honesty_k})")
+    if len(far):
+        rows = far["row"].tolist()
+        st.dataframe(
+            document_table(rows, cosine=far["cosine"].round(3), rank_on_map=far["map_rank"]),
+            hide_index=True,
+        )
 
 
 @st.fragment
@@ -133,13 +176,10 @@ def map_and_selection() -> None:
     st.subheader(f"{len(rows):,} selected")
     st.dataframe(document_table(rows), hide_index=True, height=min(400, 38 + 35 * len(rows)))
     focus = st.selectbox(
-        "Nearest neighbours in full dimension of",
-        rows,
-        format_func=lambda i: f"#{i} · {corpus.texts[i][:90]}",
+        "Look closer at", rows, format_func=lambda i: f"#{i} · {corpus.texts[i][:90]}",
         key="map_focus",
-    )
-    found = neighbors_of(vectors, int(focus), k=10)
-    st.dataframe(document_table(found.indices.tolist(), found.scores.round(3)), hide_index=True)
+    )  # fmt: skip
+    show_focus(int(focus))
 
 
 map_and_selection()

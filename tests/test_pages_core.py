@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -97,3 +98,30 @@ def test_bad_upload_shows_a_message_and_keeps_the_session():
     assert not at.exception
     assert any("does not look like a text file" in e.value for e in at.error)
     assert at.session_state["corpus"].source == "topics"
+
+
+def test_honesty_numbers_are_recomputed_independently(first_screen, real_model):
+    from sklearn.manifold import trustworthiness
+
+    from lib.corpus import load_sample
+    from lib.embed import embed_texts
+    from lib.reduce import UMAPParams, project_umap
+    from lib.store import EmbeddingCache
+
+    at = first_screen
+    at.session_state["map_chart"] = {"selection": {"points": [{"customdata": 3}]}}
+    at.run()
+    vectors = embed_texts(load_sample("topics").texts, real_model, cache=EmbeddingCache()).vectors
+    coords = project_umap(vectors, UMAPParams()).coords
+    similarity = vectors @ vectors.T - 2 * np.eye(len(vectors))
+    true = np.argsort(-similarity, axis=1, kind="stable")[:, :10]
+    drawn = ((coords[:, None] - coords[None]) ** 2).sum(-1)
+    np.fill_diagonal(drawn, np.inf)
+    on_map = drawn.argsort(1)[:, :10]
+    kept = sum(len(set(t) & set(m)) for t, m in zip(true, on_map, strict=True)) / true.size
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["True neighbours kept (mean)"] == f"{kept:.0%}"
+    expected_trust = trustworthiness(vectors, coords, n_neighbors=10, metric="cosine")
+    assert metrics["Trustworthiness"] == f"{expected_trust:.3f}"
+    far = at.dataframe[2].value
+    assert set(far["id"]) == set(true[3]) - set(on_map[3])
