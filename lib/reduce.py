@@ -199,3 +199,27 @@ def project_pca(vectors: np.ndarray, params: PCAParams = PCAParams()) -> Project
     coords = reducer.fit_transform(matrix)
     kept = float(reducer.explained_variance_ratio_.sum())
     return Projection(np.asarray(coords, np.float32), "pca", params, reducer, (), kept)
+
+
+class _RefitOnTransform:
+    """Stands in for a reducer of a saved map: refits (seeded, hence identically) on first use."""
+
+    def __init__(self, vectors: np.ndarray, params: UMAPParams | PCAParams) -> None:
+        self._vectors = vectors
+        self._params = params
+        self._reducer: Any = None
+
+    def transform(self, matrix: np.ndarray) -> np.ndarray:
+        if self._reducer is None:
+            refit = project_pca if isinstance(self._params, PCAParams) else project_umap
+            self._reducer = refit(self._vectors, self._params).reducer
+        return self._reducer.transform(matrix)
+
+
+def saved_projection(
+    coords: np.ndarray, params: UMAPParams | PCAParams, vectors: np.ndarray
+) -> Projection:
+    """A map read back from disk: its coordinates at once, a reducer only when a point is placed."""
+    method = "pca" if isinstance(params, PCAParams) else "umap"
+    reducer = _RefitOnTransform(np.asarray(vectors, np.float32), params)
+    return Projection(np.asarray(coords, np.float32), method, params, reducer)

@@ -10,15 +10,26 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import numpy as np
 import streamlit as st
 
 from lib.cluster import Clustering, ClusterParams, cluster_corpus
-from lib.corpus import Corpus, load_sample
+from lib.corpus import Corpus, list_samples, load_sample
 from lib.embed import DEFAULT_MODEL, TextModel, embed_texts, load_model
+from lib.errors import EmbedscopeError
 from lib.honesty import HonestyReport, honesty_report
 from lib.neighbors import exact_knn
+from lib.projects import (
+    PROJECT_PARAM,
+    Project,
+    ProjectStore,
+    ProjectView,
+    share_query,
+    share_target,
+)
 from lib.reduce import (
     KnnGraph,
     PCAParams,
@@ -28,6 +39,7 @@ from lib.reduce import (
     knn_size,
     project_pca,
     project_umap,
+    saved_projection,
 )
 from lib.store import EmbeddingCache
 
@@ -36,10 +48,24 @@ MEMO_ENTRIES = 8
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
 
+NO_TEXT_MODEL = (
+    "These vectors were uploaded without a text model, so free-text terms are off; "
+    "document ids (#12) still work."
+)
+
+
 def init_session() -> None:
-    """Session defaults, set once per browser tab (small values only)."""
+    """Session defaults, set once per browser tab.
+
+    corpus: the Corpus on the map; model_name: its text model, None for uploaded vectors;
+    own_vectors/own_key: vectors that come from an upload or a saved project instead of the model;
+    project: the saved project being viewed (read-only), if any.
+    """
     st.session_state.setdefault("corpus", None)
     st.session_state.setdefault("model_name", DEFAULT_MODEL)
+    st.session_state.setdefault("own_vectors", None)
+    st.session_state.setdefault("own_key", None)
+    st.session_state.setdefault("project", None)
 
 
 def md(text: object) -> str:
@@ -59,21 +85,166 @@ def current_map_params() -> UMAPParams | PCAParams:
     return st.session_state.get("map_params") or UMAPParams()
 
 
+def active_vectors(corpus: Corpus | None = None) -> tuple[np.ndarray, str]:
+    """The session corpus's vectors and their content key (embedded on first use, with progress)."""
+    if st.session_state.get("own_vectors") is not None:
+        return st.session_state["own_vectors"], st.session_state["own_key"]
+    corpus = corpus or active_corpus()
+    model_name = st.session_state["model_name"]
+    return corpus_vectors(corpus, model_name), vectors_key(corpus, model_name)
+
+
 def current_map(corpus: Corpus | None = None) -> tuple[Corpus, np.ndarray, str, Projection]:
     """The session's corpus, its embeddings, their key and the map the Map page shows."""
     corpus = corpus or active_corpus()
-    model_name = st.session_state["model_name"]
-    vectors = corpus_vectors(corpus, model_name)
-    key = vectors_key(corpus, model_name)
+    vectors, key = active_vectors(corpus)
     return corpus, vectors, key, projection(vectors, key, current_map_params())
 
 
-def set_corpus(corpus: Corpus, model_name: str) -> None:
-    """Make `corpus` the session's corpus; selections of the previous one no longer apply."""
+def text_embedder() -> Callable[[list[str]], np.ndarray] | None:
+    """Embed free text with the corpus's model (through the cache); None for uploaded vectors."""
+    model_name = st.session_state.get("model_name")
+    if model_name is None:
+        return None
+    return lambda texts: embed_texts(texts, text_model(model_name), cache=embedding_cache()).vectors
+
+
+def set_corpus(
+    corpus: Corpus,
+    model_name: str | None,
+    *,
+    own_vectors: np.ndarray | None = None,
+    own_key: str | None = None,
+    project: Project | None = None,
+) -> None:
+    """Make `corpus` the session's corpus; settings and selections of the previous one are reset."""
     st.session_state["corpus"] = corpus
-    st.session_state["model_name"] = model_name or DEFAULT_MODEL
+    st.session_state["model_name"] = model_name
+    st.session_state["own_vectors"] = own_vectors
+    st.session_state["own_key"] = own_key
+    st.session_state["project"] = project
     for key in [k for k in st.session_state if str(k).startswith("map_")]:
         del st.session_state[key]
+
+
+@st.cache_resource(show_spinner=False)
+def project_store() -> ProjectStore:
+    """Saved projects, shared by every session of this server."""
+    return ProjectStore()
+
+
+def open_project(project_id: str) -> Project:
+    """Show a saved project read-only: its vectors, map and clusters, with no re-embedding."""
+    project = project_store().load(project_id)
+    own_key = f"project:{project.id}"
+    set_corpus(
+        project.corpus, project.model_name, own_vectors=project.vectors, own_key=own_key,
+        project=project,
+    )  # fmt: skip
+    apply_view(project.view)
+    return project
+
+
+def apply_view(view: ProjectView) -> None:
+    """Preset the Map page's widgets to a saved view (before they are drawn)."""
+    layout = view.layout_params()
+    clusters = view.cluster_params()
+    st.session_state["map_params"] = layout
+    st.session_state["map_view"] = "3D" if view.dimensions == 3 else "2D"
+    st.session_state["map_method"] = "PCA" if isinstance(layout, PCAParams) else "UMAP"
+    if isinstance(layout, UMAPParams):
+        st.session_state["map_n_neighbors"] = layout.n_neighbors
+        st.session_state["map_min_dist"] = layout.min_dist
+    st.session_state["map_color"] = view.color_by
+    st.session_state["map_cluster"] = clusters.method
+    st.session_state["map_k"] = clusters.n_clusters
+    st.session_state["map_min_size"] = clusters.min_cluster_size
+    st.session_state["map_space"] = clusters.space
+
+
+def follow_share_link() -> None:
+    """Open what the URL names (?project=… or ?sample=…, plus dims/color), once per link."""
+    try:
+        target = share_target(st.query_params)
+    except EmbedscopeError as error:
+        st.error(str(error))
+        return
+    token = (target, st.query_params.get("dims"), st.query_params.get("color"))
+    if target is None or st.session_state.get("opened_link") == token:
+        return
+    st.session_state["opened_link"] = token
+    try:
+        if target.kind == PROJECT_PARAM:
+            open_project(target.name)
+        else:
+            set_corpus(sample_corpus(target.name), DEFAULT_MODEL)
+    except EmbedscopeError as error:
+        st.error(str(error))
+        return
+    if st.query_params.get("dims") in ("2", "3"):
+        st.session_state["map_view"] = f"{st.query_params['dims']}D"
+    if st.query_params.get("color"):
+        st.session_state["map_color"] = st.query_params["color"]
+
+
+def share_link(url_path: str) -> str | None:
+    """A link that reopens this view on this server, or None when the corpus must be saved first."""
+    project: Project | None = st.session_state.get("project")
+    corpus = active_corpus()
+    if project is not None:
+        query = share_query(project_id=project.id)
+    elif is_bundled_sample(corpus) and st.session_state.get("model_name") == DEFAULT_MODEL:
+        query = share_query(sample=corpus.source)
+    else:
+        return None
+    if st.session_state.get("map_view") == "3D":
+        query["dims"] = "3"
+    if st.session_state.get("map_color"):
+        query["color"] = st.session_state["map_color"]
+    parts = urlsplit(st.context.url or "http://localhost:8501/")
+    return urlunsplit((parts.scheme, parts.netloc, f"/{url_path}", urlencode(query), ""))
+
+
+def is_bundled_sample(corpus: Corpus) -> bool:
+    """True when the corpus is exactly one of the bundled samples (so a stable link exists)."""
+    return corpus.source in list_samples() and (
+        sample_corpus(corpus.source).content_hash == corpus.content_hash
+    )
+
+
+def sidebar(url_path: str) -> None:
+    """The shared sidebar: what is loaded, and a link that reopens this view."""
+    corpus = active_corpus()
+    model_name = st.session_state.get("model_name")
+    st.markdown(f"**Corpus:** {md(corpus.source)}")
+    model_text = md(model_name) if model_name else "uploaded vectors (no text model)"
+    st.caption(f"{len(corpus):,} documents · {model_text}")
+    project: Project | None = st.session_state.get("project")
+    if project is not None:
+        st.info(f"Saved project **{md(project.title)}**, shown read-only.", icon=":material/lock:")
+    st.page_link("pages/corpus.py", label="Load another corpus", icon=":material/upload_file:")
+    with st.popover("Copy share link", icon=":material/link:", width="stretch"):
+        link = share_link(url_path)
+        if link is None:
+            st.write("Save this corpus as a project (at the bottom of the Map page) to share it.")
+        else:
+            st.code(link, language=None, wrap_lines=True)
+            st.caption("Anyone who can reach this server opens exactly this view, read-only.")
+
+
+def saved_result(key: str, params: object, kind: str):
+    """The open project's stored map or clusters when they match what is asked, else None."""
+    project: Project | None = st.session_state.get("project")
+    if project is None or key != f"project:{project.id}":
+        return None
+    view = project.view
+    if kind == "map" and params == view.layout_params():
+        return saved_projection(project.coords, params, project.vectors)
+    if kind == "clusters" and params == view.cluster_params():
+        sizes = dict(zip(*np.unique(project.cluster_labels, return_counts=True), strict=True))
+        sizes = {int(c): int(n) for c, n in sizes.items()}
+        return Clustering(project.cluster_labels, project.cluster_names, sizes)
+    return None
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -178,6 +349,9 @@ def _projection(_vectors: np.ndarray, key: str, params: UMAPParams | PCAParams) 
 
 def projection(vectors: np.ndarray, key: str, params: UMAPParams | PCAParams) -> Projection:
     """The map for (embeddings key, params); computing it shows a spinner, repeats are instant."""
+    saved = saved_result(key, params, "map")
+    if saved is not None:
+        return saved
     label = "Computing the map (the first UMAP in a new server also compiles code)…"
     with st.spinner(label, show_time=True):
         return _projection(vectors, key, params)
@@ -210,6 +384,9 @@ def clustering(
     vectors: np.ndarray, corpus: Corpus, key: str, params: ClusterParams, mapped: Projection
 ) -> Clustering:
     """Clusters keyed by embeddings + params (+ the map's params when clustering on the map)."""
+    saved = saved_result(key, params, "clusters")
+    if saved is not None:
+        return saved
     if params.space == "map":
         return _clustering(vectors, corpus.texts, mapped.coords, f"{key}|{mapped.params}", params)
     return _clustering(vectors, corpus.texts, None, key, params)

@@ -9,31 +9,21 @@ from lib.honesty import misplaced_neighbors
 from lib.neighbors import neighbors_of
 from lib.plots import ColorBy, hover_labels, map_figure, selected_rows
 from lib.reduce import PCAParams, UMAPParams
-from pages._common import (
-    active_corpus,
-    clustering,
-    corpus_vectors,
-    honesty,
-    md,
-    projection,
-    vectors_key,
-)
+from pages._common import active_corpus, active_vectors, clustering, honesty, md, projection
 
 CLUSTER_COLOR = "found clusters"
 HONESTY_COLOR = "map honesty (true neighbours kept)"
 AUTO_HONESTY_MAX = 20_000
 
 corpus = active_corpus()
-model_name = st.session_state["model_name"]
 st.title("Map")
-st.caption(f"{md(corpus.source)} · {len(corpus):,} documents · model {md(model_name)}")
+st.caption(f"{md(corpus.source)} · {len(corpus):,} documents")
 
 try:
-    vectors = corpus_vectors(corpus, model_name)
+    vectors, key = active_vectors(corpus)
 except EmbedscopeError as error:
     st.error(f"Could not embed this corpus: {error}")
     st.stop()
-key = vectors_key(corpus, model_name)
 
 layout_col, view_col, neighbors_col, dist_col = st.columns([1, 1, 2, 2])
 method = layout_col.segmented_control("Layout", ["UMAP", "PCA"], default="UMAP", key="map_method")
