@@ -23,6 +23,9 @@ navigation = st.navigation(
         st.Page(PAGES / "words.py", title="Words", icon=":material/abc:", url_path="words"),
         st.Page(PAGES / "axes.py", title="Concept axes", icon=":material/open_with:",
                 url_path="axes"),
+        st.Page(PAGES / "lessons.py", title="Lessons", icon=":material/school:", url_path="lessons"),
+        st.Page(PAGES / "tour.py", title="What are embeddings?", icon=":material/explore:",
+                url_path="tour"),
     ]
 )  # fmt: skip
 

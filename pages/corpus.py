@@ -15,10 +15,12 @@ from lib.corpus import (
 )
 from lib.embed import DEFAULT_MODEL
 from lib.errors import EmbedscopeError
+from lib.vectors import UploadedVectors, load_vectors
 from pages._common import DEFAULT_SAMPLE, corpus_vectors, md, sample_corpus, set_corpus
 
 OTHER_MODEL = "Another sentence-transformers model…"
-SOURCES = ["Sample", "Upload a file", "Paste text"]
+SOURCES = ["Sample", "Upload a file", "Paste text", "Upload vectors"]
+VECTOR_FORMATS = ["npy", "csv", "tsv", "parquet"]
 
 
 @st.cache_data(show_spinner="Reading the file…", max_entries=8)
@@ -56,6 +58,30 @@ def choose_upload() -> Corpus | None:
 def choose_pasted() -> Corpus | None:
     text = st.text_area("One document per line", height=220, key="corpus_paste")
     return corpus_from_pasted(text) if text.strip() else None
+
+
+def choose_vectors() -> UploadedVectors | None:
+    st.caption(
+        "Images, audio or any other items: upload vectors computed elsewhere. Accepted: a .npy "
+        "matrix (plus an optional metadata CSV/TSV with one row per vector), a CSV/Parquet table "
+        "with numeric columns or one list column, or the TensorFlow Projector pair vectors.tsv + "
+        "metadata.tsv."
+    )
+    files = st.file_uploader(
+        "Vector files", type=VECTOR_FORMATS, accept_multiple_files=True, key="corpus_vector_files"
+    )
+    if not files:
+        return None
+    contents = {file.name: file.getvalue() for file in files}
+    uploaded = load_vectors(contents)
+    columns = list(uploaded.corpus.metadata.columns)
+    if columns:
+        label = st.selectbox("Label points by", ["(row number)", *columns], key="corpus_vec_label")
+        if label in columns:
+            uploaded = load_vectors(contents, text_column=label)
+    rows, dims = uploaded.vectors.shape
+    st.caption(f"{rows:,} vectors of {dims} dimensions (normalised to unit length).")
+    return uploaded
 
 
 def show_preview(corpus: Corpus) -> None:
@@ -98,12 +124,21 @@ try:
         candidate = choose_upload()
     elif source == "Paste text":
         candidate = choose_pasted()
+    elif source == "Upload vectors":
+        candidate = choose_vectors()
     else:
         candidate = choose_sample()
 except EmbedscopeError as error:
     st.error(str(error))
     candidate = None
 
+if isinstance(candidate, UploadedVectors):
+    show_preview(candidate.corpus)
+    if st.button("Map these vectors", type="primary"):
+        own_key = f"vectors:{candidate.content_hash}"
+        set_corpus(candidate.corpus, None, own_vectors=candidate.vectors, own_key=own_key)
+        st.switch_page("pages/map.py")
+    st.stop()
 if candidate is not None:
     show_preview(candidate)
 model_name = choose_model()

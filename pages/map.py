@@ -5,11 +5,29 @@ import streamlit as st
 
 from lib.cluster import NOISE, ClusterParams
 from lib.errors import EmbedscopeError
+from lib.export import (
+    figure_html_bytes,
+    map_table,
+    npy_bytes,
+    projector_files,
+    to_csv_bytes,
+    to_parquet_bytes,
+)
 from lib.honesty import misplaced_neighbors
 from lib.neighbors import neighbors_of
 from lib.plots import ColorBy, hover_labels, map_figure, selected_rows
+from lib.projects import ProjectView
 from lib.reduce import PCAParams, UMAPParams
-from pages._common import active_corpus, active_vectors, clustering, honesty, md, projection
+from pages._common import (
+    active_corpus,
+    active_vectors,
+    clustering,
+    honesty,
+    md,
+    project_store,
+    projection,
+    share_link,
+)
 
 CLUSTER_COLOR = "found clusters"
 HONESTY_COLOR = "map honesty (true neighbours kept)"
@@ -184,3 +202,58 @@ with st.expander(f"{clusters.n_clusters} clusters found"):
     st.dataframe(summary, hide_index=True)
     if NOISE in clusters.sizes:
         st.caption(f"{clusters.sizes[NOISE]:,} documents fit no cluster (HDBSCAN noise).")
+
+
+def export_table() -> pd.DataFrame:
+    """Text, metadata, map coordinates and clusters: one row per point."""
+    return map_table(corpus, mapped.coords, clusters.labels, clusters.names)
+
+
+def projector_export() -> tuple[bytes, bytes]:
+    """vectors.tsv and metadata.tsv for the TensorFlow Embedding Projector."""
+    return projector_files(vectors, export_table().drop(columns=["x", "y", "z"], errors="ignore"))
+
+
+def save_project(title: str) -> None:
+    """Store this exact view; the session then shows the saved copy, read-only."""
+    view = ProjectView.from_params(
+        params, cluster_params, dimensions=dimensions, color_by=color_choice, page="map"
+    )
+    saved = project_store().save(
+        title=title, model_name=st.session_state.get("model_name"), corpus=corpus,
+        vectors=vectors, coords=mapped.coords, cluster_labels=clusters.labels,
+        cluster_names=clusters.names, view=view,
+    )  # fmt: skip
+    st.session_state["project"] = saved
+    st.session_state["own_vectors"] = saved.vectors
+    st.session_state["own_key"] = f"project:{saved.id}"
+
+
+with st.expander("Save, share and export"):
+    save_col, export_col = st.columns(2)
+    with save_col:
+        st.markdown("**Save as a project** to get a link that reopens this exact view.")
+        title = st.text_input("Title", value=str(corpus.source)[:80], key="map_title")
+        if st.button("Save project", icon=":material/save:", key="map_save"):
+            try:
+                save_project(title)
+            except EmbedscopeError as error:
+                st.error(str(error))
+        link = share_link("map")
+        if link:
+            st.code(link, language=None, wrap_lines=True)
+    with export_col:
+        st.markdown("**Download** the table, the figure or the raw vectors (made on click).")
+        downloads = {
+            "Table (CSV)": (lambda: to_csv_bytes(export_table()), "embedscope-map.csv"),
+            "Table (Parquet)": (lambda: to_parquet_bytes(export_table()), "embedscope-map.parquet"),
+            "Interactive figure (HTML)": (lambda: figure_html_bytes(figure), "embedscope-map.html"),
+            "Vectors (.npy)": (lambda: npy_bytes(vectors), "embeddings.npy"),
+            "Projector vectors.tsv": (lambda: projector_export()[0], "vectors.tsv"),
+            "Projector metadata.tsv": (lambda: projector_export()[1], "metadata.tsv"),
+        }
+        for label, (make, filename) in downloads.items():
+            st.download_button(label, make, filename, on_click="ignore", key=f"map_dl_{filename}")
+        st.caption(
+            "The two .tsv files load in the TensorFlow Embedding Projector (Load → Choose file)."
+        )
