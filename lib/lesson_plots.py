@@ -255,7 +255,7 @@ def placement_figure(
     add_markers(
         figure,
         placed,
-        name="the model's placement",
+        name="placed by the model",
         hover=[f"<b>placed here</b><br>{sentence_label}"],
         symbol="star",
         size=22,
@@ -341,7 +341,8 @@ def small_multiples(
 ) -> go.Figure:
     """One SVG figure of several 2-D maps of the same points, coloured by `groups` alike.
 
-    Above `max_points` points each panel draws the same seeded sample (the caption should say).
+    `titles` are plain text, a newline starting a new line. Above `max_points` points each panel
+    draws the same seeded sample (the caption should say).
     """
     check_int("small_multiples", "columns", columns, 1)
     check_int("small_multiples", "max_points", max_points, 1)
@@ -362,7 +363,7 @@ def small_multiples(
     figure = make_subplots(
         rows=rows,
         cols=columns,
-        subplot_titles=[escape_text(title, 80, 81) for title in titles],
+        subplot_titles=[_lines(title) for title in titles],
         horizontal_spacing=0.03,
         vertical_spacing=0.08,
     )
@@ -394,6 +395,11 @@ def small_multiples(
         legend=dict(itemsizing="constant"),
     )
     return figure
+
+
+def _lines(text: str, limit: int = 80) -> str:
+    """Escaped text whose newlines become line breaks, each line cut to `limit` characters."""
+    return "<br>".join(escape_text(line, limit, limit + 1) for line in str(text).split("\n"))
 
 
 def _category_colors(order: Sequence[str]) -> list[str]:

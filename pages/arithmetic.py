@@ -4,13 +4,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from lib.embed import embed_texts
 from lib.errors import EmbedscopeError, QueryError
 from lib.expressions import Hit, evaluate, parse_expression, pointer, rank
 from lib.neighbors import cosine_matrix
 from lib.plots import ColorBy, hover_labels
 from lib.query_plots import map_positions, query_map_figure, similarity_heatmap, step_labels
-from pages._common import current_map, embedding_cache, md, text_model
+from pages._common import NO_TEXT_MODEL, current_map, md, text_embedder
 
 # Ids are rows of the bundled "topics" sample: #11 is a news headline about airline shares.
 PRESETS = (
@@ -26,12 +25,14 @@ GRAMMAR = (
 MAX_COMPARE = 12
 DEFAULT_SENTENCES = "He kicked the bucket\nHe kicked the bucket across the yard\nHe passed away"
 
-model_name = st.session_state["model_name"]
+
+def no_text_model(texts: list[str]) -> np.ndarray:
+    """Stands in for the text model when the vectors were uploaded without one."""
+    raise QueryError(NO_TEXT_MODEL)
 
 
-def embed(texts: list[str]) -> np.ndarray:
-    """Free text → unit vectors with the corpus's model (cached on disk like the corpus)."""
-    return embed_texts(texts, text_model(model_name), cache=embedding_cache()).vectors
+embedder = text_embedder()
+embed = embedder or no_text_model
 
 
 def use_preset(source: str) -> None:
@@ -51,9 +52,10 @@ st.caption(
 )
 
 st.session_state.setdefault("arith_expression", PRESETS[0])
-st.write("Examples:")
-for column, preset in zip(st.columns(len(PRESETS)), PRESETS, strict=True):
-    column.button(f"`{preset}`", on_click=use_preset, args=(preset,), width="stretch")
+examples = st.container(horizontal=True, vertical_alignment="center")
+examples.caption("Examples:")
+for preset in PRESETS:
+    examples.button(f"`{preset}`", on_click=use_preset, args=(preset,), type="tertiary")
 source = st.text_input("Expression", key="arith_expression", help=GRAMMAR)
 k_column, keep_column = st.columns([2, 1])
 k = k_column.slider("Results (k)", 1, 50, 10, key="arith_k")
@@ -145,7 +147,12 @@ documents = st.multiselect(
     key="arith_compare_docs",
 )
 typed = st.text_area(
-    "Sentences, one per line", DEFAULT_SENTENCES, height=110, key="arith_compare_text"
+    "Sentences, one per line",
+    DEFAULT_SENTENCES if embedder else "",
+    height=110,
+    key="arith_compare_text",
+    disabled=embedder is None,
+    help=None if embedder else NO_TEXT_MODEL,
 )
 sentences = [line.strip() for line in typed.splitlines() if line.strip()]
 if len(sentences) > MAX_COMPARE:
@@ -155,7 +162,8 @@ if len(documents) + len(sentences) < 2:
     st.info("Pick or type at least two items to compare.")
 else:
     try:
-        matrix = cosine_matrix(np.vstack([vectors[documents], embed(sentences)]))
+        parts = [vectors[documents], embed(sentences)] if sentences else [vectors[documents]]
+        matrix = cosine_matrix(np.vstack(parts))
     except EmbedscopeError as error:
         st.error(md(error))
     else:

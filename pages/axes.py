@@ -3,11 +3,10 @@
 import streamlit as st
 
 from lib.axes import axis_projection, axis_separation, pole_vector, split_prompts
-from lib.embed import embed_texts
 from lib.errors import EmbedscopeError
 from lib.plots import ColorBy, hover_labels
 from lib.query_plots import axes_figure
-from pages._common import active_corpus, corpus_vectors, embedding_cache, md, text_model
+from pages._common import active_corpus, active_vectors, md, text_embedder
 
 AUC_TEXT = (
     "**AUC** is the chance that a random document with the label lies further toward the first "
@@ -17,14 +16,20 @@ AUC_TEXT = (
 )
 
 corpus = active_corpus()
-model_name = st.session_state["model_name"]
 st.title("Concept axes")
 st.caption(
     "Each document's x is cos(document, A) − cos(document, B) and its y is cos(document, C) − "
     "cos(document, D), where each pole is the mean of its prompts (comma-separated)."
 )
+embed = text_embedder()
+if embed is None:
+    st.info(
+        "These vectors were uploaded without a text model, so the pole prompts cannot be "
+        "embedded in the same space; concept axes need a corpus embedded by a text model."
+    )
+    st.stop()
 try:
-    vectors = corpus_vectors(corpus, model_name)
+    vectors, _ = active_vectors(corpus)
 except EmbedscopeError as error:
     st.error(f"Could not embed this corpus: {md(error)}")
     st.stop()
@@ -46,11 +51,7 @@ label_columns = corpus.label_columns()
 color_column = st.selectbox("Colour by", label_columns, key="axes_color") if label_columns else None
 
 try:
-    model = text_model(model_name)
-    poles = [
-        pole_vector(embed_texts(split_prompts(pole), model, cache=embedding_cache()).vectors)
-        for pole in (pole_a, pole_b, pole_c, pole_d)
-    ]
+    poles = [pole_vector(embed(split_prompts(pole))) for pole in (pole_a, pole_b, pole_c, pole_d)]
     placed = axis_projection(vectors, *poles, orthogonal=orthogonal)
 except EmbedscopeError as error:
     st.error(md(error))

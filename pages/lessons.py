@@ -506,7 +506,7 @@ def lesson_parameters() -> None:
             report = honesty(vectors, key, mapped, K)
             panels.append(mapped.coords)
             titles.append(
-                f"n_neighbors {params.n_neighbors} · min_dist {params.min_dist}<br>"
+                f"n_neighbors {params.n_neighbors} · min_dist {params.min_dist}\n"
                 f"{found.n_clusters} clusters · kNN kept {report.mean:.2f}"
             )
             numbers.append((params.n_neighbors, params.min_dist, found.n_clusters, report.mean))

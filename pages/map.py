@@ -96,7 +96,8 @@ for note in mapped.notes:
 
 with st.expander("How honest is this map?", expanded=color_choice == HONESTY_COLOR):
     st.markdown(
-        "A flat map cannot keep every distance of a 384-dimensional space. For each document we "
+        f"A flat map cannot keep every distance of a {vectors.shape[1]}-dimensional space. "
+        "For each document we "
         "compare its **k nearest neighbours in full dimension** with its k nearest on the map: "
         "the share that survives is its honesty score (1 = all kept)."
     )

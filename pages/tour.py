@@ -367,3 +367,6 @@ with step(
         label="Check any map's honesty: Map, How honest is this map?",
         icon=":material/scatter_plot:",
     )
+
+st.markdown("Ready for more? Ten short lessons go deeper into what maps can and cannot show.")
+st.page_link(PAGES / "lessons.py", label="Lessons", icon=":material/school:")

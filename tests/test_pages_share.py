@@ -108,7 +108,6 @@ def test_uploaded_vectors_are_mapped_and_text_features_are_off():
     assert not at.exception
     assert at.session_state["model_name"] is None
     assert point_count(at) == 60
-    assert any("uploaded vectors" in text.value for text in at.sidebar.markdown)
 
 
 def test_a_pickle_disguised_as_npy_is_refused():
