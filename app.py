@@ -12,22 +12,30 @@ st.set_page_config(page_title="embedscope", page_icon=":material/scatter_plot:",
 init_session()
 follow_share_link()
 
+
+def page(file: str, title: str, icon: str, **options) -> st.Page:
+    """One entry of the navigation; the URL path is the file name."""
+    return st.Page(PAGES / file, title=title, icon=f":material/{icon}:",
+                   url_path=file.removesuffix(".py"), **options)  # fmt: skip
+
+
 navigation = st.navigation(
-    [
-        st.Page(PAGES / "map.py", title="Map", icon=":material/scatter_plot:", url_path="map",
-                default=True),
-        st.Page(PAGES / "corpus.py", title="Corpus", icon=":material/upload_file:",
-                url_path="corpus"),
-        st.Page(PAGES / "arithmetic.py", title="Arithmetic", icon=":material/calculate:",
-                url_path="arithmetic"),
-        st.Page(PAGES / "words.py", title="Words", icon=":material/abc:", url_path="words"),
-        st.Page(PAGES / "axes.py", title="Concept axes", icon=":material/open_with:",
-                url_path="axes"),
-        st.Page(PAGES / "lessons.py", title="Lessons", icon=":material/school:", url_path="lessons"),
-        st.Page(PAGES / "tour.py", title="What are embeddings?", icon=":material/explore:",
-                url_path="tour"),
-    ]
-)  # fmt: skip
+    {
+        "Explore": [
+            page("map.py", "Map", "scatter_plot", default=True),
+            page("corpus.py", "Corpus", "upload_file"),
+        ],
+        "Query": [
+            page("arithmetic.py", "Arithmetic", "calculate"),
+            page("words.py", "Words", "abc"),
+            page("axes.py", "Concept axes", "open_with"),
+        ],
+        "Learn": [
+            page("tour.py", "What are embeddings?", "explore"),
+            page("lessons.py", "Lessons", "school"),
+        ],
+    }
+)
 
 with st.sidebar:
     sidebar(navigation.url_path)

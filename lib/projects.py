@@ -27,7 +27,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
-from importlib import metadata as package_metadata
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +37,7 @@ from lib.corpus import Corpus, list_samples
 from lib.errors import EmbedscopeError, ParameterError, StoreError, check_int, invalid_parameter
 from lib.export import to_parquet_bytes
 from lib.reduce import PCAParams, UMAPParams
-from lib.store import _store_error, default_home
+from lib.store import default_home, library_versions, store_error
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +53,6 @@ TEXT_FIELD = "__embedscope_text__"
 FORMAT_VERSION = 1
 MAX_TITLE_CHARS = 200
 LAYOUT_METHODS = {"umap": UMAPParams, "pca": PCAParams}
-VERSIONED_PACKAGES = ("numpy", "pandas", "pyarrow", "scikit-learn", "umap-learn")
 _EXTRA_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 _EXTRA_PREFIX = "extra__"
 _CORE_ARRAYS = ("vectors", "coords", "cluster_labels")
@@ -255,7 +253,7 @@ class ProjectStore:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise _store_error(self.root, exc) from exc
+            raise store_error(self.root, exc) from exc
         with self._index() as conn:
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             conn.execute(_SCHEMA)
@@ -290,7 +288,7 @@ class ProjectStore:
             extra={str(name): np.array(array) for name, array in (extra or {}).items()},
         )
         _check_project(project)
-        versions = _library_versions()
+        versions = library_versions()
         self._write_folder(project, versions)
         try:
             with self._index() as conn:
@@ -347,7 +345,7 @@ class ProjectStore:
                 doomed = Path(tempfile.mkdtemp(prefix=".deleting-", dir=self.root))
                 os.replace(folder, doomed / project_id)
             except OSError as exc:
-                raise _store_error(folder, exc) from exc
+                raise store_error(folder, exc) from exc
             shutil.rmtree(doomed, ignore_errors=True)
         logger.info("Deleted project %s", project_id)
 
@@ -359,7 +357,7 @@ class ProjectStore:
             with closing(sqlite3.connect(path, timeout=30)) as conn, conn:
                 yield conn
         except sqlite3.Error as exc:
-            raise _store_error(path, exc) from exc
+            raise store_error(path, exc) from exc
 
     def _require_indexed(self, project_id: str) -> None:
         """Raise the 'unknown project' StoreError unless the index lists `project_id`."""
@@ -376,7 +374,7 @@ class ProjectStore:
         try:
             staging = Path(tempfile.mkdtemp(prefix=".saving-", dir=self.root))
         except OSError as exc:
-            raise _store_error(self.root, exc) from exc
+            raise store_error(self.root, exc) from exc
         try:
             frame = project.corpus.metadata.reset_index(drop=True)
             frame.insert(0, TEXT_FIELD, list(project.corpus.texts))
@@ -386,7 +384,7 @@ class ProjectStore:
             (staging / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
             os.replace(staging, self.root / project.id)
         except OSError as exc:
-            raise _store_error(self.root, exc) from exc
+            raise store_error(self.root, exc) from exc
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
@@ -510,14 +508,3 @@ def _read_only(project: Project) -> Project:
     for array in (project.vectors, project.coords, project.cluster_labels, *project.extra.values()):
         array.flags.writeable = False
     return project
-
-
-def _library_versions() -> dict[str, str]:
-    """Installed versions of the libraries that shape a map, stored beside it."""
-    versions = {}
-    for package in VERSIONED_PACKAGES:
-        try:
-            versions[package] = package_metadata.version(package)
-        except package_metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions

@@ -217,9 +217,15 @@ class _RefitOnTransform:
 
 
 def saved_projection(
-    coords: np.ndarray, params: UMAPParams | PCAParams, vectors: np.ndarray
+    coords: np.ndarray,
+    params: UMAPParams | PCAParams,
+    vectors: np.ndarray,
+    *,
+    notes: tuple[str, ...] = (),
+    explained_variance: float | None = None,
 ) -> Projection:
     """A map read back from disk: its coordinates at once, a reducer only when a point is placed."""
     method = "pca" if isinstance(params, PCAParams) else "umap"
     reducer = _RefitOnTransform(np.asarray(vectors, np.float32), params)
-    return Projection(np.asarray(coords, np.float32), method, params, reducer)
+    coords = np.asarray(coords, np.float32)
+    return Projection(coords, method, params, reducer, tuple(notes), explained_variance)

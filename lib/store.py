@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
+import re
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,7 +47,7 @@ def default_home() -> Path:
     try:
         home.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise _store_error(home, exc) from exc
+        raise store_error(home, exc) from exc
     return home
 
 
@@ -53,7 +56,7 @@ def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _store_error(path: Path, reason: object) -> StoreError:
+def store_error(path: Path, reason: object) -> StoreError:
     """The one message for an unusable store location, naming the path and how to move it."""
     return StoreError(
         f"Cannot store embedscope data at '{path}': {reason}. Set the {HOME_ENV} environment "
@@ -67,7 +70,7 @@ def _open_database(path: Path) -> sqlite3.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
     except (OSError, sqlite3.Error) as exc:
-        raise _store_error(path, exc) from exc
+        raise store_error(path, exc) from exc
     try:
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         conn.execute("PRAGMA synchronous=NORMAL")
@@ -75,7 +78,7 @@ def _open_database(path: Path) -> sqlite3.Connection:
             conn.execute(_SCHEMA)
     except sqlite3.Error as exc:
         conn.close()
-        raise _store_error(path, exc) from exc
+        raise store_error(path, exc) from exc
     if mode != "wal":
         logger.warning("SQLite refused WAL mode for %s (got %r); writes block readers", path, mode)
     return conn
@@ -109,7 +112,7 @@ class EmbeddingCache:
             for key, dim, blob in rows:
                 vector = np.frombuffer(blob, dtype=_VECTOR_DTYPE)
                 if vector.size != dim:
-                    raise _store_error(
+                    raise store_error(
                         self.path,
                         f"the vector stored for key {key} has {vector.size} values, not {dim}",
                     )
@@ -135,7 +138,7 @@ class EmbeddingCache:
                         rows,
                     )
             except sqlite3.Error as exc:
-                raise _store_error(self.path, exc) from exc
+                raise store_error(self.path, exc) from exc
 
     def count(self, model_id: str | None = None) -> int:
         """Number of cached vectors, for one model or for all of them."""
@@ -156,4 +159,82 @@ class EmbeddingCache:
             try:
                 return self._conn.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
-                raise _store_error(self.path, exc) from exc
+                raise store_error(self.path, exc) from exc
+
+
+RESULTS_DIR_NAME = "results"
+VERSIONED_PACKAGES = (
+    "numpy", "pandas", "pyarrow", "scikit-learn", "umap-learn", "pynndescent",
+    "sentence-transformers",
+)  # fmt: skip
+
+
+def result_key(stage: str, **parts: object) -> str:
+    """A stable content key for a derived result: sha256 of the stage and its inputs as JSON."""
+    payload = json.dumps({"stage": stage, **parts}, sort_keys=True, default=repr)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that shape results, stored beside each cached result."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for package in VERSIONED_PACKAGES:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+class ResultCache:
+    """Derived arrays (maps, clusters) on disk by content key, so a new process skips recomputing.
+
+    Each entry is `<key>.npz` (numeric arrays only, read with allow_pickle=False) plus `<key>.json`
+    holding its parameters and JSON-able extras; both are written to a temp file, then renamed.
+    """
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = Path(root) if root is not None else default_home() / RESULTS_DIR_NAME
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise store_error(self.root, exc) from exc
+
+    def get(self, key: str) -> tuple[dict[str, np.ndarray], dict] | None:
+        """The stored arrays and extras for `key`, or None when absent or unreadable."""
+        arrays_path, meta_path = self._paths(key)
+        try:
+            with np.load(arrays_path, allow_pickle=False) as stored:
+                arrays = {name: stored[name] for name in stored.files}
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, KeyError):
+            return None
+        return arrays, meta
+
+    def put(self, key: str, arrays: dict[str, np.ndarray], meta: dict) -> None:
+        """Store arrays and extras atomically; a failure to write only costs a recomputation."""
+        arrays_path, meta_path = self._paths(key)
+        try:
+            self._write_atomic(arrays_path, lambda handle: np.savez(handle, **arrays))
+            text = json.dumps(meta, sort_keys=True, default=repr).encode("utf-8")
+            self._write_atomic(meta_path, lambda handle: handle.write(text))
+        except OSError as exc:
+            logger.warning("Could not cache result %s: %s", key, exc)
+
+    def _paths(self, key: str) -> tuple[Path, Path]:
+        if not re.fullmatch(r"[0-9a-f]{64}", key):
+            raise ParameterError(f"A result key must be a sha256 hex digest; got {key!r}.")
+        return self.root / f"{key}.npz", self.root / f"{key}.json"
+
+    @staticmethod
+    def _write_atomic(path: Path, write) -> None:
+        descriptor, temp_name = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                write(handle)
+            os.replace(temp_name, path)
+        except BaseException:
+            Path(temp_name).unlink(missing_ok=True)
+            raise

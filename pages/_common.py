@@ -41,7 +41,7 @@ from lib.reduce import (
     project_umap,
     saved_projection,
 )
-from lib.store import EmbeddingCache
+from lib.store import EmbeddingCache, ResultCache, library_versions, result_key
 
 DEFAULT_SAMPLE = "topics"
 MEMO_ENTRIES = 8
@@ -339,12 +339,31 @@ def knn_graph(_vectors: np.ndarray, key: str, k: int) -> KnnGraph:
     return compute_knn(_vectors, k)
 
 
+@st.cache_resource(show_spinner=False)
+def result_cache() -> ResultCache:
+    """Maps and clusters on disk by content key: a restarted server gets them back at once."""
+    return ResultCache()
+
+
 @st.cache_resource(show_spinner=False, max_entries=32)
 def _projection(_vectors: np.ndarray, key: str, params: UMAPParams | PCAParams) -> Projection:
+    disk_key = result_key("map", vectors=key, params=repr(params))
+    stored = result_cache().get(disk_key)
+    if stored is not None:
+        arrays, meta = stored
+        return saved_projection(
+            arrays["coords"], params, _vectors, notes=tuple(meta["notes"]),
+            explained_variance=meta["explained_variance"],
+        )  # fmt: skip
     if isinstance(params, PCAParams):
-        return project_pca(_vectors, params)
-    graph = knn_graph(_vectors, key, knn_size(len(_vectors), params.n_neighbors))
-    return project_umap(_vectors, params, graph)
+        mapped = project_pca(_vectors, params)
+    else:
+        graph = knn_graph(_vectors, key, knn_size(len(_vectors), params.n_neighbors))
+        mapped = project_umap(_vectors, params, graph)
+    meta = {"params": repr(params), "notes": list(mapped.notes), "versions": library_versions(),
+            "explained_variance": mapped.explained_variance}  # fmt: skip
+    result_cache().put(disk_key, {"coords": mapped.coords}, meta)
+    return mapped
 
 
 def projection(vectors: np.ndarray, key: str, params: UMAPParams | PCAParams) -> Projection:
@@ -377,7 +396,18 @@ def honesty(vectors: np.ndarray, key: str, mapped: Projection, k: int) -> Honest
 def _clustering(
     _vectors: np.ndarray, _texts: tuple[str, ...], _coords: np.ndarray | None, key: str, params
 ) -> Clustering:
-    return cluster_corpus(_vectors, _texts, params, map_coords=_coords)
+    disk_key = result_key("clusters", vectors=key, params=repr(params))
+    stored = result_cache().get(disk_key)
+    if stored is not None:
+        arrays, meta = stored
+        names = {int(c): name for c, name in meta["names"].items()}
+        sizes = {int(c): int(n) for c, n in meta["sizes"].items()}
+        return Clustering(arrays["labels"], names, sizes)
+    found = cluster_corpus(_vectors, _texts, params, map_coords=_coords)
+    meta = {"names": found.names, "sizes": found.sizes, "params": repr(params),
+            "versions": library_versions()}  # fmt: skip
+    result_cache().put(disk_key, {"labels": found.labels}, meta)
+    return found
 
 
 def clustering(

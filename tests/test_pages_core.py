@@ -125,3 +125,23 @@ def test_honesty_numbers_are_recomputed_independently(first_screen, real_model):
     assert metrics["Trustworthiness"] == f"{expected_trust:.3f}"
     far = at.dataframe[2].value
     assert set(far["id"]) == set(true[3]) - set(on_map[3])
+
+
+def test_a_restarted_server_gets_vectors_maps_and_clusters_back_from_disk(
+    first_screen, monkeypatch
+):
+    import pages._common as common
+
+    for cached in (common._vectors_memo, common._projection, common._clustering, common.text_model):
+        cached.clear()
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("this should have come from the on-disk caches")
+
+    monkeypatch.setattr(common, "project_umap", must_not_run)
+    monkeypatch.setattr(common, "cluster_corpus", must_not_run)
+    at = new_app()
+    at.run()
+    assert not at.exception
+    assert figure_points(at) == [800]
+    assert "(0 computed, 800 from the cache)" in at.status[0].label

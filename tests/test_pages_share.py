@@ -46,7 +46,7 @@ def test_share_link_reopens_the_same_view_without_embedding(saved_3d_project):
     at.run()
     assert not at.exception and not at.error
     assert at.session_state["own_key"] == f"project:{project_id}"
-    assert not at.get("status"), "a shared project must not be embedded again"
+    assert not at.status, "a shared project must not be embedded again"
     reopened = traces(at)
     assert {trace["type"] for trace in reopened} == {"scatter3d"}
     assert [t["name"] for t in reopened] == [t["name"] for t in original]
