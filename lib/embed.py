@@ -246,3 +246,47 @@ def _encode_batch(model: TextModel, batch: list[str]) -> np.ndarray:
     if not np.isfinite(vectors).all():
         raise ModelError(f"The model '{model.model_id}' returned NaN or infinite values.")
     return vectors
+
+
+StepCallback = Callable[[np.ndarray, np.ndarray], None]
+
+
+def embed_in_steps(
+    texts: Sequence[str],
+    model: TextModel,
+    *,
+    cache: EmbeddingCache | None = None,
+    first: int = 512,
+    step: int = 2048,
+    seed: int = 0,
+    progress: ProgressCallback | None = None,
+    on_step: StepCallback | None = None,
+) -> EmbeddingRun:
+    """Embed a seeded random sample first, then the rest in growing steps, for early previews.
+
+    After each step but the last, `on_step(rows, vectors)` gets every row embedded so far (a
+    uniform random sample of the corpus) and their vectors; the result equals `embed_texts`.
+    """
+    check_int("embed_in_steps", "first", first, 1)
+    check_int("embed_in_steps", "step", step, 1)
+    texts = _check_texts(texts)
+    total = len(texts)
+    order = np.random.default_rng(seed).permutation(total)
+    bounds = [*range(min(first, total), total, step), total]
+    vectors = np.zeros((total, model.dimension), dtype=np.float32)
+    reused = computed = start = 0
+    for end in bounds:
+        rows = order[start:end]
+        offset = start
+
+        def report(done: int, _: int, offset: int = offset) -> None:
+            if progress is not None:
+                progress(offset + done, total)
+
+        run = embed_texts([texts[i] for i in rows], model, cache=cache, progress=report)
+        vectors[rows] = run.vectors
+        reused, computed = reused + run.n_reused, computed + run.n_computed
+        if on_step is not None and end < total:
+            on_step(order[:end], vectors[order[:end]])
+        start = end
+    return EmbeddingRun(vectors, n_reused=reused, n_computed=computed)

@@ -42,12 +42,15 @@ PLACED_COLOR = "#d62728"
 NEIGHBOUR_COLOR = "#111111"
 INPUT_COLOR = "#9e9e9e"
 ANSWER_COLOR = "#1f77b4"
+C_NEAREST_COLOR = "#2ca02c"
+OTHER_COLOR = "#444444"
 FADED_OPACITY = 0.35
 PANEL_POINTS = 2000  # points drawn per small-multiple panel; a seeded sample above this
 PANEL_HEIGHT = 260
 LABEL_CHARS = 40
 PAIR_CHARS = 32
 BAR_COLORS = ("#1f77b4", "#ff7f0e", "#7f7f7f", "#2ca02c")
+BAR_HEADROOM = 0.1  # share of the value range left above it for the printed numbers
 
 
 # Lesson 1: guess, then see: similarity
@@ -84,17 +87,16 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def pair_table(
-    guess_order: Sequence[tuple[int, int]], similarity: np.ndarray, sentences: Sequence[str]
-) -> pd.DataFrame:
-    """The learner's pairs in order, with the model's cosine and its rank among those pairs."""
+def pair_table(guess_order: Sequence[tuple[int, int]], similarity: np.ndarray) -> pd.DataFrame:
+    """The learner's pairs in order ("1 ↔ 3", numbered from 1), the model's cosine, and its rank
+    among those pairs (1 = the most similar)."""
     matrix = np.asarray(similarity, dtype=np.float64)
     cosines = np.array([matrix[i, j] for i, j in guess_order])
     model_rank = pd.Series(-cosines).rank(method="min").astype(int).to_numpy()
     return pd.DataFrame(
         {
             "your rank": np.arange(1, len(cosines) + 1),
-            "pair": [pair_name(pair, sentences) for pair in guess_order],
+            "pair": [f"{i + 1} ↔ {j + 1}" for i, j in guess_order],
             "cosine": cosines,
             "model rank": model_rank,
         }
@@ -151,7 +153,11 @@ def guess_figure(
         cluster_labels=labels[1] if labels else None,
         height=560,
     )
-    figure.update_traces(marker_opacity=FADED_OPACITY)
+    figure.update_traces(
+        marker_opacity=FADED_OPACITY,
+        selected=dict(marker=dict(opacity=1.0)),
+        unselected=dict(marker=dict(opacity=FADED_OPACITY)),
+    )
     grid = np.asarray(grid, dtype=np.float64)
     figure.add_trace(
         go.Scattergl(
@@ -160,6 +166,8 @@ def guess_figure(
             mode="markers",
             customdata=[f"{GRID_PREFIX}{cell}" for cell in range(len(grid))],
             marker=dict(size=9, symbol="square", color=GRID_COLOR, opacity=GRID_OPACITY),
+            selected=dict(marker=dict(color=GUESS_COLOR, opacity=1.0, size=14)),
+            unselected=dict(marker=dict(opacity=GRID_OPACITY)),
             hovertemplate="guess here<extra></extra>",
             name="click to guess",
             showlegend=False,
@@ -276,9 +284,12 @@ def highlight_figure(
     rows: Sequence[int] = (),
     highlight_name: str = "",
     title: str = "",
-    height: int = 480,
+    height: int = 560,
 ) -> go.Figure:
-    """A map to look at (zoom, no lasso), optionally with `rows` ringed under `highlight_name`."""
+    """A map to look at (zoom, no lasso), optionally with `rows` ringed under `highlight_name`.
+
+    The legend sits below the map, so two maps side by side keep their width.
+    """
     points = _map_points(coords)
     figure = map_figure(points, hover, color=color, title=title, height=height)
     chosen = np.asarray(rows, dtype=np.int64)
@@ -294,7 +305,7 @@ def highlight_figure(
             size=9,
             color=NEIGHBOUR_COLOR,
         )
-    figure.update_layout(dragmode="zoom")
+    figure.update_layout(dragmode="zoom", legend=dict(orientation="h", y=-0.02, yanchor="top"))
     return figure
 
 
@@ -500,15 +511,18 @@ def score_bars(
                 marker_color=BAR_COLORS[position % len(BAR_COLORS)],
                 texttemplate=f"%{{y:{number_format}}}",
                 textposition="outside",
+                cliponaxis=False,
                 hovertemplate=f"%{{x}}<br>%{{y:{number_format}}}<extra></extra>",
             )
         )
     figure.update_layout(
         barmode="group",
         height=height,
-        margin=dict(l=10, r=10, t=30, b=10),
+        margin=dict(l=10, r=10, t=50, b=10),
         yaxis_title=escape_text(y_title, 80, 81),
-        yaxis_range=list(y_range) if y_range else None,
+        yaxis_range=[y_range[0], y_range[1] + BAR_HEADROOM * (y_range[1] - y_range[0])]
+        if y_range
+        else None,
         plot_bgcolor="white",
         legend=dict(orientation="h", y=1.02, yanchor="bottom"),
         uniformtext=dict(minsize=9, mode="show"),
@@ -542,21 +556,36 @@ def input_gap(hits: Sequence[WordHit]) -> InputGap:
 
 
 def analogy_axes_figure(
-    table: pd.DataFrame, *, a: str, b: str, c: str, answer: str, height: int = 480
+    table: pd.DataFrame,
+    *,
+    a: str,
+    b: str,
+    c: str,
+    answer: str,
+    c_nearest: str = "",
+    height: int = 480,
 ) -> go.Figure:
-    """Candidates on x = cos(w, b − a) and y = cos(w, c): inputs grey, the answer blue."""
+    """Candidates on x = cos(w, b − a) and y = cos(w, c).
+
+    Question words grey, the answer blue, the word nearest to c alone (`c_nearest`) green,
+    the other candidates dark. A word is drawn once, in the first of these groups it is in.
+    """
     missing = [column for column in ("word", "x", "y") if column not in table]
     if missing:
         raise ParameterError(f"The analogy axes table needs the columns {', '.join(missing)}.")
-    inputs = {word.strip().lower() for word in (a, b, c)}
-    figure = go.Figure()
     kinds = (
-        ("question words", table["word"].isin(inputs), INPUT_COLOR),
-        ("the answer", table["word"] == answer, ANSWER_COLOR),
-        ("other candidates", ~table["word"].isin(inputs | {answer}), "#444444"),
+        ("question words", {word.strip().lower() for word in (a, b, c)}, INPUT_COLOR),
+        ("the answer", {answer}, ANSWER_COLOR),
+        (f"nearest to {c.strip().lower()} alone", {c_nearest}, C_NEAREST_COLOR),
     )
-    for name, mask, shade in kinds:
+    figure = go.Figure()
+    drawn = pd.Series(False, index=table.index)
+    for name, chosen, shade in (*kinds, ("other candidates", None, OTHER_COLOR)):
+        mask = ~drawn if chosen is None else table["word"].isin(chosen) & ~drawn
+        drawn |= mask
         part = table[mask]
+        if part.empty:
+            continue
         words = [escape_text(word, LABEL_CHARS) for word in part["word"]]
         figure.add_trace(
             go.Scatter(
@@ -567,7 +596,7 @@ def analogy_axes_figure(
                 textposition="top center",
                 textfont=dict(color=shade),
                 marker=dict(size=10, color=shade),
-                name=name,
+                name=escape_text(name, LABEL_CHARS),
                 hovertemplate="%{text}<br>x %{x:.3f} · y %{y:.3f}<extra></extra>",
             )
         )

@@ -188,7 +188,7 @@ def _add_cluster_annotations(figure, coords, labels: np.ndarray, names: Mapping[
 def _layout(figure: go.Figure, title: str, height: int, three_d: bool, legend_title) -> None:
     axis = dict(showticklabels=False, title="", showgrid=False, zeroline=False)
     figure.update_layout(
-        title=dict(text=escape_text(title, 120)) if title else None,
+        title=dict(text=escape_text(title, 160, width=160)) if title else None,
         height=height,
         margin=dict(l=10, r=10, t=40 if title else 10, b=10),
         legend=dict(

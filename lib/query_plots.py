@@ -26,6 +26,7 @@ LABEL_CHARS = 40
 HEATMAP_CHARS = 36
 AXIS_TITLE_CHARS = 60
 CONE_SHARE = 0.15  # a 3-D arrow head is this share of its arrow's length
+FAN_OFFSETS = ((-70, -45), (70, -45), (70, 45), (-70, 45))  # label offsets in pixels
 
 
 def _points(values: object, what: str) -> np.ndarray:
@@ -66,10 +67,10 @@ def map_positions(vectors: np.ndarray, transform: Callable[[np.ndarray], np.ndar
 
 
 def step_labels(terms: Sequence[tuple[float, Term]]) -> list[str]:
-    """One raw label per weighted term, as it reads: '#11', '− "formal"', '+ 0.5 × "drums"'."""
+    """One raw label per weighted term, as it reads: '#11', '− “formal”', '+ 0.5 × “drums”'."""
     labels = []
     for position, (weight, term) in enumerate(terms):
-        leaf = f"#{term.value}" if term.kind == "doc" else f'"{term.value}"'
+        leaf = f"#{term.value}" if term.kind == "doc" else f"“{term.value}”"
         scale = "" if abs(weight) == 1 else f"{abs(weight):g} × "
         sign = "− " if weight < 0 else ("" if position == 0 else "+ ")
         labels.append(f"{sign}{scale}{leaf}")
@@ -155,21 +156,32 @@ def _add_arrows_3d(
 
 
 def add_labels(
-    figure: go.Figure, coords: object, labels: Sequence[str], *, color: str = HIT_COLOR
+    figure: go.Figure,
+    coords: object,
+    labels: Sequence[str],
+    *,
+    color: str = HIT_COLOR,
+    fan: bool = False,
 ) -> go.Figure:
-    """Short escaped text labels just above points (rows with NaN coordinates are skipped)."""
+    """Short escaped text labels at points (NaN rows skipped): just above each point, or with
+    `fan`, set off in turn to four sides on a leader line (for points that may coincide)."""
     points = _points(coords, "coords")
     _check_lengths(points, labels=labels)
-    style = dict(showarrow=False, font=dict(size=12, color=color), bgcolor="rgba(255,255,255,0.8)")
+    style = dict(font=dict(size=12, color=color), bgcolor="rgba(255,255,255,0.85)")
     notes = []
-    for point, label in zip(points, labels, strict=True):
+    for number, (point, label) in enumerate(zip(points, labels, strict=True)):
         if not np.isfinite(point).all():
             continue
-        text = _line(label, LABEL_CHARS)
-        if len(point) == 3:
-            notes.append(dict(x=point[0], y=point[1], z=point[2], text=text, yshift=14, **style))
+        if fan:
+            ax, ay = FAN_OFFSETS[number % len(FAN_OFFSETS)]
+            place = dict(showarrow=True, arrowhead=0, arrowwidth=1, arrowcolor=color, ax=ax, ay=ay)
         else:
-            figure.add_annotation(x=point[0], y=point[1], text=text, yshift=14, **style)
+            place = dict(showarrow=False, yshift=14)
+        note = dict(x=point[0], y=point[1], text=_line(label, LABEL_CHARS), **place, **style)
+        if len(point) == 3:
+            notes.append(dict(note, z=point[2]))
+        else:
+            figure.add_annotation(**note)
     if notes:
         figure.update_layout(scene_annotations=[*figure.layout.scene.annotations, *notes])
     return figure
@@ -190,7 +202,7 @@ def add_path(
     kept_labels = [label for label, keep in zip(labels, placed, strict=True) if keep]
     hover = [f"after {_line(label, LABEL_CHARS)}" for label in kept_labels]
     add_markers(figure, kept, name="path", hover=hover, symbol="circle", size=8, color=color)
-    add_labels(figure, kept, kept_labels, color=color)
+    add_labels(figure, kept, kept_labels, color=color, fan=True)
     return add_arrows(figure, kept[:-1], kept[1:], name="path", color=color)
 
 

@@ -229,3 +229,17 @@ def saved_projection(
     reducer = _RefitOnTransform(np.asarray(vectors, np.float32), params)
     coords = np.asarray(coords, np.float32)
     return Projection(coords, method, params, reducer, tuple(notes), explained_variance)
+
+
+def warm_up(n_points: int = 300, dimensions: int = 16) -> float:
+    """Fit and apply UMAP once on random data so numba compiles before real work (seconds)."""
+    import time
+
+    started = time.perf_counter()
+    rng = np.random.default_rng(0)
+    vectors = normalize_rows(rng.normal(size=(n_points, dimensions)))
+    mapped = project_umap(vectors, UMAPParams(n_epochs=20))
+    mapped.transform(vectors[:2])
+    seconds = time.perf_counter() - started
+    logger.info("UMAP warm-up took %.1f s", seconds)
+    return seconds

@@ -15,13 +15,15 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import numpy as np
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from lib.cluster import Clustering, ClusterParams, cluster_corpus
 from lib.corpus import Corpus, list_samples, load_sample
-from lib.embed import DEFAULT_MODEL, TextModel, embed_texts, load_model
+from lib.embed import DEFAULT_MODEL, TextModel, embed_in_steps, embed_texts, load_model
 from lib.errors import EmbedscopeError
 from lib.honesty import HonestyReport, honesty_report
 from lib.neighbors import exact_knn
+from lib.plots import ColorBy, hover_labels, map_figure
 from lib.projects import (
     PROJECT_PARAM,
     Project,
@@ -40,10 +42,12 @@ from lib.reduce import (
     project_pca,
     project_umap,
     saved_projection,
+    warm_up,
 )
 from lib.store import EmbeddingCache, ResultCache, library_versions, result_key
 
 DEFAULT_SAMPLE = "topics"
+PREVIEW_FROM = 2_000  # corpora this big show a growing preview map while they embed
 MEMO_ENTRIES = 8
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
@@ -54,6 +58,29 @@ NO_TEXT_MODEL = (
 )
 
 
+def _claim_pages_folder() -> None:
+    """Route every URL through app.py's st.navigation, even a direct link on a fresh server.
+
+    Streamlit still treats a folder named pages/ beside the entry script as a v1 multipage app
+    until some run calls st.navigation; a first visitor opening /map?project=... would otherwise
+    get the bare page without the app's frame. Switch that off and rerun through app.py.
+    """
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_claim_pages_folder()
+
+
+@st.cache_resource(show_spinner=False)
+def start_warm_up() -> threading.Thread:
+    """Once per server: compile UMAP's numba code in the background so no visitor waits for it."""
+    thread = threading.Thread(target=warm_up, name="embedscope-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def init_session() -> None:
     """Session defaults, set once per browser tab.
 
@@ -61,6 +88,7 @@ def init_session() -> None:
     own_vectors/own_key: vectors that come from an upload or a saved project instead of the model;
     project: the saved project being viewed (read-only), if any.
     """
+    start_warm_up()
     st.session_state.setdefault("corpus", None)
     st.session_state.setdefault("model_name", DEFAULT_MODEL)
     st.session_state.setdefault("own_vectors", None)
@@ -313,7 +341,14 @@ def corpus_vectors(corpus: Corpus, model_name: str) -> np.ndarray:
         def report(done: int, total: int) -> None:
             bar.progress(done / max(total, 1), text=_rate_text(done, total, started))
 
-        run = embed_texts(corpus.texts, model, cache=embedding_cache(), progress=report)
+        if total < PREVIEW_FROM:
+            run = embed_texts(corpus.texts, model, cache=embedding_cache(), progress=report)
+        else:
+            preview = st.empty()
+            run = embed_in_steps(
+                corpus.texts, model, cache=embedding_cache(), progress=report,
+                on_step=lambda rows, vectors: _draw_preview(preview, corpus, rows, vectors),
+            )  # fmt: skip
         seconds = time.perf_counter() - started
         status.update(
             label=f"Embedded {total:,} documents in {seconds:.1f} s "
@@ -323,6 +358,16 @@ def corpus_vectors(corpus: Corpus, model_name: str) -> np.ndarray:
         )
     memo.put(key, run.vectors)
     return run.vectors
+
+
+def _draw_preview(slot, corpus: Corpus, rows: np.ndarray, vectors: np.ndarray) -> None:
+    """A quick PCA map of the random sample embedded so far, while the rest is embedded."""
+    coords = project_pca(vectors).coords
+    labels = corpus.label_columns()
+    color = ColorBy(labels[0], corpus.metadata[labels[0]].to_numpy()[rows]) if labels else None
+    hover = hover_labels([corpus.texts[i] for i in rows])
+    title = f"Preview: PCA of {len(rows):,} of {len(corpus):,} documents, growing as they embed"
+    slot.plotly_chart(map_figure(coords, hover, color=color, title=title, height=420))
 
 
 def _rate_text(done: int, total: int, started: float) -> str:

@@ -41,11 +41,16 @@ def use_preset(source: str) -> None:
 
 st.title("Arithmetic")
 try:
-    corpus, vectors, key, mapped = current_map()
+    corpus, vectors, _, mapped = current_map()
 except EmbedscopeError as error:
     st.error(f"Could not build the map: {md(error)}")
     st.stop()
 label_columns = corpus.label_columns()
+color = (
+    ColorBy(label_columns[0], corpus.metadata[label_columns[0]].to_numpy())
+    if label_columns
+    else None
+)
 st.caption(
     f"{md(corpus.source)} · {len(corpus):,} documents · "
     "add and subtract documents and free text, then find the documents nearest the result."
@@ -119,9 +124,7 @@ def show_query(source: str) -> None:
     figure = query_map_figure(
         mapped.coords,
         hover_labels(corpus.texts, corpus.metadata),
-        color=ColorBy(label_columns[0], corpus.metadata[label_columns[0]].to_numpy())
-        if label_columns
-        else None,
+        color=color,
         path_points=path_points,
         path_labels=labels,
         hit_rows=[hit.index for hit in hits],
@@ -138,7 +141,11 @@ def show_query(source: str) -> None:
 show_query(source)
 
 st.header("Similarity")
-st.caption("Cosine similarity in the full dimension between documents and sentences you type.")
+st.caption(
+    "Cosine similarity in the full dimension between documents you pick and sentences you type. "
+    "The example sentences show a trap: the literal look-alike scores far above the true "
+    "paraphrase, because the model leans on shared words."
+)
 documents = st.multiselect(
     "Documents",
     range(len(corpus)),

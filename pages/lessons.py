@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from lib.cluster import NOISE_NAME, ClusterParams
+from lib.cluster import NOISE, NOISE_NAME, ClusterParams
 from lib.corpus import DATA_DIR, Corpus
 from lib.embed import DEFAULT_MODEL, embed_texts
 from lib.errors import EmbedscopeError
@@ -71,6 +71,7 @@ from pages._common import (
 
 K = 10  # neighbours behind every kNN score on this page
 PLACEMENT_NEIGHBOURS = 5
+ANALOGY_HITS = 10
 GRID_NEIGHBOURS = (5, 15, 50)
 GRID_MIN_DISTS = (0.0, 0.1, 0.5)
 MAP_CLUSTERS = ClusterParams(space="map")  # HDBSCAN on the map: what the eye would call clusters
@@ -317,7 +318,7 @@ def lesson_similarity() -> None:
     chart.plotly_chart(similarity_heatmap(similarity, sentences), key="lessons_sim_heatmap")
     numbers.metric("Your order vs the model's (Spearman)", f"{rho:+.2f}")
     numbers.dataframe(
-        pair_table(order, similarity, sentences),
+        pair_table(order, similarity),
         hide_index=True,
         column_config={"cosine": st.column_config.NumberColumn(format="%.3f")},
     )
@@ -551,7 +552,8 @@ def lesson_sizes() -> None:
     mapped = map_of(vectors, key, umap_params())
     st.markdown(
         "On a UMAP map a big blob is not necessarily a varied group, and two blobs far apart are "
-        "not necessarily unrelated: UMAP spreads dense groups out and places groups loosely. "
+        "not necessarily unrelated: UMAP evens out density, so tight and loose groups can be "
+        "drawn the same size, and it places whole groups only loosely. "
         "Here each group's **true spread** (mean cosine distance between its members, in full "
         "dimension) is set against its **drawn spread** (mean distance on the map), each relative "
         "to the corpus as a whole (1 = average). The same for the distance between group centres. "
@@ -614,7 +616,8 @@ def lesson_noise() -> None:
     st.markdown(
         "Clustering always finds something. Here the corpus's vectors are replaced by **random "
         "vectors of the same number and dimension**, then mapped with the same UMAP settings and "
-        "clustered the same way (HDBSCAN on the map). Random data still shows blobs. With a label "
+        "clustered the same way (HDBSCAN on the map). Random data has no groups, yet clusters "
+        "are still found, and even named after their commonest words. With a label "
         f"column, **label recovery** (how often a document's {K} nearest neighbours mostly share "
         "its label) falls to the **majority share**, what always guessing the commonest label "
         "would score: the blobs carry no meaning."
@@ -644,6 +647,7 @@ def lesson_noise() -> None:
         )
         column.plotly_chart(figure, key=f"lessons_noise_{title.split()[0].lower()}")
         column.metric("Clusters found", f"{found.n_clusters}")
+        column.caption(f"{found.sizes.get(NOISE, 0):,} documents fit no cluster.")
         reports[title] = (matrix, matrix_key, mapped)
     label_columns = corpus.label_columns()
     if not label_columns:
@@ -690,7 +694,8 @@ def lesson_seeds() -> None:
         "the share they agree on is the colour (blue = same neighbours, red = different). The "
         "full-dimension neighbours involve no randomness: they are the same whatever the seed."
     )
-    second_seed = st.number_input(
+    seed_column, _ = st.columns([1, 3])
+    second_seed = seed_column.number_input(
         "Another seed", 0, 2**31 - 1, params.seed + 1, key="lessons_seed_other"
     )
     first_map = map_of(vectors, key, params)
@@ -763,6 +768,7 @@ def lesson_question() -> None:
             ["full dimension", "on the map", "majority baseline"],
             {f"label recovery of '{column}'": [report.full, report.on_map, report.baseline]},
             y_title=f"share of documents (k = {report.k})",
+            height=320,
         ),
         key="lessons_question_bars",
     )
@@ -805,41 +811,46 @@ def lesson_analogies() -> None:
     c = c_column.text_input("as c is to ?", "woman", key="lessons_analogy_c")
     exclude = st.toggle(
         "Exclude the question's words (the usual, rarely stated rule)",
-        value=True,
+        value=False,
         key="lessons_analogy_exclude",
     )
+    question = [word.strip().lower() for word in (a, b, c)]
     try:
-        everything = analogy(vocabulary, a, b, c, k=10, exclude_inputs=False)
-        answers = analogy(vocabulary, a, b, c, k=10, exclude_inputs=True)
+        everything = analogy(vocabulary, a, b, c, k=ANALOGY_HITS, exclude_inputs=False)
+        answers = analogy(vocabulary, a, b, c, k=ANALOGY_HITS, exclude_inputs=True)
         gap = input_gap(everything)
         c_alone = word_expression(vocabulary, c, k=1)[1][0]
-        axes = analogy_axes(vocabulary, a, b, c, [hit.word for hit in everything])
+        candidates = [*question, *(hit.word for hit in everything), c_alone.word]
+        axes = analogy_axes(vocabulary, a, b, c, list(dict.fromkeys(candidates)))
     except EmbedscopeError as error:
         show_error(error)
         return
-    answer = answers[0]
+    shown = answers if exclude else everything
+    rule = "question words excluded" if exclude else "every word allowed"
     ranked, plot = st.columns([2, 3])
-    ranked.markdown(f"{md(a)} : {md(b)} :: {md(c)} : **{md(answer.word)}**")
+    ranked.markdown(f"{md(a)} : {md(b)} :: {md(c)} : **{md(shown[0].word)}** ({rule})")
+    table = hits_frame(shown)
     ranked.dataframe(
-        hits_frame(answers if exclude else everything).style.apply(grey_inputs, axis=1),
+        table.drop(columns="question word") if exclude else table.style.apply(grey_inputs, axis=1),
         hide_index=True,
         column_config={"cosine": st.column_config.NumberColumn(format="%.3f")},
     )
     if gap.top.is_input:
         ranked.markdown(
             f"With every word allowed, **{md(gap.top.word)}** (a question word) wins at "
-            f"{gap.top.score:.3f}; **{md(gap.answer.word)}** scores {gap.answer.score:.3f}, "
-            f"a gap of **{gap.gap:.3f}**."
+            f"{gap.top.score:.3f}. Excluding the question's words gives "
+            f"**{md(gap.answer.word)}** at {gap.answer.score:.3f}: a gap of **{gap.gap:.3f}**."
         )
     else:
         ranked.markdown(f"**{md(gap.answer.word)}** wins even with every word allowed.")
+    same = c_alone.word == gap.answer.word
     ranked.markdown(
         f"The word nearest to **{md(c)}** alone is **{md(c_alone.word)}** "
-        f"(cosine {c_alone.score:.3f})"
-        + (": the same answer, no analogy needed." if c_alone.word == answer.word else ".")
+        f"(cosine {c_alone.score:.3f})" + (": the same answer, no analogy needed." if same else ".")
     )
     plot.plotly_chart(
-        analogy_axes_figure(axes, a=a, b=b, c=c, answer=answer.word), key="lessons_analogy_axes"
+        analogy_axes_figure(axes, a=a, b=b, c=c, answer=gap.answer.word, c_nearest=c_alone.word),
+        key="lessons_analogy_axes",
     )
     questions = read_data("analogies.csv")
     st.markdown(

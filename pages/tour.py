@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from lib.cluster import ClusterParams
 from lib.corpus import Corpus
 from lib.embed import DEFAULT_MODEL, embed_texts
 from lib.errors import EmbedscopeError, QueryError
 from lib.expressions import evaluate, parse_expression, pointer, rank
-from lib.honesty import HonestyReport
 from lib.neighbors import cosine_matrix
 from lib.plots import ColorBy, hover_labels, map_figure
 from lib.query_plots import map_positions, query_map_figure, similarity_heatmap, step_labels
@@ -45,9 +45,7 @@ SHOWN_HITS = 5
 MAX_SENTENCES = 6
 DEFAULT_SENTENCE = "The rocket reached orbit after a flawless launch."
 DEFAULT_SENTENCES = (
-    "The astronauts docked with the space station.\n"
-    "A spacecraft arrived at the orbiting laboratory.\n"
-    "Stir the sauce until it thickens."
+    "My cat is sleeping on the sofa.\nA kitten naps on the couch.\nThe stock market fell sharply."
 )
 DEFAULT_WORDS = "king - man + woman"
 # Row 0 of the bundled "topics" sample is a weekend spent making ramen broth.
@@ -59,7 +57,7 @@ def embed(texts: list[str]) -> np.ndarray:
     return embed_texts(texts, text_model(DEFAULT_MODEL), cache=embedding_cache()).vectors
 
 
-def step(number: int, title: str, text: str):
+def step(number: int, title: str, text: str) -> DeltaGenerator:
     """A bordered box for one step, opened with its numbered title and a short explanation."""
     box = st.container(border=True, key=f"tour_step_{number}")
     box.subheader(f"{number}. {title}")
@@ -158,20 +156,27 @@ def show_clusters(
 
 
 def show_word_arithmetic() -> None:
-    """Step 4a: word arithmetic on GloVe, the nearest words."""
-    words_column, exclude_column = st.columns([2, 1])
-    source = words_column.text_input("Word arithmetic", DEFAULT_WORDS, key="tour_words")
-    exclude = exclude_column.toggle(
-        "Leave out the words you typed",
-        value=True,
-        key="tour_words_exclude",
-        help="The typed words are usually nearest of all; turn this off to see them.",
-    )
+    """Step 4a: word arithmetic on GloVe, the nearest words beside the question."""
+    question_column, answer_column = st.columns(2)
+    with question_column:
+        source = st.text_input("Word arithmetic", DEFAULT_WORDS, key="tour_words")
+        exclude = st.toggle(
+            "Hide the typed words",
+            value=True,
+            key="tour_words_exclude",
+            help="The typed words are usually nearest of all; turn this off to see them.",
+        )
+    with answer_column:
+        show_word_hits(source, exclude)
+
+
+def show_word_hits(source: str, exclude: bool) -> None:
+    """The words nearest to a word expression, or what is wrong with it."""
     if not source.strip():
         st.info("Type words joined by + and -, e.g. king - man + woman.")
         return
     try:
-        with st.spinner("Loading 400,000 GloVe word vectors…"):
+        with st.spinner("Loading the GloVe word vectors…"):
             vocabulary = load_glove()
         _, hits = word_expression(vocabulary, source, SHOWN_HITS, exclude_inputs=exclude)
     except QueryError as error:
@@ -261,7 +266,7 @@ def show_honesty(vectors: np.ndarray, key: str, mapped: Projection, hover: list[
     """Step 5: per-point share of true neighbours the map keeps, its mean and trustworthiness."""
     k = st.slider("Neighbours compared (k)", 5, 30, 10, key="tour_k")
     try:
-        report: HonestyReport = honesty(vectors, key, mapped, k)
+        report = honesty(vectors, key, mapped, k)
     except EmbedscopeError as error:
         st.error(md(error))
         return
@@ -273,14 +278,14 @@ def show_honesty(vectors: np.ndarray, key: str, mapped: Projection, hover: list[
         help="scikit-learn's measure of the opposite question: are neighbours on the map true "
         "neighbours? 1: always.",
     )
-    color = ColorBy(f"of {k} true neighbours kept", report.per_point, continuous=True)
+    color = ColorBy(f"share of {k} true neighbours kept", report.per_point, continuous=True)
     show_map(map_figure(mapped.coords, hover, color=color, height=MAP_HEIGHT), "tour_honesty_map")
 
 
 st.title("What are embeddings, really?")
 sample = sample_corpus(SAMPLE)
 st.caption(
-    f"Five short steps, each with something to try. They use the bundled {SAMPLE} sample "
+    f"Short steps, each with something to try. They use the bundled {SAMPLE} sample "
     f"({len(sample):,} short texts on {sample.metadata[LABEL_COLUMN].nunique()} topics) and the "
     f"{DEFAULT_MODEL} model, whatever corpus you have loaded."
 )
@@ -300,9 +305,10 @@ with step(
 with step(
     2,
     "Relatedness is the dot product",
-    "Texts with similar meanings get vectors that point the same way. Multiply two vectors number "
-    "by number and add up the products: because both have length 1, this *dot product* is the "
-    "cosine of the angle between them, 1 for the same direction and near 0 for unrelated texts.",
+    "Texts with similar meanings get vectors that point the same way, even with no word in "
+    "common. Multiply two vectors number by number and add up the products: because both have "
+    "length 1, this *dot product* is the cosine of the angle between them, 1 for the same "
+    "direction and near 0 for unrelated texts.",
 ):
     show_similarity()
     st.page_link(
@@ -358,8 +364,9 @@ with step(
     "How far to trust the 2-D picture",
     f"Squeezing {vectors.shape[1]} numbers into {mapped.coords.shape[1]} must bend some "
     "distances. For every text we take its k nearest neighbours by cosine in the full vectors and "
-    "count how many are still among its k nearest on the map: yellow dots kept their "
-    "neighbourhood, purple ones were torn from it.",
+    "count how many are still among its k nearest on the map (yellow: most, purple: few). Expect "
+    "clusters to survive and the order inside them to shuffle; trustworthiness checks the other "
+    "way round, whether neighbours on the map are true neighbours.",
 ):
     show_honesty(vectors, key, mapped, hover)
     st.page_link(
@@ -368,5 +375,5 @@ with step(
         icon=":material/scatter_plot:",
     )
 
-st.markdown("Ready for more? Ten short lessons go deeper into what maps can and cannot show.")
+st.markdown("Ready for more? The lessons go deeper into what maps can and cannot show.")
 st.page_link(PAGES / "lessons.py", label="Lessons", icon=":material/school:")

@@ -3,25 +3,19 @@
 import pandas as pd
 import streamlit as st
 
-from lib.axes import split_prompts
 from lib.errors import EmbedscopeError, QueryError
 from lib.expressions import pointer
 from lib.query_plots import word_map_figure
-from lib.reduce import Projection, UMAPParams, project_umap
+from lib.reduce import PCAParams, UMAPParams
+from lib.store import text_key
 from lib.words import WordHit, WordVectors, analogy, frequent_words, load_glove, word_expression
-from pages._common import md
+from pages._common import md, projection
 
 
 @st.cache_resource(show_spinner="Loading 400,000 GloVe word vectors…")
 def glove() -> WordVectors:
     """GloVe 6B 50d, read once per server and shared (never mutated)."""
     return load_glove()
-
-
-@st.cache_resource(show_spinner=False, max_entries=8)
-def word_map(words: tuple[str, ...], params: UMAPParams) -> Projection:
-    """UMAP of these words' vectors, keyed by the word tuple and the parameters."""
-    return project_umap(glove().lookup(words), params)
 
 
 def hits_table(hits: list[WordHit], show_inputs: bool) -> pd.DataFrame:
@@ -99,30 +93,35 @@ if source.strip():
 
 st.header("Word map")
 st.caption(
-    "UMAP of the most frequent words plus the analogy's words. When the analogy holds, the arrows "
-    "a → b and c → answer run parallel; UMAP bends distances, so expect roughly parallel at best."
+    "The most frequent words plus the analogy's words (and any you add). PCA is a linear "
+    "projection, so arrows that are parallel in the full 50 dimensions stay parallel on it, and "
+    "how parallel a → b and c → answer look shows how well the analogy holds. UMAP keeps "
+    "neighbourhoods instead and bends the arrows, often out of sight."
 )
-view_column, size_column = st.columns([1, 3])
+layout_column, view_column, size_column = st.columns([1, 1, 3])
+method = layout_column.segmented_control(
+    "Layout", ["PCA", "UMAP"], default="PCA", key="words_method"
+)
 view = view_column.segmented_control("View", ["2D", "3D"], default="2D", key="words_view")
 n_words = size_column.slider("Most frequent words", 200, 3000, 1000, 100, key="words_n")
-extra = st.text_input("More words to place (comma-separated)", "", key="words_extra")
+extra = st.text_input("More words to place (separated by spaces or commas)", key="words_extra")
 
-question = [word.strip().lower() for word in (a, b, c) if word.strip()]
-typed: list[str] = []
-if extra.strip():
-    typed = [word.lower() for word in split_prompts(extra)]
-    try:
-        vocabulary.lookup(typed)
-    except QueryError as error:
-        st.warning(md(error))
-        typed = [word for word in typed if word in vocabulary.index]
+question = [word.strip().lower() for word in (a, b, c)]
+typed = list(dict.fromkeys(extra.lower().replace(",", " ").split()))
+try:
+    vocabulary.lookup(typed)
+except QueryError as error:
+    st.warning(md(error))
+    typed = [word for word in typed if word in vocabulary.index]
 analogy_words = [*question, answer] if answer else []
 arrows = [(question[0], question[1]), (question[2], answer)] if answer else []
 shown = analogy_words + typed
 mapped_words = tuple(dict.fromkeys(frequent_words(vocabulary, n_words) + shown))
+dimensions = 3 if view == "3D" else 2
+params = UMAPParams(n_components=dimensions) if method == "UMAP" else PCAParams(dimensions)
 try:
-    with st.spinner(f"Mapping {len(mapped_words):,} words with UMAP…", show_time=True):
-        mapped = word_map(mapped_words, UMAPParams(n_components=3 if view == "3D" else 2))
+    words_key = f"glove:{text_key(' '.join(mapped_words))}"  # GloVe words have no spaces
+    mapped = projection(vocabulary.lookup(mapped_words), words_key, params)
     figure = word_map_figure(mapped.coords, mapped_words, labelled=shown, arrows=arrows)
 except EmbedscopeError as error:
     st.error(md(error))

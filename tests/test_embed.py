@@ -244,3 +244,24 @@ def test_folder_that_is_not_a_model_is_a_model_error(tmp_path: Path):
 def test_blank_model_name_is_a_model_error():
     with pytest.raises(ModelError, match=r"The model name is empty\. Use 'all-MiniLM-L6-v2'"):
         load_model("  ")
+
+
+def test_embedding_in_steps_previews_a_growing_random_sample(cache: EmbeddingCache):
+    from lib.embed import embed_in_steps
+
+    texts = [f"text {i}" for i in range(25)]
+    steps, reports = [], []
+    run = embed_in_steps(
+        texts, CountingModel(), cache=cache, first=5, step=8,
+        progress=lambda done, total: reports.append((done, total)),
+        on_step=lambda rows, vectors: steps.append((rows.copy(), vectors.copy())),
+    )  # fmt: skip
+    np.testing.assert_allclose(run.vectors, np.stack([_unit(t) for t in texts]), rtol=1e-6)
+    assert run.n_computed == 25 and run.n_reused == 0
+    assert [len(rows) for rows, _ in steps] == [5, 13, 21]
+    assert set(steps[0][0]) < set(steps[1][0]) < set(steps[2][0])
+    assert sorted(steps[0][0]) != list(range(5)), "the first step should be a random sample"
+    rows, vectors = steps[-1]
+    np.testing.assert_allclose(vectors, run.vectors[rows])
+    assert reports[-1] == (25, 25)
+    assert [done for done, _ in reports] == sorted(done for done, _ in reports)

@@ -78,8 +78,9 @@ def test_pair_name_numbers_and_cuts_the_sentences():
 
 def test_pair_table_keeps_the_learner_order_and_ranks_by_cosine():
     similarity = np.array([[1.0, 0.2, 0.9], [0.2, 1.0, 0.5], [0.9, 0.5, 1.0]])
-    table = pair_table([(0, 1), (1, 2), (0, 2)], similarity, ["a", "b", "c"])
+    table = pair_table([(0, 1), (1, 2), (0, 2)], similarity)
     assert table["your rank"].tolist() == [1, 2, 3]
+    assert table["pair"].tolist() == ["1 ↔ 2", "2 ↔ 3", "1 ↔ 3"]
     np.testing.assert_allclose(table["cosine"], [0.2, 0.5, 0.9])
     assert table["model rank"].tolist() == [3, 2, 1]
 
@@ -109,6 +110,7 @@ def test_guess_figure_has_every_document_and_a_clickable_grid():
     names = sorted(note.text for note in figure.layout.annotations)
     assert names == ["&lt;b&gt;green&lt;/b&gt;", "blue", "red"]
     assert figure.layout.clickmode == "event+select"
+    assert grid_trace.selected.marker.opacity == 1.0, "the clicked cell shows"
 
 
 def test_clicked_guess_reads_a_grid_cell_or_a_document():
@@ -227,6 +229,7 @@ def test_score_bars_prints_each_value_and_checks_lengths():
     bar = figure.data[0]
     assert list(bar.y) == [0.9, 0.1]
     assert bar.texttemplate == "%{y:.0%}"
+    assert list(figure.layout.yaxis.range) == pytest.approx([0.0, 1.1]), "room for the numbers"
     assert "<a href" not in bar.x[1]
     with pytest.raises(ParameterError, match="has 1 values for 2 categories"):
         score_bars(["a", "b"], {"s": [1.0]})
@@ -242,16 +245,35 @@ def test_input_gap_compares_the_winner_with_the_best_other_word():
         input_gap(hits[:1])
 
 
-def test_analogy_axes_figure_splits_inputs_answer_and_others():
+def test_analogy_axes_figure_draws_each_word_once_in_its_group():
     table = pd.DataFrame(
-        {"word": ["king", "queen", "prince"], "x": [0.1, 0.4, 0.3], "y": [0.2, 0.7, 0.3]}
+        {
+            "word": ["king", "queen", "prince", "girl", "woman"],
+            "x": [0.1, 0.4, 0.3, 0.0, 0.2],
+            "y": [0.2, 0.7, 0.3, 0.9, 1.0],
+        }
     )
-    figure = analogy_axes_figure(table, a="man", b="KING", c=EVIL, answer="queen")
+    figure = analogy_axes_figure(
+        table, a="man", b="KING", c="Woman", answer="queen", c_nearest="girl"
+    )
     by_name = {trace.name: trace for trace in figure.data}
-    assert list(by_name["question words"].text) == ["king"]
+    assert list(by_name["question words"].text) == ["king", "woman"]
     assert list(by_name["the answer"].y) == [0.7]
+    assert list(by_name["nearest to woman alone"].text) == ["girl"]
     assert list(by_name["other candidates"].text) == ["prince"]
+    same = analogy_axes_figure(table, a="man", b="king", c="woman", answer="girl", c_nearest="girl")
+    assert [trace.name for trace in same.data] == [
+        "question words",
+        "the answer",
+        "other candidates",
+    ]
+
+
+def test_analogy_axes_figure_escapes_the_question():
+    table = pd.DataFrame({"word": ["queen"], "x": [0.4], "y": [0.7]})
+    figure = analogy_axes_figure(table, a="man", b="king", c=EVIL, answer="queen")
     assert "<a href" not in figure.layout.yaxis.title.text
+    assert all("<a href" not in trace.name for trace in figure.data)
 
 
 def test_row_cosines_pairs_rows():

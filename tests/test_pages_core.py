@@ -145,3 +145,21 @@ def test_a_restarted_server_gets_vectors_maps_and_clusters_back_from_disk(
     assert not at.exception
     assert figure_points(at) == [800]
     assert "(0 computed, 800 from the cache)" in at.status[0].label
+
+
+def test_a_big_corpus_shows_a_growing_preview_while_it_embeds():
+    from lib.corpus import corpus_from_pasted
+
+    lines = [
+        f"Preview line {i}: {'rain and wind' if i % 2 else 'a goal in the final'}"
+        for i in range(2100)
+    ]
+    at = new_app()
+    at.session_state["corpus"] = corpus_from_pasted("\n".join(lines))
+    at.run()
+    assert not at.exception
+    charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    titles = [chart["layout"].get("title", {}).get("text", "") for chart in charts]
+    assert titles[0] == "Preview: PCA of 512 of 2,100 documents, growing as they embed"
+    assert sum(len(trace["customdata"]) for trace in charts[0]["data"]) == 512
+    assert figure_points(at)[-1] == 2100

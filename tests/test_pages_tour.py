@@ -162,7 +162,8 @@ def test_step_four_adds_words_and_documents(tour, model, sample_vectors):
     assert [trace["marker"]["symbol"] for trace in spec["data"] if trace["name"] == "query"] == [
         "star"
     ]
-    arrows = [note for note in spec["layout"]["annotations"] if note.get("showarrow")]
+    # Path arrows run between map positions (tail in data coordinates), unlike label leaders.
+    arrows = [note for note in spec["layout"]["annotations"] if note.get("axref") == "x"]
     assert len(arrows) == 2  # #0 → − "cooking" → + "gardening"
 
 

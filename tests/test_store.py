@@ -170,3 +170,30 @@ def test_unusable_home_names_the_env_var(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv(HOME_ENV, str(blocker / "home"))
     with pytest.raises(StoreError, match=rf"a-file.*Set the {HOME_ENV} environment variable"):
         default_home()
+
+
+def test_result_cache_round_trip_survives_a_new_instance(tmp_path):
+    from lib.store import ResultCache, result_key
+
+    key = result_key("map", vectors="abc", params={"n_neighbors": 15})
+    assert key == result_key("map", params={"n_neighbors": 15}, vectors="abc")
+    assert key != result_key("map", vectors="abc", params={"n_neighbors": 16})
+    coords = np.arange(12, dtype=np.float32).reshape(6, 2)
+    ResultCache(tmp_path).put(key, {"coords": coords}, {"params": {"n_neighbors": 15}})
+    arrays, meta = ResultCache(tmp_path).get(key)
+    np.testing.assert_array_equal(arrays["coords"], coords)
+    assert meta == {"params": {"n_neighbors": 15}}
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".npz"]
+
+
+def test_result_cache_misses_and_refuses_bad_keys_and_pickles(tmp_path):
+    from lib.store import ResultCache, result_key
+
+    cache = ResultCache(tmp_path)
+    assert cache.get(result_key("map", vectors="none")) is None
+    with pytest.raises(ParameterError, match="must be a sha256 hex digest"):
+        cache.get("../../etc/passwd")
+    key = result_key("map", vectors="pickled")
+    np.savez(tmp_path / f"{key}.npz", bad=np.array([{"x": 1}], dtype=object))
+    (tmp_path / f"{key}.json").write_text("{}")
+    assert cache.get(key) is None

@@ -1,0 +1,198 @@
+"""AppTest of the query pages: arithmetic (hits, map, errors, similarity), words, concept axes."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lib.corpus import corpus_from_pasted
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def app() -> AppTest:
+    """One app for the module: the first run embeds the sample and fits its map (slow, once)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def open_page(at: AppTest, page: str) -> AppTest:
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def chart(at: AppTest, key: str) -> dict:
+    """The figure JSON of the Plotly chart with this key."""
+    (found,) = [element for element in at.get("plotly_chart") if element.key == key]
+    return json.loads(found.proto.spec)
+
+
+def traces(figure: dict) -> dict[str, dict]:
+    return {trace.get("name"): trace for trace in figure["data"]}
+
+
+def arrow_count(figure: dict) -> int:
+    notes = figure["layout"].get("annotations", [])
+    return sum(1 for note in notes if note.get("showarrow") and note.get("axref") == "x")
+
+
+def captions(at: AppTest) -> str:
+    return "\n".join(caption.value for caption in at.main.caption)
+
+
+def query(at: AppTest, source: str) -> AppTest:
+    at.text_input(key="arith_expression").set_value(source).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_arithmetic_query_lists_hits_and_places_the_star(app):
+    at = query(open_page(app, "pages/arithmetic.py"), '"a rainy day" - "rain" + "sunshine"')
+    assert not at.main.error
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["rank", "id", "cosine", "text", "label", "length"]
+    assert table["rank"].tolist() == list(range(1, 11))
+    assert table["cosine"].is_monotonic_decreasing
+    assert table["label"].iloc[0] == "weather"
+    figure = chart(at, "arith_map")
+    shown = traces(figure)
+    assert shown["query"]["marker"]["symbol"] == "star"
+    assert "top 10" in shown
+    assert arrow_count(figure) == 2  # three terms: start, then two steps
+    assert "approximations; the ranking is computed in the full 384 dimensions" in captions(at)
+
+
+def test_example_button_fills_in_and_runs_its_expression(app):
+    at = open_page(app, "pages/arithmetic.py")
+    (button,) = [b for b in at.button if "mean" in b.label]
+    button.click().run()
+    assert at.text_input(key="arith_expression").value == 'mean("guitar", "drums") - "noise"'
+    assert at.dataframe[0].value["label"].head(3).tolist() == ["music"] * 3
+
+
+def test_input_documents_are_excluded_unless_kept(app):
+    at = query(open_page(app, "pages/arithmetic.py"), '#11 - "formal" + "casual"')
+    assert 11 not in at.dataframe[0].value["id"].tolist()
+    at.toggle(key="arith_keep").set_value(True).run()
+    table = at.dataframe[0].value
+    assert table["input"].tolist() == [row == 11 for row in table["id"]]
+    assert 11 in table["id"].tolist()
+    at.toggle(key="arith_keep").set_value(False).run()
+
+
+def test_malformed_expression_shows_the_message_and_a_caret(app):
+    at = query(open_page(app, "pages/arithmetic.py"), '"rain" + (')
+    assert "position 10" in at.main.error[0].value
+    assert at.main.code[0].value == '"rain" + (\n          ^'
+    assert not [element for element in at.get("plotly_chart") if element.key == "arith_map"]
+
+
+def test_unknown_document_id_names_the_valid_range(app):
+    at = query(open_page(app, "pages/arithmetic.py"), '#5000 + "rain"')
+    message = at.main.error[0].value
+    assert "5000" in message and "does not exist" in message
+    assert "ids go from \\#0 to \\#799" in message
+
+
+def test_similarity_heatmap_compares_picked_documents_and_typed_sentences(app):
+    at = open_page(app, "pages/arithmetic.py")
+    assert len(chart(at, "arith_heatmap")["data"][0]["y"]) == 3
+    at.multiselect(key="arith_compare_docs").set_value([0, 19]).run()
+    labels = chart(at, "arith_heatmap")["data"][0]["y"]
+    assert labels[:2] == [
+        "1. #0 I finally made ramen broth from…",
+        "2. #19 Anyone have a reliable recipe f…",
+    ]
+    assert labels[2:] == [
+        "3. He kicked the bucket",
+        "4. He kicked the bucket across the yard",
+        "5. He passed away",
+    ]
+
+
+def test_words_page_answers_queen_and_draws_the_parallelogram(app):
+    at = open_page(app, "pages/words.py")
+    assert not at.main.error
+    analogy = at.dataframe[0].value
+    assert analogy["word"].iloc[0] == "queen"
+    assert not {"man", "king", "woman"} & set(analogy["word"])
+    assert at.dataframe[1].value["word"].iloc[0] == "rome"
+    figure = chart(at, "words_map")
+    assert arrow_count(figure) == 2
+    assert {"man", "king", "woman", "queen"} <= {
+        note["text"] for note in figure["layout"]["annotations"] if not note.get("showarrow")
+    }
+
+
+def test_words_page_names_unknown_words_with_suggestions(app):
+    at = open_page(app, "pages/words.py")
+    at.text_input(key="words_b").set_value("kingg").run()
+    assert "kingg" in at.main.error[0].value and "did you mean king" in at.main.error[0].value
+    assert arrow_count(chart(at, "words_map")) == 0
+    at.text_input(key="words_b").set_value("king").run()
+    at.text_input(key="words_expression").set_value("paris - frnace + italy").run()
+    assert "frnace" in at.main.error[0].value
+    assert at.main.code[0].value == "paris - frnace + italy\n        ^"
+
+
+def test_axes_page_scores_each_axis_against_the_labels(app):
+    at = open_page(app, "pages/axes.py")
+    assert not at.main.error
+    figure = chart(at, "axes_chart")
+    assert "formal, polite, official →" in figure["layout"]["xaxis"]["title"]["text"]
+    x_table, y_table = at.dataframe[0].value, at.dataframe[1].value
+    for table in (x_table, y_table):
+        assert list(table.columns) == ["label", "count", "mean", "auc"]
+        assert len(table) == 10 and table["auc"].between(0, 1).all()
+    # Style (formal vs casual) hardly tells topics apart; science vs nature does.
+    assert (x_table["auc"] - 0.5).abs().max() < (y_table["auc"] - 0.5).abs().max()
+    assert y_table.set_index("label").loc["weather", "auc"] < 0.3
+    assert any("AUC" in block.value and "0.5" in block.value for block in at.markdown)
+
+
+def test_axes_page_can_make_y_orthogonal(app):
+    at = open_page(app, "pages/axes.py")
+    at.toggle(key="axes_orthogonal").set_value(True).run()
+    assert "y has been made orthogonal to x" in captions(at)
+    at.text_input(key="axes_c").set_value(" , ").run()
+    assert "A pole needs at least one prompt" in at.main.error[0].value
+
+
+def test_uploaded_vectors_allow_ids_but_not_free_text():
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(40, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.session_state["corpus"] = corpus_from_pasted("\n".join(f"note {i}" for i in range(40)))
+    at.session_state["model_name"] = None
+    at.session_state["own_vectors"] = vectors
+    at.session_state["own_key"] = "vectors:test-query-pages"
+    at.run()
+    at = query(open_page(at, "pages/arithmetic.py"), "#3 + #5")
+    assert not at.main.error
+    scores = vectors @ (vectors[3] + vectors[5])
+    scores[[3, 5]] = -np.inf  # the inputs are left out
+    assert at.dataframe[0].value["id"].tolist()[:3] == np.argsort(-scores)[:3].tolist()
+    assert at.text_area(key="arith_compare_text").disabled
+    at = query(at, '#3 + "rain"')
+    assert "uploaded without a text model" in at.main.error[0].value
+    at = open_page(at, "pages/axes.py")
+    assert "uploaded without a text model" in at.main.info[0].value
+    assert not at.get("plotly_chart")
+
+
+def test_words_typed_for_the_map_are_placed_and_unknown_ones_named(app):
+    at = open_page(app, "pages/words.py")
+    at.text_input(key="words_extra").set_value("Paris, qzxvbn  rome").run()
+    assert "qzxvbn" in at.main.warning[0].value
+    labels = {note["text"] for note in chart(at, "words_map")["layout"]["annotations"]}
+    assert {"paris", "rome"} <= labels and "qzxvbn" not in labels
+    at.text_input(key="words_extra").set_value(" , ").run()
+    assert not at.main.warning and not at.exception
