@@ -290,3 +290,19 @@ def embed_in_steps(
             on_step(order[:end], vectors[order[:end]])
         start = end
     return EmbeddingRun(vectors, n_reused=reused, n_computed=computed)
+
+
+def model_id_for(name: str) -> str:
+    """The cache id a model name resolves to, without loading the model."""
+    return _resolve_model(name)[1]
+
+
+def cached_vectors(texts: Sequence[str], model_id: str, cache: EmbeddingCache) -> np.ndarray | None:
+    """All vectors of `texts` straight from the cache (unit rows, input order), or None if any is
+    missing: a warm start then needs no model at all."""
+    texts = _check_texts(texts)
+    keys = [text_key(text) for text in texts]
+    found = cache.get_many(model_id, list(dict.fromkeys(keys)))
+    if not texts or len(found) < len(set(keys)) or len({v.shape for v in found.values()}) > 1:
+        return None
+    return normalize_rows(np.stack([found[key] for key in keys]))

@@ -24,9 +24,9 @@ from lib.plots import (
     PALETTE,
     ColorBy,
     _categories,
-    _check_lengths,
     _field,
     add_markers,
+    check_lengths,
     escape_text,
     map_figure,
 )
@@ -320,7 +320,7 @@ def agreement_figure(
     """A map coloured by per-point agreement in [0, 1] (red = the two maps disagree)."""
     points = _map_points(coords)
     values = np.asarray(agreement, dtype=np.float64)
-    _check_lengths(points, hover=hover, agreement=values)
+    check_lengths(points, hover=hover, agreement=values)
     figure = map_figure(points, hover, title=title, height=height)
     figure.update_traces(
         marker=dict(
@@ -365,7 +365,7 @@ def small_multiples(
         raise ParameterError("Every panel must map the same points (one row per point).")
     if len(titles) != len(maps):
         raise ParameterError(f"Got {len(titles)} titles for {len(maps)} maps; they must match.")
-    _check_lengths(maps[0], groups=groups)
+    check_lengths(maps[0], groups=groups)
     shown = np.arange(n)
     if n > max_points:
         shown = np.sort(np.random.default_rng(seed).choice(n, max_points, replace=False))
@@ -438,7 +438,7 @@ def truth_vs_drawing(
     y = np.asarray(drawn, dtype=np.float64)
     if x.shape != y.shape or x.ndim != 1:
         raise ParameterError(f"true {x.shape} and drawn {y.shape} must be two equal 1-D arrays.")
-    _check_lengths(x, names=names)
+    check_lengths(x, names=names)
     finite = np.isfinite(x) & np.isfinite(y)
     figure = go.Figure()
     if finite.any():

@@ -47,7 +47,7 @@ def escape_text(text: object, limit: int = HOVER_CHARS, width: int = HOVER_WIDTH
     if len(value) > limit:
         value = value[: limit - 1].rstrip() + "…"
     lines = textwrap.wrap(value, width=width, break_long_words=True) or [""]
-    return "<br>".join(html.escape(line, quote=True) for line in lines)
+    return "<br>".join(html.escape(line, quote=False) for line in lines)
 
 
 def hover_labels(texts: Sequence[str], metadata: pd.DataFrame | None = None) -> list[str]:
@@ -65,7 +65,7 @@ def hover_labels(texts: Sequence[str], metadata: pd.DataFrame | None = None) -> 
     return labels
 
 
-def _check_lengths(coords: np.ndarray, **arrays: object) -> None:
+def check_lengths(coords: np.ndarray, **arrays: object) -> None:
     for name, values in arrays.items():
         if values is not None and len(values) != len(coords):
             raise ParameterError(
@@ -122,9 +122,9 @@ def map_figure(
     `hover` must already be escaped (see `hover_labels`); customdata of every point is its row.
     """
     coords = np.asarray(coords, dtype=np.float32)
-    _check_lengths(coords, hover=hover, cluster_labels=cluster_labels)
+    check_lengths(coords, hover=hover, cluster_labels=cluster_labels)
     if color is not None:
-        _check_lengths(coords, color=color.values)
+        check_lengths(coords, color=color.values)
     three_d = coords.shape[1] == 3
     size = _point_size(len(coords), three_d)
     hover = list(hover)

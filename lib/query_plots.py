@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 
 from lib.errors import ParameterError
 from lib.expressions import Term
-from lib.plots import ColorBy, _check_lengths, add_markers, escape_text, map_figure
+from lib.plots import ColorBy, add_markers, check_lengths, escape_text, map_figure
 
 QUERY_COLOR = "#d62728"
 PATH_COLOR = "#ff7f0e"
@@ -166,7 +166,7 @@ def add_labels(
     """Short escaped text labels at points (NaN rows skipped): just above each point, or with
     `fan`, set off in turn to four sides on a leader line (for points that may coincide)."""
     points = _points(coords, "coords")
-    _check_lengths(points, labels=labels)
+    check_lengths(points, labels=labels)
     style = dict(font=dict(size=12, color=color), bgcolor="rgba(255,255,255,0.85)")
     notes = []
     for number, (point, label) in enumerate(zip(points, labels, strict=True)):
@@ -196,7 +196,7 @@ def add_path(
     of m placed points has m - 1 arrows.
     """
     points = _points(points, "points")
-    _check_lengths(points, labels=labels)
+    check_lengths(points, labels=labels)
     placed = np.isfinite(points).all(axis=1)
     kept = points[placed]
     kept_labels = [label for label, keep in zip(labels, placed, strict=True) if keep]
@@ -275,7 +275,7 @@ def similarity_heatmap(matrix: np.ndarray, labels: Sequence[str]) -> go.Figure:
     values = np.asarray(matrix, dtype=np.float64)
     if values.ndim != 2 or values.shape[0] != values.shape[1]:
         raise ParameterError(f"'matrix' must be square (m, m). Got shape {values.shape}.")
-    _check_lengths(values, labels=labels)
+    check_lengths(values, labels=labels)
     ticks = [f"{i}. {_line(label, HEATMAP_CHARS)}" for i, label in enumerate(labels, 1)]
     full = [escape_text(label) for label in labels]
     hover = [
@@ -320,7 +320,7 @@ def word_map_figure(
 ) -> go.Figure:
     """Words on a map in grey, `labelled` words marked and named, `arrows` drawn word to word."""
     coords = _points(coords, "coords")
-    _check_lengths(coords, words=words)
+    check_lengths(coords, words=words)
     row_of = {word: row for row, word in enumerate(words)}
     wanted = [*labelled, *(word for pair in arrows for word in pair)]
     missing = list(dict.fromkeys(word for word in wanted if word not in row_of))

@@ -6,7 +6,7 @@ lands; fitted points do not move). `fitted_mask` records which points were fitte
 of both kinds can be compared and the app can say which is which. Clustering follows the same
 split: the clusterer runs on the fitted points and every other point takes the label of its
 nearest fitted point in the clustering space. For the browser, `huge_map_figure` draws a map with
-float32 typed arrays and no per-point strings (about 10.7 bytes per point in the figure JSON).
+float32 typed arrays and no per-point strings (about 11 bytes per point in the figure JSON).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -36,6 +36,7 @@ SAMPLE_SIZE = 50_000
 CHUNK_SIZE = 10_000
 MIN_SAMPLE = 50
 DEFAULT_LAYOUT = UMAPParams()
+FIGURE_LOW, FIGURE_HIGH = 1024.0, 2048.0  # one float32 exponent: base64 with few escaped '/'
 NOISE_COLOR = "#b8b8b8"
 PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -181,12 +182,21 @@ class HugeMap:
 
     `order` (n,) lists the rows trace by trace and `offsets` (n_traces + 1,) where each trace
     starts in it, so the point `point_number` of trace `curve_number` is row
-    `order[offsets[curve_number] + point_number]`.
+    `order[offsets[curve_number] + point_number]`. The figure draws `figure_coords(coords)`:
+    the map shifted and scaled (one factor for both axes) into [FIGURE_LOW, FIGURE_HIGH), where
+    every float32 has the same exponent; overlays must be placed with the same function.
     """
 
     figure: object
     order: np.ndarray
     offsets: np.ndarray
+    low: np.ndarray
+    span: float
+
+    def figure_coords(self, coords: np.ndarray) -> np.ndarray:
+        """Map coordinates (m, 2) as drawn in the figure: float32 in [FIGURE_LOW, FIGURE_HIGH)."""
+        unit = (np.asarray(coords, dtype=np.float64)[:, :2] - self.low) / self.span
+        return (FIGURE_LOW + unit * (FIGURE_HIGH - FIGURE_LOW - 1)).astype(np.float32)
 
     def rows(self, points: Sequence[tuple[int, int]]) -> list[int]:
         """Rows of (curve_number, point_number) pairs of a selection; out-of-range pairs dropped."""
@@ -210,27 +220,32 @@ def huge_map_figure(
     """A 2-D WebGL map for up to millions of points: float32 x/y per trace, nothing else per point.
 
     Hovering shows the cluster name only; texts are looked up on the server for selected rows.
+    About 11 bytes per point in the figure JSON (base64 float32, '/' escaped by plotly).
     """
     import plotly.graph_objects as go
 
     points = np.asarray(coords, dtype=np.float32)
     labels = np.asarray(labels)
-    if points.ndim != 2 or points.shape[1] < 2 or len(points) != len(labels):
+    if points.ndim != 2 or points.shape[1] < 2 or len(points) != len(labels) or not len(points):
         raise ParameterError(
-            f"huge_map_figure needs coords (n, 2) and one label per point; got coords of shape "
-            f"{points.shape} and {len(labels)} labels."
+            f"huge_map_figure needs coords (n, 2) with n >= 1 and one label per point; got "
+            f"coords of shape {points.shape} and {len(labels)} labels."
         )
     order = np.argsort(labels, kind="stable")
     ids, starts = np.unique(labels[order], return_index=True)
     offsets = np.append(starts, len(order)).astype(np.int64)
+    low = points[:, :2].min(axis=0).astype(np.float64)
+    span = float((points[:, :2].max(axis=0) - low).max()) or 1.0
+    huge = HugeMap(None, order.astype(np.int64), offsets, low, span)
+    drawn = huge.figure_coords(points)
     figure = go.Figure()
     for position, cluster_id in enumerate(ids.tolist()):
         rows = order[offsets[position] : offsets[position + 1]]
         color = NOISE_COLOR if cluster_id == NOISE else PALETTE[position % len(PALETTE)]
         figure.add_trace(
             go.Scattergl(
-                x=points[rows, 0],
-                y=points[rows, 1],
+                x=drawn[rows, 0],
+                y=drawn[rows, 1],
                 mode="markers",
                 name=html.escape(names.get(cluster_id, f"cluster {cluster_id}")),
                 marker=dict(size=marker_size, color=color),
@@ -241,5 +256,7 @@ def huge_map_figure(
         template="none", height=height, margin=dict(l=10, r=10, t=10, b=10), dragmode="lasso"
     )
     figure.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
-    figure.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
-    return HugeMap(figure, order.astype(np.int64), offsets)
+    figure.update_yaxes(
+        showticklabels=False, showgrid=False, zeroline=False, scaleanchor="x", scaleratio=1
+    )
+    return replace(huge, figure=figure)

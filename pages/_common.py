@@ -19,8 +19,17 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from lib.cluster import Clustering, ClusterParams, cluster_corpus
 from lib.corpus import Corpus, list_samples, load_sample
-from lib.embed import DEFAULT_MODEL, TextModel, embed_in_steps, embed_texts, load_model
+from lib.embed import (
+    DEFAULT_MODEL,
+    TextModel,
+    cached_vectors,
+    embed_in_steps,
+    embed_texts,
+    load_model,
+    model_id_for,
+)
 from lib.errors import EmbedscopeError
+from lib.expressions import pointer
 from lib.honesty import HonestyReport, honesty_report
 from lib.neighbors import exact_knn
 from lib.plots import ColorBy, hover_labels, map_figure
@@ -94,6 +103,14 @@ def init_session() -> None:
     st.session_state.setdefault("own_vectors", None)
     st.session_state.setdefault("own_key", None)
     st.session_state.setdefault("project", None)
+
+
+def show_error(error: EmbedscopeError, source: str | None = None) -> None:
+    """A lib error as a message; for a malformed expression also the source with a caret."""
+    st.error(md(error))
+    position = getattr(error, "position", None)
+    if source is not None and position is not None:
+        st.code(pointer(source, position), language=None)
 
 
 def md(text: object) -> str:
@@ -330,7 +347,10 @@ def corpus_vectors(corpus: Corpus, model_name: str) -> np.ndarray:
     key = (corpus.content_hash, model_name)
     memo = _vectors_memo()
     cached = memo.get(key)
+    if cached is None:
+        cached = cached_vectors(corpus.texts, model_id_for(model_name), embedding_cache())
     if cached is not None:
+        memo.put(key, cached)
         return cached
     model = text_model(model_name)
     total = len(corpus)

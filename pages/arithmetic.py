@@ -5,11 +5,11 @@ import pandas as pd
 import streamlit as st
 
 from lib.errors import EmbedscopeError, QueryError
-from lib.expressions import Hit, evaluate, parse_expression, pointer, rank
+from lib.expressions import Hit, evaluate, parse_expression, rank
 from lib.neighbors import cosine_matrix
 from lib.plots import ColorBy, hover_labels
 from lib.query_plots import map_positions, query_map_figure, similarity_heatmap, step_labels
-from pages._common import NO_TEXT_MODEL, current_map, md, text_embedder
+from pages._common import NO_TEXT_MODEL, current_map, md, show_error, text_embedder
 
 # Ids are rows of the bundled "topics" sample: #11 is a news headline about airline shares.
 PRESETS = (
@@ -80,13 +80,8 @@ def run(source: str) -> tuple[list[str], np.ndarray, list[Hit]] | None:
         hits = rank(vectors, result, k, exclude_inputs=not keep_inputs)
         with st.spinner("Placing the query on the map…"):
             path_points = map_positions(result.path, mapped.transform)
-    except QueryError as error:
-        st.error(md(error))
-        if error.position is not None:
-            st.code(pointer(source, error.position), language=None)
-        return None
     except EmbedscopeError as error:
-        st.error(md(error))
+        show_error(error, source)
         return None
     return step_labels(expression.terms), path_points, hits
 

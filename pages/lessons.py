@@ -202,6 +202,11 @@ def corpus_context() -> tuple[Corpus, np.ndarray, str]:
     return corpus, vectors, key
 
 
+def honesty_k(n_points: int) -> int:
+    """K, or fewer on a tiny corpus: trustworthiness needs k below half the points."""
+    return max(1, min(K, (n_points - 1) // 2))
+
+
 def umap_params() -> UMAPParams:
     """The Map page's UMAP settings in 2-D (the defaults when the Map page shows PCA)."""
     params = current_map_params()
@@ -421,14 +426,15 @@ def lesson_placement() -> None:
 
 def lesson_pca_umap() -> None:
     corpus, vectors, key = corpus_context()
+    k = honesty_k(len(vectors))
     umap_map = map_of(vectors, key, umap_params())
     pca_map = map_of(vectors, key, PCAParams())
     st.markdown(
         "The same vectors, two maps. **PCA** keeps the two directions with the most variance: "
         "distances stay linear and honest at large scale, but most of the detail is lost. "
         "**UMAP** keeps each point's near neighbours and lets the big picture go. Under each map: "
-        f"**kNN kept** (the share of each document's {K} true neighbours that are also among its "
-        f"{K} nearest on the map) and **trustworthiness** (1 = no false neighbours on the map). "
+        f"**kNN kept** (the share of each document's {k} true neighbours that are also among its "
+        f"{k} nearest on the map) and **trustworthiness** (1 = no false neighbours on the map). "
         "Pick a group to ring it in both."
     )
     color = group_picker(corpus, vectors, key, umap_map, "lessons_maps_color", label="Colour by")
@@ -446,7 +452,7 @@ def lesson_pca_umap() -> None:
         st.columns(2), (pca_map, umap_map), ("PCA", "UMAP"), strict=True
     ):
         try:
-            report = honesty(vectors, key, mapped, K)
+            report = honesty(vectors, key, mapped, k)
         except EmbedscopeError as error:
             column.error(md(error))
             continue
@@ -472,6 +478,7 @@ def lesson_pca_umap() -> None:
 
 def lesson_parameters() -> None:
     corpus, vectors, key = corpus_context()
+    k = honesty_k(len(vectors))
     st.markdown(
         "UMAP has two main knobs. **n_neighbors** (rows) sets how many neighbours each point "
         "listens to: small values keep fine local detail, large ones the big picture. "
@@ -504,7 +511,7 @@ def lesson_parameters() -> None:
             )
             mapped = projection(vectors, key, params)
             found = clustering(vectors, corpus, key, MAP_CLUSTERS, mapped)
-            report = honesty(vectors, key, mapped, K)
+            report = honesty(vectors, key, mapped, k)
             panels.append(mapped.coords)
             titles.append(
                 f"n_neighbors {params.n_neighbors} · min_dist {params.min_dist}\n"
@@ -564,6 +571,9 @@ def lesson_sizes() -> None:
     groups = list(color.values)
     if color.name == FOUND_CLUSTERS:  # noise is no group
         groups = [None if name == NOISE_NAME else name for name in groups]
+        if all(group is None for group in groups):
+            st.info("No clusters were found in this corpus, so there are no groups to measure.")
+            return
     try:
         report = sizes(vectors, mapped.coords, groups, key, map_id(mapped), color.name)
     except EmbedscopeError as error:

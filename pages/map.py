@@ -240,7 +240,7 @@ with st.expander("Save, share and export"):
                 save_project(title)
             except EmbedscopeError as error:
                 st.error(str(error))
-        link = share_link("map")
+        link = share_link("")  # the Map is the default page: its URL is /
         if link:
             st.code(link, language=None, wrap_lines=True)
     with export_col:

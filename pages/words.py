@@ -4,12 +4,11 @@ import pandas as pd
 import streamlit as st
 
 from lib.errors import EmbedscopeError, QueryError
-from lib.expressions import pointer
 from lib.query_plots import word_map_figure
 from lib.reduce import PCAParams, UMAPParams
 from lib.store import text_key
 from lib.words import WordHit, WordVectors, analogy, frequent_words, load_glove, word_expression
-from pages._common import md, projection
+from pages._common import md, projection, show_error
 
 
 @st.cache_resource(show_spinner="Loading 400,000 GloVe word vectors…")
@@ -82,12 +81,8 @@ source = st.text_input(
 if source.strip():
     try:
         _, expression_hits = word_expression(vocabulary, source, k, exclude_inputs=exclude)
-    except QueryError as error:
-        st.error(md(error))
-        if error.position is not None:
-            st.code(pointer(source, error.position), language=None)
     except EmbedscopeError as error:
-        st.error(md(error))
+        show_error(error, source)
     else:
         show_hits(expression_hits, not exclude)
 

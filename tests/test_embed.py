@@ -265,3 +265,12 @@ def test_embedding_in_steps_previews_a_growing_random_sample(cache: EmbeddingCac
     np.testing.assert_allclose(vectors, run.vectors[rows])
     assert reports[-1] == (25, 25)
     assert [done for done, _ in reports] == sorted(done for done, _ in reports)
+
+
+def test_cached_vectors_serve_a_warm_start_without_the_model(cache: EmbeddingCache):
+    from lib.embed import cached_vectors
+
+    run = embed_texts(TEXTS, CountingModel(), cache=cache)
+    np.testing.assert_allclose(cached_vectors(TEXTS, "fake/counting", cache), run.vectors)
+    assert cached_vectors([*TEXTS, "never embedded"], "fake/counting", cache) is None
+    assert cached_vectors(TEXTS, "another/model", cache) is None

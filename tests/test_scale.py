@@ -169,7 +169,7 @@ def test_huge_map_figure_has_only_float32_coordinates_per_point():
     huge = huge_map_figure(coords, labels, names)
     payload = huge.figure.to_json()
 
-    assert len(payload) / n <= 12  # the target: float32 x/y as base64 is ~10.7 bytes per point
+    assert len(payload) / n <= 12  # the target; float32 x/y in base64 alone is 10.7 bytes/point
     spec = json.loads(payload)
     assert len(spec["data"]) == 10
     for trace in spec["data"]:
@@ -182,7 +182,10 @@ def test_huge_map_figure_has_only_float32_coordinates_per_point():
     picks = [(curve, point) for curve in range(10) for point in (0, 5)]
     rows = huge.rows(picks)
     for (curve, point), row in zip(picks, rows, strict=True):
-        assert figure.data[curve].x[point] == coords[row, 0]
+        np.testing.assert_array_equal(
+            [figure.data[curve].x[point], figure.data[curve].y[point]],
+            huge.figure_coords(coords[[row]])[0],
+        )
         assert figure.data[curve].name == html.escape(names[int(labels[row])])
     assert huge.rows([(10, 0), (0, -1), (0, n)]) == []
 
@@ -190,3 +193,14 @@ def test_huge_map_figure_has_only_float32_coordinates_per_point():
 def test_huge_map_figure_refuses_mismatched_labels():
     with pytest.raises(ParameterError, match=r"coords of shape \(5, 2\) and 4 labels"):
         huge_map_figure(np.zeros((5, 2)), np.zeros(4, int), {})
+
+
+def test_huge_map_figure_coords_keep_the_aspect_ratio_in_one_float32_exponent():
+    coords = np.array([[-5.0, 1.0], [15.0, 6.0], [5.0, 3.5]], dtype=np.float32)
+    huge = huge_map_figure(coords, np.zeros(3, int), {0: "all"})
+    drawn = huge.figure_coords(coords)
+    assert drawn.dtype == np.float32
+    assert (drawn >= 1024).all() and (drawn < 2048).all()
+    np.testing.assert_allclose(drawn[0], [1024.0, 1024.0])
+    np.testing.assert_allclose(drawn[1] - drawn[0], [1023.0, 1023.0 / 4])  # x spans 20, y 5
+    np.testing.assert_allclose(drawn[2], (drawn[0] + drawn[1]) / 2)

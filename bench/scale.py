@@ -1,0 +1,334 @@
+"""Big maps: sample fit + transform, honesty of placed points, clustering, payload, browser draw.
+
+    python bench/scale.py                    # 100,000 x 384 generated clustered unit vectors
+    python bench/scale.py --million          # also 1,000,000 x 384 (about 1.5 GB of vectors)
+    python bench/scale.py --n 20000 --quick  # smoke run: 50 UMAP epochs, small sample
+
+For each size: UMAP fitted on a seeded sample (lib/scale.py) and the rest placed by transform,
+timed apart; neighbour preservation (k=10, lib/honesty.py) of fitted vs placed points (up to
+--honesty-max points: it needs an exact kNN of every point); clustering + c-TF-IDF names of
+generated texts; the project saved as the CLI saves it; the figure JSON of `huge_map_figure`
+in bytes per point; and, unless --no-browser, the seconds from opening the page to the plot
+drawn in headless Chromium (Playwright), served by `streamlit run` on a one-page script that
+loads the saved project by id, plus that server's peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.request
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from lib.cluster import ClusterParams  # noqa: E402
+from lib.corpus import corpus_from_frame  # noqa: E402
+from lib.honesty import neighbor_preservation  # noqa: E402
+from lib.projects import ProjectStore, ProjectView  # noqa: E402
+from lib.reduce import UMAPParams, project_umap  # noqa: E402
+from lib.scale import ScaleParams, cluster_at_scale, huge_map_figure, project_at_scale  # noqa: E402
+
+DIM = 384
+N_TOPICS = 50
+LATENT_DIMS = 3  # each topic is a 3-D patch in the 384-d space
+PATCH_SCALE = 0.35
+NOISE_SCALE = 0.1
+SEED = 0
+HONESTY_K = 10
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TARGET_DRAW_S = 20.0
+TARGET_BYTES = 12.0
+LIBRARIES = ("numpy", "umap-learn", "pynndescent", "numba", "scikit-learn", "plotly", "streamlit")
+PAGE = """
+import streamlit as st
+from lib.projects import ProjectStore
+from lib.scale import huge_map_figure
+
+st.set_page_config(layout="wide")
+project = ProjectStore({root!r}).load(st.query_params["project"])
+huge = huge_map_figure(project.coords, project.cluster_labels, project.cluster_names)
+st.plotly_chart(huge.figure, key="map", on_select="rerun", selection_mode=("box", "lasso"))
+"""
+DRAWN = """n => {
+    const el = document.querySelector('.js-plotly-plot');
+    if (!el || !el._fullData || !el._fullLayout || !el._fullLayout._glcanvas) return false;
+    return el._fullData.reduce((total, trace) => total + (trace._length || 0), 0) === n;
+}"""
+
+
+def clustered_unit_vectors(
+    n: int, dim: int = DIM, seed: int = SEED
+) -> tuple[np.ndarray, np.ndarray]:
+    """(n, dim) float32 unit vectors and each one's topic.
+
+    Each of N_TOPICS topics is a random direction plus a random 3-D patch around it; a point is
+    a random spot on its topic's patch plus a little noise. True neighbours are then decided by
+    position on the patch, not by noise, so a 2-D map can keep them (as with real corpora).
+    """
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(N_TOPICS, dim)) / np.sqrt(dim)
+    patches = rng.normal(scale=PATCH_SCALE / np.sqrt(dim), size=(N_TOPICS, LATENT_DIMS, dim))
+    topics = rng.integers(0, N_TOPICS, size=n)
+    vectors = np.empty((n, dim), dtype=np.float32)
+    for start in range(0, n, 100_000):
+        stop = min(start + 100_000, n)
+        block_topics = topics[start:stop]
+        latent = rng.normal(size=(stop - start, LATENT_DIMS))
+        block = centres[block_topics] + np.einsum("nl,nld->nd", latent, patches[block_topics])
+        block += rng.normal(scale=NOISE_SCALE / np.sqrt(dim), size=block.shape)
+        vectors[start:stop] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    return vectors, topics
+
+
+def topic_texts(topics: np.ndarray, seed: int = SEED) -> list[str]:
+    """Short texts: four words of the point's topic vocabulary and two shared words."""
+    rng = np.random.default_rng(seed)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    vocabulary = ["".join(rng.choice(letters, 7)) for _ in range(N_TOPICS * 8 + 40)]
+    own = np.array(vocabulary[: N_TOPICS * 8]).reshape(N_TOPICS, 8)
+    shared = np.array(vocabulary[N_TOPICS * 8 :])
+    picks = rng.integers(0, 8, size=(len(topics), 4))
+    common = rng.integers(0, len(shared), size=(len(topics), 2))
+    words = np.concatenate([own[topics[:, None], picks], shared[common]], axis=1)
+    return [" ".join(row) for row in words.tolist()]
+
+
+@contextmanager
+def timed(results: dict, name: str):
+    started = time.perf_counter()
+    yield
+    results[name] = time.perf_counter() - started
+    print(f"  {name}: {results[name]:.1f} s", file=sys.stderr, flush=True)
+
+
+def run_size(n: int, args: argparse.Namespace, work: Path) -> dict:
+    """Every measurement for one corpus size."""
+    print(f"n = {n:,}", file=sys.stderr, flush=True)
+    results: dict = {"n": n}
+    with timed(results, "generate s"):
+        vectors, topics = clustered_unit_vectors(n)
+        texts = topic_texts(topics)
+    layout = UMAPParams(n_epochs=50) if args.quick else UMAPParams()
+    scale = ScaleParams(sample_size=min(args.sample_size, n))
+    placed_from: list[float] = []
+
+    def progress(done: int, total: int) -> None:
+        if not placed_from:
+            placed_from.append(time.perf_counter())
+
+    started = time.perf_counter()
+    mapped = project_at_scale(vectors, layout, scale, progress)
+    finished = time.perf_counter()
+    results["fit s"] = (placed_from[0] if placed_from else finished) - started
+    results["transform s"] = finished - placed_from[0] if placed_from else 0.0
+    results["fitted"] = int(mapped.fitted_mask.sum())
+    print(
+        f"  fit {results['fit s']:.1f} s, transform {results['transform s']:.1f} s", file=sys.stderr
+    )
+    if n <= args.honesty_max:
+        with timed(results, "honesty s"):
+            kept = neighbor_preservation(vectors, mapped.coords, HONESTY_K)
+        results["kept fitted"] = float(kept[mapped.fitted_mask].mean())
+        results["kept placed"] = (
+            float(kept[~mapped.fitted_mask].mean()) if results["transform s"] else None
+        )
+        results["kept all"] = float(kept.mean())
+        if args.full_fit and mapped.fitted_mask.sum() < n:
+            with timed(results, "full fit s"):
+                full = project_umap(vectors, layout)
+            results["kept full fit"] = float(
+                neighbor_preservation(vectors, full.coords, HONESTY_K).mean()
+            )
+    for method in args.cluster:
+        params = ClusterParams(method=method, n_clusters=N_TOPICS, min_cluster_size=50)
+        with timed(results, f"{method} s"):
+            clusters = cluster_at_scale(vectors, texts, params, mapped)
+        results[f"{method} clusters"] = clusters.n_clusters
+        results[f"{method} purity"] = purity(topics, clusters.labels)
+    with timed(results, "save s"):
+        corpus = corpus_from_frame(pd.DataFrame({"text": texts}), "text", source=f"bench-{n}")
+        project = ProjectStore(work / "projects").save(
+            title=f"bench {n:,}",
+            model_name=None,
+            corpus=corpus,
+            vectors=vectors,
+            coords=mapped.coords,
+            cluster_labels=clusters.labels,
+            cluster_names=clusters.names,
+            view=ProjectView.from_params(layout, params),
+            extra={"fitted_mask": mapped.fitted_mask},
+        )
+    del vectors, corpus
+    with timed(results, "figure s"):
+        payload = huge_map_figure(project.coords, project.cluster_labels, project.cluster_names)
+        results["bytes/point"] = len(payload.figure.to_json()) / n
+    del project, payload
+    if not args.no_browser:
+        results.update(browser_draw(work, n, results_id(work, n)))
+    return results
+
+
+def results_id(work: Path, n: int) -> str:
+    """The id of the project saved for size n (the only one with that size)."""
+    summaries = ProjectStore(work / "projects").list()
+    return next(summary.id for summary in summaries if summary.n_docs == n)
+
+
+def purity(topics: np.ndarray, labels: np.ndarray) -> float:
+    """Share of points in their cluster's majority topic (noise counts as wrong)."""
+    frame = pd.DataFrame({"topic": topics, "label": labels})
+    clustered = frame[frame["label"] >= 0]
+    majority = clustered.groupby("label")["topic"].agg(lambda s: s.value_counts().iloc[0]).sum()
+    return float(majority / len(frame))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def browser_draw(work: Path, n: int, project_id: str) -> dict:
+    """Seconds from page open to the plot drawn, and the server's peak RSS, in a fresh server."""
+    from playwright.sync_api import sync_playwright
+
+    script = work / "big_map.py"
+    script.write_text(textwrap.dedent(PAGE.format(root=str(work / "projects"))), encoding="utf-8")
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
+        "--server.port", str(port), "--server.address", "127.0.0.1",
+        "--server.maxMessageSize", "1000", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    log = (work / f"server-{n}.log").open("w")
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, server)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(600_000)
+            started = time.perf_counter()
+            page.goto(f"{url}/?project={project_id}")
+            page.wait_for_function(DRAWN, arg=n, polling=100)
+            page.evaluate(
+                "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+            )
+            drawn = time.perf_counter() - started
+            page.screenshot(path=str(work / f"map-{n}.png"))
+            browser.close()
+        peak = peak_rss_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        log.close()
+    print(f"  drawn in {drawn:.1f} s; server peak RSS {peak:,.0f} MB", file=sys.stderr)
+    return {"drawn s": drawn, "server peak MB": peak}
+
+
+def wait_healthy(url: str, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"streamlit exited with code {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError("streamlit did not become healthy within 180 s")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM (peak resident memory) of a process, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def print_table(rows: list[dict], args: argparse.Namespace) -> None:
+    versions = ", ".join(f"{name} {metadata.version(name)}" for name in LIBRARIES)
+    print(
+        f"# bench/scale.py  {os.cpu_count()} CPUs  {platform.machine()}  "
+        f"python {platform.python_version()}"
+    )
+    print(f"# {versions}")
+    print(
+        f"# vectors: {DIM}-d unit vectors on {N_TOPICS} 3-D topic patches (seed {SEED}); "
+        f"UMAP {'50 epochs (quick)' if args.quick else 'defaults (200 epochs)'}; "
+        f"sample {args.sample_size:,}; honesty k={HONESTY_K}"
+    )
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    for row in rows:
+        print("| " + " | ".join(format_value(row.get(column)) for column in columns) + " |")
+    print(
+        f"# targets: drawn <= {TARGET_DRAW_S:.0f} s after the page opens; "
+        f"payload <= {TARGET_BYTES:.0f} bytes/point"
+    )
+
+
+def format_value(value) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.3f}" if value < 10 else f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--million", action="store_true", help="also run 1,000,000 points")
+    parser.add_argument("--sample-size", type=int, default=50_000)
+    parser.add_argument("--honesty-max", type=int, default=200_000)
+    parser.add_argument("--full-fit", action="store_true", help="also fit UMAP on every point")
+    parser.add_argument(
+        "--cluster", nargs="+", default=["kmeans", "hdbscan"], choices=("kmeans", "hdbscan")
+    )
+    parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--work", help="folder for projects, logs, screenshots (default: temp)")
+    args = parser.parse_args()
+    work = Path(args.work or tempfile.mkdtemp(prefix="embedscope-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(work / "numba"))
+    sizes = [args.n] + ([1_000_000] if args.million else [])
+    rows = [run_size(n, args, work) for n in sizes]
+    print_table(rows, args)
+    print(f"# artefacts (projects, screenshots, server logs): {work}")
+
+
+if __name__ == "__main__":
+    main()
