@@ -1,17 +1,34 @@
-"""Lessons page: ten short lessons on what embeddings and their maps can and cannot tell.
+"""Lessons page: eleven short lessons on what embeddings and their maps can and cannot tell.
 
 Lessons 2 to 8 run on the session's corpus, 1 and 10 on sentences typed here, 9 and 10 on GloVe
-words. Only the picked lesson renders. Numbers come from lib.lessons / lib.honesty, figures from
-lib.lesson_plots; each expensive step is cached on the embeddings' content key and parameters.
+words; 11 lets a teacher save views as a lesson with a link. Only the picked lesson renders.
+Numbers come from lib.lessons / lib.honesty, figures from lib.lesson_plots; each expensive step is
+cached on the embeddings' content key and parameters. A link `?lesson=<id>&step=<n>` (or a lesson
+this tab already follows) replaces the picker with that lesson's steps, read-only.
 """
 
 import hashlib
 from dataclasses import replace
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
+from lib.bookmarks import (
+    LESSON_PARAM,
+    MAX_CAPTION_CHARS,
+    STEP_PAGES,
+    STEP_PARAM,
+    Lesson,
+    LessonLink,
+    LessonStore,
+    Step,
+    lesson_query,
+    lesson_target,
+    move_step,
+    parse_rows,
+)
 from lib.cluster import NOISE, NOISE_NAME, ClusterParams
 from lib.corpus import DATA_DIR, Corpus
 from lib.embed import DEFAULT_MODEL, embed_texts
@@ -53,18 +70,25 @@ from lib.lessons import (
 )
 from lib.neighbors import cosine_matrix, top_k
 from lib.plots import ColorBy, hover_labels
+from lib.projects import PROJECT_PARAM, SAMPLE_PARAM, Project, ProjectView, ShareTarget
 from lib.query_plots import similarity_heatmap
 from lib.reduce import PCAParams, Projection, UMAPParams
 from lib.words import WordHit, WordVectors, analogy, load_glove, word_expression
 from pages._common import (
     active_corpus,
     active_vectors,
+    apply_view,
     clustering,
     current_map_params,
     embedding_cache,
     honesty,
+    is_bundled_sample,
     md,
+    open_project,
+    project_store,
     projection,
+    sample_corpus,
+    set_corpus,
     text_model,
     true_neighbors,
 )
@@ -78,6 +102,7 @@ MAP_CLUSTERS = ClusterParams(space="map")  # HDBSCAN on the map: what the eye wo
 FOUND_CLUSTERS = "found clusters"
 RANDOM_SEED = 0
 MAX_K = 50
+STEP_FILES = {"map": ("pages/map.py", "Map"), "arithmetic": ("pages/arithmetic.py", "Arithmetic")}
 NEGATIONS = pd.DataFrame(
     {
         "sentence": [
@@ -172,6 +197,18 @@ def benchmark() -> AnalogyBenchmark:
 def opposites() -> pd.DataFrame:
     """The built-in opposite word pairs and how close GloVe puts them."""
     return opposite_pairs_report(glove())
+
+
+@st.cache_resource(show_spinner=False)
+def lesson_store() -> LessonStore:
+    """Saved bookmark lessons, shared by every session of this server."""
+    return LessonStore()
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def saved_project(project_id: str) -> Project:
+    """A saved project a lesson step names (read-only, shared), for its title and texts."""
+    return project_store().load(project_id)
 
 
 # Shared pieces
@@ -960,6 +997,289 @@ def lesson_opposites() -> None:
     )
 
 
+# 11. Bookmarks make lessons
+
+
+def current_source() -> ShareTarget | None:
+    """What a step can reopen for the session's corpus: its saved project or bundled sample."""
+    project: Project | None = st.session_state.get("project")
+    if project is not None:
+        return ShareTarget(PROJECT_PARAM, project.id)
+    corpus = active_corpus()
+    if is_bundled_sample(corpus) and st.session_state.get("model_name") == DEFAULT_MODEL:
+        return ShareTarget(SAMPLE_PARAM, corpus.source)
+    return None
+
+
+def current_view(page: str, dimensions: int, color_by: str, query: str) -> ProjectView:
+    """The Map page's layout in `dimensions`, with the open project's clustering (or the Map's)."""
+    project: Project | None = st.session_state.get("project")
+    clusters = project.view.cluster_params() if project is not None else MAP_CLUSTERS
+    layout = replace(current_map_params(), n_components=dimensions)
+    return ProjectView.from_params(
+        layout, clusters, page=page, dimensions=dimensions, color_by=color_by, query=query
+    )
+
+
+def step_corpus(source: ShareTarget) -> Corpus:
+    """The corpus a step opens (a saved project's or a bundled sample)."""
+    if source.kind == PROJECT_PARAM:
+        return saved_project(source.name).corpus
+    return sample_corpus(source.name)
+
+
+def describe(step: Step) -> str:
+    """One line saying what a step opens and how."""
+    view = step.view
+    layout = view.layout_params()
+    if isinstance(layout, UMAPParams):
+        method = f"UMAP (n_neighbors {layout.n_neighbors}, min_dist {layout.min_dist})"
+    else:
+        method = "PCA"
+    if step.source.kind == PROJECT_PARAM:
+        source = f"saved project “{saved_project(step.source.name).title}”"
+    else:
+        source = f"sample “{step.source.name}”"
+    parts = [STEP_FILES[view.page][1], source, f"{view.dimensions}-D {method}"]
+    parts.append(f"coloured by {view.color_by}")
+    if view.query:
+        parts.append(f"expression {view.query}")
+    if step.selection:
+        parts.append(f"{len(step.selection)} documents pointed at")
+    return " · ".join(parts)
+
+
+def show_step(step: Step, number: int, total: int) -> None:
+    """A step's caption, what it opens and the documents it points at."""
+    with st.container(border=True):
+        st.markdown(f"**Step {number} of {total}.** " + (md(step.caption) or "*(no caption)*"))
+        try:
+            st.caption(md(describe(step)))
+            if step.selection:
+                corpus = step_corpus(step.source)
+                rows = [row for row in step.selection if row < len(corpus)]
+                texts = [corpus.texts[row] for row in rows]
+                st.dataframe(pd.DataFrame({"id": rows, "text": texts}), hide_index=True)
+        except EmbedscopeError as error:  # e.g. the step's project was deleted since
+            show_error(error)
+
+
+def lesson_link(lesson_id: str) -> str:
+    """The link that opens lesson `lesson_id` on this server's Lessons page."""
+    parts = urlsplit(st.context.url or "http://localhost:8501/")
+    query = urlencode({LESSON_PARAM: lesson_id})
+    return urlunsplit((parts.scheme, parts.netloc, "/lessons", query, ""))
+
+
+def reorder(index: int, offset: int) -> None:
+    """Move draft step `index` by `offset` places (a button callback)."""
+    st.session_state["bookmarks_draft"] = move_step(
+        st.session_state["bookmarks_draft"], index, offset
+    )
+
+
+def remove(index: int) -> None:
+    """Drop draft step `index` (a button callback)."""
+    del st.session_state["bookmarks_draft"][index]
+
+
+def lesson_bookmarks() -> None:
+    st.markdown(
+        "A map is easier to explain than to find. Set up a view on the **Map** page (corpus, "
+        "UMAP or PCA, its settings), come back here, say what to notice and add it as a step. "
+        "Repeat, then save: the link opens the steps in order for anyone who can reach this "
+        "server. Students step through them **read-only**; *Show this step* reopens the saved "
+        "corpus and view exactly, even in a browser that has never been here."
+    )
+    st.session_state.setdefault("bookmarks_draft", [])
+    draft: list[Step] = st.session_state["bookmarks_draft"]
+    source = current_source()
+    if source is None:
+        st.info(
+            "This corpus has no stable link yet: save this corpus as a project first (Map page, "
+            "*Save, share and export*), then add its views here."
+        )
+    else:
+        add_step(source)
+    for index, step in enumerate(draft):
+        text, up, down, drop = st.columns([12, 1, 1, 1], vertical_alignment="center")
+        with text:
+            show_step(step, index + 1, len(draft))
+        up.button(
+            "",
+            icon=":material/arrow_upward:",
+            key=f"bookmarks_up_{index}",
+            help="Move up",
+            disabled=index == 0,
+            on_click=reorder,
+            args=(index, -1),
+        )
+        down.button(
+            "",
+            icon=":material/arrow_downward:",
+            key=f"bookmarks_down_{index}",
+            help="Move down",
+            disabled=index == len(draft) - 1,
+            on_click=reorder,
+            args=(index, 1),
+        )
+        drop.button(
+            "",
+            icon=":material/delete:",
+            key=f"bookmarks_remove_{index}",
+            help="Remove",
+            on_click=remove,
+            args=(index,),
+        )
+    title = st.text_input("Lesson title", "A walk through this map", key="bookmarks_title")
+    if st.button("Save lesson", icon=":material/save:", disabled=not draft, key="bookmarks_save"):
+        try:
+            st.session_state["bookmarks_saved"] = lesson_store().save(title=title, steps=draft).id
+        except EmbedscopeError as error:
+            show_error(error)
+    saved = st.session_state.get("bookmarks_saved")
+    if saved is not None:
+        st.success("Saved. Students open this link and step through the lesson read-only:")
+        st.code(lesson_link(saved), language=None, wrap_lines=True)
+        st.page_link("pages/lessons.py", label="Open it here as a student",
+                     icon=":material/play_arrow:", query_params=lesson_query(saved))  # fmt: skip
+
+
+def add_step(source: ShareTarget) -> None:
+    """The controls that turn the current view into a step of the draft."""
+    corpus = active_corpus()
+    project: Project | None = st.session_state.get("project")
+    colors = [FOUND_CLUSTERS, *corpus.metadata.columns]
+    saved_color = project.view.color_by if project is not None else FOUND_CLUSTERS
+    page_col, view_col, color_col = st.columns(3)
+    page = page_col.selectbox(
+        "Page", STEP_PAGES, format_func=lambda name: STEP_FILES[name][1], key="bookmarks_page"
+    )
+    dims = view_col.segmented_control(
+        "View", ["2D", "3D"], default=f"{current_map_params().n_components}D", required=True,
+        key="bookmarks_view",
+    )  # fmt: skip
+    color = color_col.selectbox(
+        "Colour by", colors, index=colors.index(saved_color) if saved_color in colors else 0,
+        key="bookmarks_color",
+    )  # fmt: skip
+    query = st.text_input(
+        "Expression to run (Arithmetic page)", key="bookmarks_query", disabled=page != "arithmetic"
+    )
+    rows = st.text_input(
+        "Documents to point at (optional): ids from the Map page's selection table",
+        placeholder="12, 40, 57",
+        key="bookmarks_rows",
+    )
+    caption = st.text_area(
+        "Caption: what should students notice here?", max_chars=MAX_CAPTION_CHARS,
+        key="bookmarks_caption",
+    )  # fmt: skip
+    if st.button("Add the current view as a step", icon=":material/add:", key="bookmarks_add"):
+        try:
+            view = current_view(page, int(dims[0]), color, query if page == "arithmetic" else "")
+            step = Step(source, view, parse_rows(rows, len(corpus)), caption.strip())
+        except EmbedscopeError as error:
+            show_error(error)
+            return
+        st.session_state["bookmarks_draft"].append(step)
+
+
+def followed_lesson() -> tuple[Lesson, int] | None:
+    """The lesson this tab follows and its step number: from ?lesson=…, else the session's."""
+    try:
+        link = lesson_target(st.query_params)
+    except EmbedscopeError as error:
+        show_error(error)
+        return None
+    if link is None:
+        link = st.session_state.get("bookmarks_following")
+        if link is None:
+            return None
+        st.query_params.update(lesson_query(link.lesson_id, link.step))
+    try:
+        lesson = lesson_store().load(link.lesson_id)
+    except EmbedscopeError as error:
+        st.session_state.pop("bookmarks_following", None)
+        show_error(error)
+        return None
+    number = min(link.step, len(lesson.steps))
+    st.session_state["bookmarks_following"] = LessonLink(lesson.id, number)
+    return lesson, number
+
+
+def go_to_step(lesson_id: str, number: int) -> None:
+    """Show step `number` of the followed lesson, in the URL too (a button callback)."""
+    st.query_params.update(lesson_query(lesson_id, number))
+    st.session_state["bookmarks_following"] = LessonLink(lesson_id, number)
+
+
+def leave_lesson() -> None:
+    """Stop following a lesson: the page shows the lessons again (a button callback)."""
+    st.session_state.pop("bookmarks_following", None)
+    for name in (LESSON_PARAM, STEP_PARAM):
+        st.query_params.pop(name, None)
+
+
+def open_step(step: Step) -> None:
+    """Make the step's corpus the session's and preset its page's widgets to the step's view."""
+    if step.source.kind == PROJECT_PARAM:
+        open_project(step.source.name)
+    else:
+        set_corpus(sample_corpus(step.source.name), DEFAULT_MODEL)
+    apply_view(step.view)
+    if step.view.query:
+        st.session_state["arith_expression"] = step.view.query
+
+
+def play_lesson(lesson: Lesson, number: int) -> None:
+    """One step of a saved lesson, read-only, with Previous / Show this step / Next."""
+    total = len(lesson.steps)
+    step = lesson.steps[number - 1]
+    st.title(md(lesson.title))
+    st.progress(number / total)
+    show_step(step, number, total)
+    buttons = st.container(horizontal=True)
+    buttons.button(
+        "Previous",
+        icon=":material/arrow_back:",
+        disabled=number == 1,
+        on_click=go_to_step,
+        args=(lesson.id, number - 1),
+        key="bookmarks_previous",
+    )
+    show = buttons.button(
+        "Show this step", icon=":material/visibility:", type="primary", key="bookmarks_show"
+    )
+    buttons.button(
+        "Next",
+        icon=":material/arrow_forward:",
+        disabled=number == total,
+        on_click=go_to_step,
+        args=(lesson.id, number + 1),
+        key="bookmarks_next",
+    )
+    buttons.button(
+        "Leave this lesson",
+        icon=":material/logout:",
+        type="tertiary",
+        on_click=leave_lesson,
+        key="bookmarks_leave",
+    )
+    st.caption(
+        f"*Show this step* opens it on the {STEP_FILES[step.view.page][1]} page; come back with "
+        "**Lessons** in the sidebar to go on."
+    )
+    if show:
+        try:
+            open_step(step)
+        except EmbedscopeError as error:
+            show_error(error)
+            return
+        page_file = STEP_FILES[step.view.page][0]
+        st.switch_page(page_file, query_params=lesson_query(lesson.id, number))
+
+
 LESSONS = {
     "similarity": ("1 · Guess the similarity", lesson_similarity),
     "placement": ("2 · Guess the placement", lesson_placement),
@@ -971,7 +1291,13 @@ LESSONS = {
     "question": ("8 · Can this map answer my question?", lesson_question),
     "analogies": ("9 · Analogies, honestly", lesson_analogies),
     "opposites": ("10 · Similar is not synonymous", lesson_opposites),
+    "bookmarks": ("11 · Bookmarks make lessons", lesson_bookmarks),
 }
+
+following = followed_lesson()
+if following is not None:
+    play_lesson(*following)
+    st.stop()
 
 corpus = active_corpus()
 st.title("Lessons")
