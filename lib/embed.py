@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -22,6 +23,9 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 PACKAGED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 _PACKAGED_NAMES = frozenset({DEFAULT_MODEL, PACKAGED_MODEL_ID})
 _ALTERNATIVES = f"Use '{DEFAULT_MODEL}' (bundled) or a path to a sentence-transformers folder."
+
+CHARS_PER_TOKEN = 4  # rough average of English subword tokenizers, for cheap length estimates
+MODEL_CONFIG = "sentence_bert_config.json"  # where a sentence-transformers folder states its window
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -290,6 +294,24 @@ def embed_in_steps(
             on_step(order[:end], vectors[order[:end]])
         start = end
     return EmbeddingRun(vectors, n_reused=reused, n_computed=computed)
+
+
+def model_max_tokens(name: str) -> int | None:
+    """The model's input window in tokens, read from its folder without loading it; None if the
+    folder does not say (hub names, other layouts)."""
+    config = Path(_resolve_model(name)[0]) / MODEL_CONFIG
+    try:
+        return int(json.loads(config.read_text(encoding="utf-8"))["max_seq_length"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def estimate_truncated(texts: Sequence[str], max_tokens: int) -> int:
+    """How many texts are probably longer than `max_tokens` (at CHARS_PER_TOKEN characters per
+    token), so the model reads only their beginning; a cheap estimate for previews."""
+    check_int("estimate_truncated", "max_tokens", max_tokens, 1)
+    limit = max_tokens * CHARS_PER_TOKEN
+    return sum(len(text) > limit for text in texts)
 
 
 def model_id_for(name: str) -> str:

@@ -84,7 +84,13 @@ _claim_pages_folder()
 
 @st.cache_resource(show_spinner=False)
 def start_warm_up() -> threading.Thread:
-    """Once per server: compile UMAP's numba code in the background so no visitor waits for it."""
+    """Once per server: compile UMAP's numba code in the background so no visitor waits for it.
+
+    umap (and with it numba, scipy, scikit-learn) is imported here first: imports racing
+    between the thread and a page run can leave a module half initialised.
+    """
+    import umap  # noqa: F401
+
     thread = threading.Thread(target=warm_up, name="embedscope-warm-up", daemon=True)
     thread.start()
     return thread
@@ -212,7 +218,7 @@ def follow_share_link() -> None:
     try:
         target = share_target(st.query_params)
     except EmbedscopeError as error:
-        st.error(str(error))
+        show_error(error)
         return
     token = (target, st.query_params.get("dims"), st.query_params.get("color"))
     if target is None or st.session_state.get("opened_link") == token:
@@ -224,7 +230,7 @@ def follow_share_link() -> None:
         else:
             set_corpus(sample_corpus(target.name), DEFAULT_MODEL)
     except EmbedscopeError as error:
-        st.error(str(error))
+        show_error(error)
         return
     if st.query_params.get("dims") in ("2", "3"):
         st.session_state["map_view"] = f"{st.query_params['dims']}D"

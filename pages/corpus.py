@@ -13,10 +13,17 @@ from lib.corpus import (
     list_samples,
     read_table,
 )
-from lib.embed import DEFAULT_MODEL
+from lib.embed import CHARS_PER_TOKEN, DEFAULT_MODEL, estimate_truncated, model_max_tokens
 from lib.errors import EmbedscopeError
 from lib.vectors import UploadedVectors, load_vectors
-from pages._common import DEFAULT_SAMPLE, corpus_vectors, md, sample_corpus, set_corpus
+from pages._common import (
+    DEFAULT_SAMPLE,
+    corpus_vectors,
+    md,
+    sample_corpus,
+    set_corpus,
+    show_error,
+)
 
 OTHER_MODEL = "Another sentence-transformers model…"
 SOURCES = ["Sample", "Upload a file", "Paste text", "Upload vectors"]
@@ -49,7 +56,7 @@ def choose_upload() -> Corpus | None:
     try:
         guessed = columns.index(guess_text_column(frame))
     except EmbedscopeError as error:
-        st.warning(str(error))
+        st.warning(md(error))
         guessed = 0
     column = st.selectbox("Text column", columns, index=guessed, key="corpus_column")
     return corpus_from_frame(frame, column, source=upload.name)
@@ -113,6 +120,18 @@ def choose_model() -> str:
     ).strip()
 
 
+def show_model_window(corpus: Corpus, model_name: str) -> None:
+    """Say how many documents the model reads only in part (estimated from their length)."""
+    max_tokens = model_max_tokens(model_name)
+    n_long = estimate_truncated(corpus.texts, max_tokens) if max_tokens else 0
+    if n_long:
+        st.caption(
+            f"About {n_long:,} documents are longer than the model reads ({max_tokens} tokens, "
+            f"roughly {max_tokens * CHARS_PER_TOKEN:,} characters): only their beginning is "
+            "embedded."
+        )
+
+
 st.title("Corpus")
 st.caption(
     f"Bring up to {MAX_DOCUMENTS:,} short documents; each becomes a point on the map. "
@@ -129,7 +148,7 @@ try:
     else:
         candidate = choose_sample()
 except EmbedscopeError as error:
-    st.error(str(error))
+    show_error(error)
     candidate = None
 
 if isinstance(candidate, UploadedVectors):
@@ -142,11 +161,13 @@ if isinstance(candidate, UploadedVectors):
 if candidate is not None:
     show_preview(candidate)
 model_name = choose_model()
+if candidate is not None and model_name:
+    show_model_window(candidate, model_name)
 if st.button("Embed and map", type="primary", disabled=candidate is None or not model_name):
     try:
         corpus_vectors(candidate, model_name)
     except EmbedscopeError as error:
-        st.error(str(error))
+        show_error(error)
     else:
         set_corpus(candidate, model_name)
         st.switch_page("pages/map.py")

@@ -27,6 +27,7 @@ from pages._common import (
     project_store,
     projection,
     share_link,
+    show_error,
 )
 
 CLUSTER_COLOR = "found clusters"
@@ -40,7 +41,7 @@ st.caption(f"{md(corpus.source)} · {len(corpus):,} documents")
 try:
     vectors, key = active_vectors(corpus)
 except EmbedscopeError as error:
-    st.error(f"Could not embed this corpus: {error}")
+    show_error(error)
     st.stop()
 
 layout_col, view_col, neighbors_col, dist_col = st.columns([1, 1, 2, 2])
@@ -88,7 +89,7 @@ try:
     st.session_state["map_params"] = params
     clusters = clustering(vectors, corpus, key, cluster_params, mapped)
 except EmbedscopeError as error:
-    st.error(str(error))
+    show_error(error)
     st.stop()
 
 for note in mapped.notes:
@@ -239,7 +240,7 @@ with st.expander("Save, share and export"):
             try:
                 save_project(title)
             except EmbedscopeError as error:
-                st.error(str(error))
+                show_error(error)
         link = share_link("")  # the Map is the default page: its URL is /
         if link:
             st.code(link, language=None, wrap_lines=True)
