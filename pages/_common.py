@@ -6,6 +6,7 @@ through one cached function here, keyed by content hashes and parameter dataclas
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -56,6 +57,7 @@ from lib.reduce import (
 from lib.store import EmbeddingCache, ResultCache, library_versions, result_key
 
 DEFAULT_SAMPLE = "topics"
+WARM_UP_ENV = "EMBEDSCOPE_WARM_UP"
 PREVIEW_FROM = 2_000  # corpora this big show a growing preview map while they embed
 MEMO_ENTRIES = 8
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
@@ -83,17 +85,28 @@ _claim_pages_folder()
 
 
 @st.cache_resource(show_spinner=False)
-def start_warm_up() -> threading.Thread:
+def start_warm_up() -> threading.Thread | None:
     """Once per server: compile UMAP's numba code in the background so no visitor waits for it.
 
     umap (and with it numba, scipy, scikit-learn) is imported here first: imports racing
-    between the thread and a page run can leave a module half initialised.
+    between the thread and a page run can leave a module half initialised. Set
+    EMBEDSCOPE_WARM_UP=0 to skip it (the tests do, to keep timings and compilation serial).
     """
+    if os.environ.get(WARM_UP_ENV, "1") == "0":
+        return None
     import umap  # noqa: F401
 
     thread = threading.Thread(target=warm_up, name="embedscope-warm-up", daemon=True)
     thread.start()
     return thread
+
+
+def wait_for_warm_up() -> None:
+    """Let a running warm-up finish before compiling anything else: numba compiles one at a time."""
+    thread = start_warm_up()
+    if thread is not None and thread.is_alive():
+        with st.spinner("Finishing the server's warm-up (compiling UMAP once)…"):
+            thread.join()
 
 
 def init_session() -> None:
@@ -429,6 +442,7 @@ def _projection(_vectors: np.ndarray, key: str, params: UMAPParams | PCAParams) 
     if isinstance(params, PCAParams):
         mapped = project_pca(_vectors, params)
     else:
+        wait_for_warm_up()
         graph = knn_graph(_vectors, key, knn_size(len(_vectors), params.n_neighbors))
         mapped = project_umap(_vectors, params, graph)
     meta = {"params": repr(params), "notes": list(mapped.notes), "versions": library_versions(),

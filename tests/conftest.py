@@ -7,6 +7,7 @@ import os
 import tempfile
 
 os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["EMBEDSCOPE_WARM_UP"] = "0"  # no background numba compile racing the tests
 os.environ["EMBEDSCOPE_HOME"] = tempfile.mkdtemp(prefix="embedscope-tests-")
 
 import numpy as np

@@ -57,7 +57,7 @@ def start_server(extra_env: dict[str, str] | None = None) -> tuple[str, subproce
         "--server.address", "127.0.0.1", "--client.showErrorDetails", "full",
     ]  # fmt: skip
     log = open(ARTIFACTS / f"server-{port}.log", "w")  # noqa: SIM115 - closed with the process
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(extra_env or {})}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "EMBEDSCOPE_WARM_UP": "1", **(extra_env or {})}
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     wait_healthy(url, process)

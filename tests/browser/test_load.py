@@ -190,7 +190,6 @@ def test_ten_concurrent_sessions_each_see_only_their_own_corpus(server_url):
     assert [result.code for result in results] == CODES[:SESSIONS]
     for result in results:
         others = [code for code in CODES[:SESSIONS] if code != result.code]
-        assert sorted(result.corpus_texts) == sorted(set(result.corpus_texts))
         assert set(session_lines(result.code)) <= set(result.corpus_texts), result.code
         assert len(result.hit_texts) == 10
         assert all(text.startswith(f"{result.code} note") for text in result.hit_texts)
