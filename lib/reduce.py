@@ -240,6 +240,9 @@ def warm_up(n_points: int = 300, dimensions: int = 16) -> float:
     vectors = normalize_rows(rng.normal(size=(n_points, dimensions)))
     mapped = project_umap(vectors, UMAPParams(n_epochs=20))
     mapped.transform(vectors[:2])
+    big = normalize_rows(rng.normal(size=(SMALL_DATA, dimensions)))  # pynndescent's path too
+    graph = compute_knn(big, 16)
+    project_umap(big, UMAPParams(n_epochs=10), graph).transform(big[:2])
     seconds = time.perf_counter() - started
     logger.info("UMAP warm-up took %.1f s", seconds)
     return seconds
