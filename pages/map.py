@@ -7,6 +7,7 @@ from lib.cluster import NOISE, ClusterParams
 from lib.errors import EmbedscopeError
 from lib.export import (
     figure_html_bytes,
+    figure_png_bytes,
     map_table,
     npy_bytes,
     projector_files,
@@ -250,6 +251,7 @@ with st.expander("Save, share and export"):
             "Table (CSV)": (lambda: to_csv_bytes(export_table()), "embedscope-map.csv"),
             "Table (Parquet)": (lambda: to_parquet_bytes(export_table()), "embedscope-map.parquet"),
             "Interactive figure (HTML)": (lambda: figure_html_bytes(figure), "embedscope-map.html"),
+            "Static image (PNG)": (lambda: figure_png_bytes(figure) or b"", "embedscope-map.png"),
             "Vectors (.npy)": (lambda: npy_bytes(vectors), "embeddings.npy"),
             "Projector vectors.tsv": (lambda: projector_export()[0], "vectors.tsv"),
             "Projector metadata.tsv": (lambda: projector_export()[1], "metadata.tsv"),
