@@ -38,6 +38,8 @@ sys.path.insert(0, str(ROOT))
 from lib.cluster import ClusterParams  # noqa: E402
 from lib.corpus import corpus_from_frame  # noqa: E402
 from lib.honesty import neighbor_preservation  # noqa: E402
+from lib.neighbors import exact_knn  # noqa: E402
+from lib.precompute import NO_LIMIT  # noqa: E402
 from lib.projects import ProjectStore, ProjectView  # noqa: E402
 from lib.reduce import UMAPParams, project_umap  # noqa: E402
 from lib.scale import ScaleParams, cluster_at_scale, huge_map_figure, project_at_scale  # noqa: E402
@@ -123,6 +125,12 @@ def timed(results: dict, name: str):
     print(f"  {name}: {results[name]:.1f} s", file=sys.stderr, flush=True)
 
 
+def report(results: dict, *names: str) -> None:
+    """Print measured values to stderr at once (a long run that fails later keeps them)."""
+    shown = ", ".join(f"{name} {format_value(results.get(name))}" for name in names)
+    print(f"  {shown}", file=sys.stderr, flush=True)
+
+
 def run_size(n: int, args: argparse.Namespace, work: Path) -> dict:
     """Every measurement for one corpus size."""
     print(f"n = {n:,}", file=sys.stderr, flush=True)
@@ -132,43 +140,47 @@ def run_size(n: int, args: argparse.Namespace, work: Path) -> dict:
         texts = topic_texts(topics)
     layout = UMAPParams(n_epochs=50) if args.quick else UMAPParams()
     scale = ScaleParams(sample_size=min(args.sample_size, n))
-    placed_from: list[float] = []
-
-    def progress(done: int, total: int) -> None:
-        if not placed_from:
-            placed_from.append(time.perf_counter())
+    chunks: list[tuple[float, int]] = []  # (time, points placed) after each transform chunk
 
     started = time.perf_counter()
-    mapped = project_at_scale(vectors, layout, scale, progress)
-    finished = time.perf_counter()
-    results["fit s"] = (placed_from[0] if placed_from else finished) - started
-    results["transform s"] = finished - placed_from[0] if placed_from else 0.0
-    results["fitted"] = int(mapped.fitted_mask.sum())
-    print(
-        f"  fit {results['fit s']:.1f} s, transform {results['transform s']:.1f} s", file=sys.stderr
+    mapped = project_at_scale(
+        vectors, layout, scale, lambda done, total: chunks.append((time.perf_counter(), done))
     )
+    finished = time.perf_counter()
+    fitted_at = chunks[0][0] if chunks else finished
+    results["fit s"] = fitted_at - started
+    results["transform s"] = finished - fitted_at
+    results["fitted"] = int(mapped.fitted_mask.sum())
+    if len(chunks) > 2:  # after the first chunk (numba compiles transform code on first use)
+        (first_at, first_done), (last_at, last_done) = chunks[1], chunks[-1]
+        results["placed/s"] = (last_done - first_done) / (last_at - first_at)
+    report(results, "fit s", "transform s", "placed/s")
     if n <= args.honesty_max:
         with timed(results, "honesty s"):
-            kept = neighbor_preservation(vectors, mapped.coords, HONESTY_K)
+            true_knn = exact_knn(vectors, HONESTY_K).indices
+            kept = neighbor_preservation(vectors, mapped.coords, HONESTY_K, full_knn=true_knn)
+        placed = ~mapped.fitted_mask
         results["kept fitted"] = float(kept[mapped.fitted_mask].mean())
-        results["kept placed"] = (
-            float(kept[~mapped.fitted_mask].mean()) if results["transform s"] else None
-        )
+        results["kept placed"] = float(kept[placed].mean()) if placed.any() else None
         results["kept all"] = float(kept.mean())
-        if args.full_fit and mapped.fitted_mask.sum() < n:
+        report(results, "kept fitted", "kept placed", "kept all")
+        if args.full_fit and placed.any():
             with timed(results, "full fit s"):
                 full = project_umap(vectors, layout)
-            results["kept full fit"] = float(
-                neighbor_preservation(vectors, full.coords, HONESTY_K).mean()
-            )
+            kept_full = neighbor_preservation(vectors, full.coords, HONESTY_K, full_knn=true_knn)
+            results["kept full fit"] = float(kept_full.mean())
+            results["kept full fit, sample rows"] = float(kept_full[mapped.fitted_mask].mean())
+            report(results, "kept full fit", "kept full fit, sample rows")
     for method in args.cluster:
         params = ClusterParams(method=method, n_clusters=N_TOPICS, min_cluster_size=50)
         with timed(results, f"{method} s"):
             clusters = cluster_at_scale(vectors, texts, params, mapped)
         results[f"{method} clusters"] = clusters.n_clusters
         results[f"{method} purity"] = purity(topics, clusters.labels)
+        report(results, f"{method} clusters", f"{method} purity")
     with timed(results, "save s"):
-        corpus = corpus_from_frame(pd.DataFrame({"text": texts}), "text", source=f"bench-{n}")
+        frame = pd.DataFrame({"text": texts})
+        corpus = corpus_from_frame(frame, "text", source=f"bench-{n}", max_documents=NO_LIMIT)
         project = ProjectStore(work / "projects").save(
             title=f"bench {n:,}",
             model_name=None,
@@ -184,6 +196,7 @@ def run_size(n: int, args: argparse.Namespace, work: Path) -> dict:
     with timed(results, "figure s"):
         payload = huge_map_figure(project.coords, project.cluster_labels, project.cluster_names)
         results["bytes/point"] = len(payload.figure.to_json()) / n
+    report(results, "bytes/point")
     del project, payload
     if not args.no_browser:
         results.update(browser_draw(work, n, results_id(work, n)))

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
@@ -26,10 +26,13 @@ from lib.cluster import METHODS, SPACES, ClusterParams
 from lib.corpus import Corpus, load_corpus
 from lib.embed import DEFAULT_MODEL, TextModel, embed_texts, load_model
 from lib.errors import EmbedscopeError, check_choice, check_int
-from lib.projects import PROJECT_PARAM, Project, ProjectStore, ProjectView
+from lib.projects import PROJECT_PARAM, Project, ProjectStore, ProjectView, _check_title
 from lib.reduce import PCAParams, UMAPParams
 from lib.scale import SAMPLE_SIZE, ScaleParams, cluster_at_scale, project_at_scale
 from lib.store import CACHE_FILE_NAME, EmbeddingCache
+
+if TYPE_CHECKING:
+    from lib.ray_engine import RaySettings
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +41,7 @@ NO_LIMIT = sys.maxsize  # documents and bytes: the command line is bounded by me
 PROJECTS_DIR = "projects"
 MAP_PAGE = "map"
 STAGE_LABELS = {"embed": "embedding", "place": "placing points"}
+CHATTY_LOGGERS = ("ray", "ray.data")  # they log each Dataset run at INFO on their own handlers
 DEFAULT_LAYOUT = UMAPParams()
 DEFAULT_CLUSTERING = ClusterParams()
 DEFAULT_SCALE = ScaleParams()
@@ -75,6 +79,7 @@ def precompute(
     """
     check_choice("precompute", "engine", engine, ENGINES)
     check_int("precompute", "batch_size", batch_size, 1)
+    title = _check_title(title)  # before hours of work, not at the save
     settings = _ray_settings(ray_address, ray_actors) if engine == "ray" else None
     store = ProjectStore(None if home is None else Path(home).expanduser() / PROJECTS_DIR)
     corpus = load_corpus(
@@ -117,7 +122,7 @@ def precompute(
     return project
 
 
-def _ray_settings(address: str | None, actors: int):
+def _ray_settings(address: str | None, actors: int) -> RaySettings:
     """RaySettings for the run, checking first that Ray is installed (lib.ray_engine is lazy)."""
     from lib.ray_engine import RaySettings, require_ray
 
@@ -131,7 +136,7 @@ def _embed(
     model: str | TextModel,
     text_model: TextModel,
     cache: EmbeddingCache,
-    settings,
+    settings: RaySettings | None,
     batch_size: int,
     progress: StageProgress | None,
 ) -> np.ndarray:
@@ -281,8 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 bad input, 130 interrupted)."""
     args = build_parser().parse_args(argv)
     bar = TerminalProgress(sys.stderr, min_interval=0.2 if sys.stderr.isatty() else 5.0)
-    with _cli_logging(args.verbose):
-        try:
+    try:
+        with _cli_logging(args.verbose, ray=args.engine == "ray"):
             project = precompute(
                 args.corpus,
                 title=args.title or Path(args.corpus).name,
@@ -305,50 +310,60 @@ def main(argv: Sequence[str] | None = None) -> int:
                 home=args.home,
                 progress=bar,
             )
-        except EmbedscopeError as error:
-            bar.close()
-            sys.stderr.write(f"error: {' '.join(str(error).split())}\n")
-            return 1
-        except KeyboardInterrupt:
-            bar.close()
-            sys.stderr.write(
-                "interrupted: the vectors embedded so far are cached; run the same command "
-                "again to resume.\n"
-            )
-            return 130
+    except EmbedscopeError as error:
+        bar.close()
+        sys.stderr.write(f"error: {' '.join(str(error).split())}\n")
+        return 1
+    except KeyboardInterrupt:
+        bar.close()
+        sys.stderr.write(
+            "interrupted: the vectors embedded so far are cached; run the same command "
+            "again to resume.\n"
+        )
+        return 130
     sys.stdout.write(f"{project.id}\n{share_path(project.id)}\n")
     return 0
 
 
 @contextmanager
-def _cli_logging(verbose: bool) -> Iterator[None]:
-    """Our summary lines on stderr; library logs and warnings only with --verbose (then undone)."""
+def _cli_logging(verbose: bool, *, ray: bool = False) -> Iterator[None]:
+    """Our summary lines on stderr; library logs and warnings only with --verbose (then undone).
+
+    With `ray`, Ray Data is imported first: it installs its own console handler on import.
+    """
+    if ray:
+        from lib.ray_engine import require_ray
+
+        require_ray()
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter("%(message)s" if not verbose else "%(name)s: %(message)s")
-    )
-    root = logging.getLogger()
-    ours = logging.getLogger(__name__)
-    quiet = logging.NullHandler()
-    saved = (root.level, ours.level, ours.propagate)
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s" if verbose else "%(message)s"))
+    root, ours = logging.getLogger(), logging.getLogger(__name__)
+    quiet = logging.NullHandler()  # records with no handler would reach logging's lastResort
+    noisy = [logging.getLogger(name) for name in CHATTY_LOGGERS]
+    saved = (root.level, ours.level, ours.propagate, [item.level for item in noisy])
     if verbose:
         root.addHandler(handler)
         root.setLevel(logging.INFO)
     else:
-        root.addHandler(quiet)  # no handler-less records reach logging's last-resort stderr
+        root.addHandler(quiet)
         ours.addHandler(handler)
         ours.setLevel(logging.INFO)
         ours.propagate = False
+        for item in noisy:
+            item.setLevel(logging.ERROR)
     logging.captureWarnings(True)
     try:
         yield
     finally:
         logging.captureWarnings(False)
-        for logger_, extra in ((root, handler), (root, quiet), (ours, handler)):
-            logger_.removeHandler(extra)
+        root.removeHandler(handler)
+        root.removeHandler(quiet)
+        ours.removeHandler(handler)
         root.setLevel(saved[0])
         ours.setLevel(saved[1])
         ours.propagate = saved[2]
+        for item, level in zip(noisy, saved[3], strict=True):
+            item.setLevel(level)
 
 
 if __name__ == "__main__":

@@ -253,7 +253,11 @@ def huge_map_figure(
             )
         )
     figure.update_layout(
-        template="none", height=height, margin=dict(l=10, r=10, t=10, b=10), dragmode="lasso"
+        template="none",
+        height=height,
+        margin=dict(l=10, r=10, t=10, b=10),
+        dragmode="lasso",
+        legend=dict(itemsizing="constant"),
     )
     figure.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     figure.update_yaxes(

@@ -39,9 +39,9 @@ def corpus_file(tmp_path: Path) -> Path:
 
 
 def _run(corpus_file: Path, home: Path, model, **options):
+    options.setdefault("title", "Topics")
     return precompute(
         corpus_file,
-        title="Topics",
         text_column="text",
         model=model,
         layout=FAST_LAYOUT,
@@ -120,11 +120,14 @@ def test_a_killed_run_restarted_embeds_only_the_remainder(corpus_file, tmp_path,
     [
         ({"engine": "spark"}, r"'engine' parameter of precompute must be one of 'local', 'ray'"),
         ({"batch_size": 0}, r"'batch_size' parameter of precompute must be an int"),
+        ({"title": "  "}, r"'title' parameter of ProjectStore.save must be a non-blank str"),
     ],
 )
-def test_precompute_refuses_bad_parameters(corpus_file, tmp_path, options, match):
+def test_precompute_refuses_bad_parameters_before_any_work(corpus_file, tmp_path, options, match):
+    model = FakeModel()
     with pytest.raises(ParameterError, match=match):
-        _run(corpus_file, tmp_path, FakeModel(), **options)
+        _run(corpus_file, tmp_path, model, **options)
+    assert model.texts_encoded == 0
 
 
 def _cli(corpus_file: Path, home: Path, *extra: str) -> list[str]:
