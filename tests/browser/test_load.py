@@ -191,7 +191,7 @@ def test_ten_concurrent_sessions_each_see_only_their_own_corpus(server_url):
     for result in results:
         others = [code for code in CODES[:SESSIONS] if code != result.code]
         assert set(session_lines(result.code)) <= set(result.corpus_texts), result.code
-        assert len(set(result.hit_texts)) >= 10  # the example query's chart may still be on the page
+        assert len(set(result.hit_texts)) >= 10  # the example query's chart may remain
         assert all(text.startswith(f"{result.code} note") for text in result.hit_texts)
         seen = " ".join([*result.corpus_texts, result.page_text])
         assert not [code for code in others if f"{code} note" in seen], result.code
