@@ -15,8 +15,8 @@ from streamlit.delta_generator import DeltaGenerator
 from lib.cluster import ClusterParams
 from lib.corpus import Corpus
 from lib.embed import DEFAULT_MODEL, embed_texts
-from lib.errors import EmbedscopeError, QueryError
-from lib.expressions import evaluate, parse_expression, pointer, rank
+from lib.errors import EmbedscopeError
+from lib.expressions import evaluate, parse_expression, rank
 from lib.neighbors import cosine_matrix
 from lib.plots import ColorBy, hover_labels, map_figure
 from lib.query_plots import map_positions, query_map_figure, similarity_heatmap, step_labels
@@ -31,6 +31,7 @@ from pages._common import (
     md,
     projection,
     sample_corpus,
+    show_error,
     text_model,
     vectors_key,
 )
@@ -179,13 +180,8 @@ def show_word_hits(source: str, exclude: bool) -> None:
         with st.spinner("Loading the GloVe word vectors…"):
             vocabulary = load_glove()
         _, hits = word_expression(vocabulary, source, SHOWN_HITS, exclude_inputs=exclude)
-    except QueryError as error:
-        st.error(md(error))
-        if error.position is not None:
-            st.code(pointer(source, error.position), language=None)
-        return
     except EmbedscopeError as error:
-        st.error(md(error))
+        show_error(error, source)
         return
     table = pd.DataFrame(
         {
@@ -219,13 +215,8 @@ def show_text_arithmetic(
         hits = rank(vectors, result, SHOWN_HITS)
         with st.spinner("Placing the sum on the map…"):
             path_points = map_positions(result.path, mapped.transform)
-    except QueryError as error:
-        st.error(md(error))
-        if error.position is not None:
-            st.code(pointer(source, error.position), language=None)
-        return
     except EmbedscopeError as error:
-        st.error(md(error))
+        show_error(error, source)
         return
     for row in result.input_docs:
         st.caption(
