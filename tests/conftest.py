@@ -8,6 +8,7 @@ import tempfile
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["EMBEDSCOPE_WARM_UP"] = "0"  # no background numba compile racing the tests
+os.environ["EMBEDSCOPE_PRECISION"] = "fp32"  # same vectors on every CPU; bf16 is tested explicitly
 os.environ["EMBEDSCOPE_HOME"] = tempfile.mkdtemp(prefix="embedscope-tests-")
 
 import numpy as np

@@ -10,12 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import lib.embed as embed_module
 from lib.embed import (
     PACKAGED_MODEL_ID,
+    PRECISION_ENV,
     EmbeddingRun,
     SentenceTransformerModel,
+    check_precision,
     embed_texts,
     load_model,
+    model_id_for,
+    resolve_precision,
 )
 from lib.errors import ModelError, ParameterError
 from lib.store import EmbeddingCache, text_key
@@ -274,3 +279,58 @@ def test_cached_vectors_serve_a_warm_start_without_the_model(cache: EmbeddingCac
     np.testing.assert_allclose(cached_vectors(TEXTS, "fake/counting", cache), run.vectors)
     assert cached_vectors([*TEXTS, "never embedded"], "fake/counting", cache) is None
     assert cached_vectors(TEXTS, "another/model", cache) is None
+
+
+# --- precision: bf16 where it is fast, kept only behind the quality guard ----------------------
+
+
+def test_precision_auto_follows_the_environment(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv(PRECISION_ENV, "bf16")
+    assert resolve_precision() == "bf16"
+    assert model_id_for("all-MiniLM-L6-v2") == f"{PACKAGED_MODEL_ID}@bf16"
+    monkeypatch.setenv(PRECISION_ENV, "fp32")
+    assert resolve_precision("auto") == "fp32"
+    assert resolve_precision("bf16") == "bf16"  # an explicit choice wins over the environment
+    assert model_id_for("all-MiniLM-L6-v2") == PACKAGED_MODEL_ID
+
+
+def test_bad_precision_names_the_accepted_values(monkeypatch: pytest.MonkeyPatch):
+    with pytest.raises(ParameterError, match=r"precision.*one of 'auto', 'fp32', 'bf16'"):
+        resolve_precision("int8")
+    monkeypatch.setenv(PRECISION_ENV, "half")
+    with pytest.raises(ParameterError, match=r"EMBEDSCOPE_PRECISION.*one of 'fp32', 'bf16'"):
+        resolve_precision()
+
+
+def test_precision_check_measures_neighbour_overlap():
+    rng = np.random.default_rng(0)
+    reference = rng.normal(size=(60, 16)).astype(np.float32)
+    same = check_precision(reference, reference * 2.0, "bf16")
+    assert (same.overlap, same.accepted) == (1.0, True)
+    assert same.mean_cosine == pytest.approx(1.0, abs=1e-6)
+    scrambled = check_precision(reference, rng.normal(size=(60, 16)), "bf16")
+    assert scrambled.overlap < 0.5 and not scrambled.accepted
+    assert "rejected, fp32 kept" in scrambled.summary()
+    with pytest.raises(ParameterError, match="the reference's shape"):
+        check_precision(reference, reference[:30], "bf16")
+
+
+@pytest.mark.model
+def test_bf16_model_passes_the_guard_and_keeps_its_own_cache_id():
+    fp32 = load_model(precision="fp32")
+    bf16 = load_model(precision="bf16")
+    check = bf16.precision_check
+    assert bf16.precision == "bf16" and check is not None and check.accepted
+    assert check.overlap >= 0.95 and check.n_texts == 200
+    assert bf16.model_id == f"{PACKAGED_MODEL_ID}@bf16" and fp32.model_id == PACKAGED_MODEL_ID
+    texts = ["a cat sat on the mat", "the central bank raised interest rates", "rain tomorrow"]
+    cosine = (embed_texts(texts, fp32).vectors * embed_texts(texts, bf16).vectors).sum(axis=1)
+    assert cosine.min() > 0.999
+
+
+@pytest.mark.model
+def test_a_failed_guard_keeps_the_model_at_fp32(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(embed_module, "GUARD_MIN_OVERLAP", 1.01)  # no path can pass this
+    model = load_model(precision="bf16")
+    assert model.precision == "fp32" and model.model_id == PACKAGED_MODEL_ID
+    assert model.precision_check is not None and not model.precision_check.accepted
