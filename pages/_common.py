@@ -357,8 +357,8 @@ def _vectors_memo() -> _Memo:
 
 
 def vectors_key(corpus: Corpus, model_name: str) -> str:
-    """The content key of a corpus's embeddings: its text hash and the model."""
-    return f"{corpus.content_hash}:{model_name}"
+    """The content key of a corpus's embeddings: its text hash and the model at its precision."""
+    return f"{corpus.content_hash}:{model_id_for(model_name)}"
 
 
 def corpus_vectors(corpus: Corpus, model_name: str) -> np.ndarray:
