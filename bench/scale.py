@@ -9,8 +9,8 @@ timed apart; neighbour preservation (k=10, lib/honesty.py) of fitted vs placed p
 --honesty-max points: it needs an exact kNN of every point); clustering + c-TF-IDF names of
 generated texts; the project saved as the CLI saves it; the figure JSON of `huge_map_figure`
 in bytes per point; and, unless --no-browser, the seconds from opening the page to the plot
-drawn in headless Chromium (Playwright), served by `streamlit run` on a one-page script that
-loads the saved project by id, plus that server's peak memory.
+drawn in headless Chromium (Playwright), served by `streamlit run app.py` (the Map page opened
+by the project's share link), plus that server's peak memory.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -63,16 +62,6 @@ CHROMIUM_ARGS = [
 TARGET_DRAW_S = 20.0
 TARGET_BYTES = 12.0
 LIBRARIES = ("numpy", "umap-learn", "pynndescent", "numba", "scikit-learn", "plotly", "streamlit")
-PAGE = """
-import streamlit as st
-from lib.projects import ProjectStore
-from lib.scale import huge_map_figure
-
-st.set_page_config(layout="wide")
-project = ProjectStore({root!r}).load(st.query_params["project"])
-huge = huge_map_figure(project.coords, project.cluster_labels, project.cluster_names)
-st.plotly_chart(huge.figure, key="map", on_select="rerun", selection_mode=("box", "lasso"))
-"""
 DRAWN = """n => {
     const el = document.querySelector('.js-plotly-plot');
     if (!el || !el._fullData || !el._fullLayout || !el._fullLayout._glcanvas) return false;
@@ -181,7 +170,7 @@ def run_size(n: int, args: argparse.Namespace, work: Path) -> dict:
     with timed(results, "save s"):
         frame = pd.DataFrame({"text": texts})
         corpus = corpus_from_frame(frame, "text", source=f"bench-{n}", max_documents=NO_LIMIT)
-        project = ProjectStore(work / "projects").save(
+        project = ProjectStore(work / "home" / "projects").save(
             title=f"bench {n:,}",
             model_name=None,
             corpus=corpus,
@@ -205,7 +194,7 @@ def run_size(n: int, args: argparse.Namespace, work: Path) -> dict:
 
 def results_id(work: Path, n: int) -> str:
     """The id of the project saved for size n (the only one with that size)."""
-    summaries = ProjectStore(work / "projects").list()
+    summaries = ProjectStore(work / "home" / "projects").list()
     return next(summary.id for summary in summaries if summary.n_docs == n)
 
 
@@ -227,12 +216,13 @@ def browser_draw(work: Path, n: int, project_id: str) -> dict:
     """Seconds from page open to the plot drawn, and the server's peak RSS, in a fresh server."""
     from playwright.sync_api import sync_playwright
 
-    script = work / "big_map.py"
-    script.write_text(textwrap.dedent(PAGE.format(root=str(work / "projects"))), encoding="utf-8")
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    env = {
+        **os.environ, "HF_HUB_OFFLINE": "1", "EMBEDSCOPE_HOME": str(work / "home"),
+        "EMBEDSCOPE_WARM_UP": "0",  # time the page, not a warm-up racing it for the 2 cores
+    }  # fmt: skip
     command = [
-        sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
+        sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
         "--server.port", str(port), "--server.address", "127.0.0.1",
         "--server.maxMessageSize", "1000", "--browser.gatherUsageStats", "false",
     ]  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -18,6 +18,9 @@ NOISE_NAME = "unclustered"
 METHODS = ("hdbscan", "kmeans")
 SPACES = ("pca", "embeddings", "map")
 
+DEFAULT_MIN_CLUSTER_SIZE = 10
+DEFAULT_N_CLUSTERS = 10
+
 
 @dataclass(frozen=True)
 class ClusterParams:
@@ -28,8 +31,8 @@ class ClusterParams:
     """
 
     method: str = "hdbscan"
-    min_cluster_size: int = 10
-    n_clusters: int = 10
+    min_cluster_size: int = DEFAULT_MIN_CLUSTER_SIZE
+    n_clusters: int = DEFAULT_N_CLUSTERS
     space: str = "pca"
     pca_dims: int = 20
     seed: int = 42
@@ -41,6 +44,13 @@ class ClusterParams:
         check_choice("ClusterParams", "space", self.space, SPACES)
         check_int("ClusterParams", "pca_dims", self.pca_dims, 2, 256)
         check_int("ClusterParams", "seed", self.seed, 0)
+
+    def effective(self) -> ClusterParams:
+        """These parameters with the unused size parameter at its default: settings that
+        cluster identically compare equal (KMeans ignores min_cluster_size, HDBSCAN n_clusters)."""
+        if self.method == "kmeans":
+            return replace(self, min_cluster_size=DEFAULT_MIN_CLUSTER_SIZE)
+        return replace(self, n_clusters=DEFAULT_N_CLUSTERS)
 
 
 @dataclass(frozen=True)
@@ -56,9 +66,10 @@ class Clustering:
         """Clusters found, noise not counted."""
         return sum(1 for cluster_id in self.sizes if cluster_id != NOISE)
 
-    def point_names(self) -> np.ndarray:
-        """The cluster name of every point, for colouring and tables."""
-        return np.array([self.names[int(c)] for c in self.labels], dtype=object)
+    def point_names(self, rows: Sequence[int] | None = None) -> np.ndarray:
+        """The cluster name of every point (or of `rows`), for colouring and tables."""
+        labels = self.labels if rows is None else self.labels[np.asarray(rows, dtype=np.int64)]
+        return np.array([self.names[int(c)] for c in labels], dtype=object)
 
 
 def clustering_space(

@@ -173,10 +173,18 @@ def resolve_precision(precision: str = "auto") -> str:
     chosen = os.environ.get(PRECISION_ENV, "").strip().lower()
     if chosen:
         return check_choice(PRECISION_ENV, "value", chosen, PRECISIONS[1:])
-    import torch
+    return "bf16" if _native_bf16() else "fp32"
 
-    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-    return "bf16" if native else "fp32"
+
+def _native_bf16() -> bool:
+    """Whether the CPU has bf16 instructions; reads /proc/cpuinfo to keep torch unimported."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").split()
+    except OSError:
+        import torch
+
+        return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return bool({"avx512_bf16", "amx_bf16"} & set(flags))
 
 
 @dataclass(frozen=True)

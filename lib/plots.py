@@ -243,6 +243,17 @@ def selected_rows(event: object) -> list[int]:
     return sorted(rows)
 
 
+def selected_points(event: object) -> list[tuple[int, int]]:
+    """(curve_number, point_number) of each selected point, for figures without customdata."""
+    selection = _field(event, "selection") or {}
+    pairs = []
+    for point in _field(selection, "points") or []:
+        curve, number = _field(point, "curve_number"), _field(point, "point_number")
+        if isinstance(curve, int) and isinstance(number, int):
+            pairs.append((curve, number))
+    return pairs
+
+
 def _as_row(value: object) -> int | None:
     """A non-negative integer row id from a customdata value, or None when it is not one."""
     try:

@@ -33,6 +33,8 @@ from lib.reduce import PCAParams, Projection, UMAPParams, project_pca, project_u
 logger = logging.getLogger(__name__)
 
 SAMPLE_SIZE = 50_000
+HUGE_MAP_ABOVE = 50_000  # bigger maps are drawn by huge_map_figure (no per-point text)
+MAX_CATEGORIES = 50  # colour groups a huge map draws as traces
 CHUNK_SIZE = 10_000
 MIN_SAMPLE = 50
 DEFAULT_LAYOUT = UMAPParams()
@@ -207,6 +209,28 @@ class HugeMap:
                 if point >= 0 and position < self.offsets[curve + 1]:
                     found.append(int(self.order[position]))
         return found
+
+
+def category_labels(values: Sequence[object]) -> tuple[np.ndarray, dict[int, str]]:
+    """Integer codes and their names for a categorical column, to colour a huge map by it."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(pd.Series(values), use_na_sentinel=True)
+    if len(uniques) > MAX_CATEGORIES:
+        raise ParameterError(
+            f"A huge map can colour by at most {MAX_CATEGORIES} groups; this column has "
+            f"{len(uniques):,}. Colour by clusters instead."
+        )
+    names = {code: str(value) for code, value in enumerate(uniques)}
+    if (codes < 0).any():
+        names[NOISE] = "(missing)"
+    return np.where(codes < 0, NOISE, codes).astype(np.int64), names
+
+
+def fitted_labels(fitted_mask: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
+    """Codes and names that colour a huge map by how each point got its place."""
+    placed = ~np.asarray(fitted_mask, dtype=bool)
+    return placed.astype(np.int64), {0: "fitted by UMAP", 1: "placed by transform"}
 
 
 def huge_map_figure(

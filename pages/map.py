@@ -16,9 +16,10 @@ from lib.export import (
 )
 from lib.honesty import misplaced_neighbors
 from lib.neighbors import neighbors_of
-from lib.plots import ColorBy, hover_labels, map_figure, selected_rows
+from lib.plots import ColorBy, hover_labels, map_figure, selected_points, selected_rows
 from lib.projects import ProjectView
 from lib.reduce import PCAParams, UMAPParams
+from lib.scale import HUGE_MAP_ABOVE, category_labels, fitted_labels, huge_map_figure
 from pages._common import (
     active_corpus,
     active_vectors,
@@ -33,11 +34,23 @@ from pages._common import (
 
 CLUSTER_COLOR = "found clusters"
 HONESTY_COLOR = "map honesty (true neighbours kept)"
+FITTED_COLOR = "fitted or placed by UMAP"
 AUTO_HONESTY_MAX = 20_000
+MAX_TABLE_ROWS = 1_000
 
 corpus = active_corpus()
 st.title("Map")
 st.caption(f"{md(corpus.source)} · {len(corpus):,} documents")
+huge = len(corpus) > HUGE_MAP_ABOVE  # precomputed: fixed layout, no per-point text in the figure
+project = st.session_state.get("project")
+fitted_mask = project.extra.get("fitted_mask") if huge and project is not None else None
+if huge:
+    st.info(
+        f"A precomputed map of {len(corpus):,} points: its layout and clusters are fixed here "
+        "(recompute them with `embedscope-precompute`). Hovering names the group; select points "
+        "to read their texts.",
+        icon=":material/bolt:",
+    )
 
 try:
     vectors, key = active_vectors(corpus)
@@ -46,36 +59,42 @@ except EmbedscopeError as error:
     st.stop()
 
 layout_col, view_col, neighbors_col, dist_col = st.columns([1, 1, 2, 2])
-method = layout_col.segmented_control("Layout", ["UMAP", "PCA"], default="UMAP", key="map_method")
-view = view_col.segmented_control("View", ["2D", "3D"], default="2D", key="map_view")
+method = layout_col.segmented_control(
+    "Layout", ["UMAP", "PCA"], default="UMAP", key="map_method", disabled=huge
+)
+view = view_col.segmented_control("View", ["2D", "3D"], default="2D", key="map_view", disabled=huge)
 dimensions = 3 if view == "3D" else 2
 is_umap = method != "PCA"
 n_neighbors = neighbors_col.slider(
-    "Neighbours (local ↔ global)", 2, 100, 15, key="map_n_neighbors", disabled=not is_umap,
+    "Neighbours (local ↔ global)", 2, 100, 15, key="map_n_neighbors", disabled=huge or not is_umap,
     help="UMAP's n_neighbors: small values keep fine local detail, large ones the big picture.",
 )  # fmt: skip
 min_dist = dist_col.slider(
-    "Minimum distance", 0.0, 1.0, 0.1, 0.05, key="map_min_dist", disabled=not is_umap,
+    "Minimum distance", 0.0, 1.0, 0.1, 0.05, key="map_min_dist", disabled=huge or not is_umap,
     help="UMAP's min_dist: how tightly points may pack together on the map.",
 )  # fmt: skip
 
+if huge:
+    colorings = [CLUSTER_COLOR, *corpus.label_columns()]
+    colorings += [FITTED_COLOR] if fitted_mask is not None else []
+else:
+    colorings = [CLUSTER_COLOR, *corpus.metadata.columns, HONESTY_COLOR]
 color_col, method_col, size_col, space_col = st.columns([2, 1, 1, 1])
-color_choice = color_col.selectbox(
-    "Colour by", [CLUSTER_COLOR, *corpus.metadata.columns, HONESTY_COLOR], key="map_color"
-)
+color_choice = color_col.selectbox("Colour by", colorings, key="map_color")
 cluster_method = method_col.selectbox(
-    "Clustering", ["hdbscan", "kmeans"], key="map_cluster", format_func=str.upper
+    "Clustering", ["hdbscan", "kmeans"], key="map_cluster", format_func=str.upper, disabled=huge
 )
 if cluster_method == "kmeans":
-    size = size_col.number_input("Clusters (k)", 2, 200, 10, key="map_k")
+    size = size_col.number_input("Clusters (k)", 2, 200, 10, key="map_k", disabled=huge)
 else:
-    size = size_col.number_input("Min cluster size", 2, 1000, 10, key="map_min_size")
+    size = size_col.number_input("Min cluster size", 2, 1000, 10, key="map_min_size", disabled=huge)
 space = space_col.selectbox(
     "Cluster on",
     ["map", "pca", "embeddings"],
     key="map_space",
     format_func={"map": "the map", "pca": "PCA of embeddings", "embeddings": "full embeddings"}.get,
     help="HDBSCAN finds dense groups best on the map; KMeans works well on full embeddings.",
+    disabled=huge,
 )
 
 try:
@@ -96,7 +115,25 @@ except EmbedscopeError as error:
 for note in mapped.notes:
     st.info(note)
 
-with st.expander("How honest is this map?", expanded=color_choice == HONESTY_COLOR):
+
+def explain_huge_honesty() -> None:
+    """What a huge map can say about its honesty without an exact kNN of every point."""
+    st.markdown(
+        "Measuring every point's true neighbours takes minutes at this size, so this page does "
+        "not. `bench/scale.py` measures it offline: points placed by transform keep fewer of "
+        "their true neighbours than fitted points."
+    )
+    if fitted_mask is not None:
+        fitted = int(fitted_mask.sum())
+        st.caption(
+            f"UMAP was fitted on {fitted:,} points; the other {len(corpus) - fitted:,} were "
+            f"placed next to their nearest fitted neighbours. Colour by “{FITTED_COLOR}” to see "
+            "which are which."
+        )
+
+
+def measure_honesty() -> int:
+    """The honesty expander's controls and figures; returns the k chosen for neighbours."""
     st.markdown(
         f"A flat map cannot keep every distance of a {vectors.shape[1]}-dimensional space. "
         "For each document we "
@@ -104,14 +141,14 @@ with st.expander("How honest is this map?", expanded=color_choice == HONESTY_COL
         "the share that survives is its honesty score (1 = all kept)."
     )
     largest_k = min(50, (len(corpus) - 1) // 2)
-    honesty_k = min(10, largest_k)
+    chosen_k = min(10, largest_k)
     if largest_k > 2:
-        honesty_k = st.slider("k (neighbours compared)", 2, largest_k, honesty_k, key="map_k_true")
+        chosen_k = st.slider("k (neighbours compared)", 2, largest_k, chosen_k, key="map_k_true")
     measure = len(corpus) <= AUTO_HONESTY_MAX or color_choice == HONESTY_COLOR
     if largest_k < 1:
         st.caption("Too few documents to compare neighbourhoods.")
     elif measure or st.button("Measure (slow on big corpora)", key="map_honesty_go"):
-        report = honesty(vectors, key, mapped, honesty_k)
+        report = honesty(vectors, key, mapped, chosen_k)
         kept_col, trust_col, pca_col = st.columns(3)
         kept_col.metric("True neighbours kept (mean)", f"{report.mean:.0%}")
         trust_col.metric("Trustworthiness", f"{report.trustworthiness:.3f}")
@@ -123,27 +160,56 @@ with st.expander("How honest is this map?", expanded=color_choice == HONESTY_COL
             "Trustworthiness (scikit-learn) asks the opposite question: are map neighbours "
             "true neighbours? Select a point below to see the true neighbours the map put far away."
         )
+    return chosen_k
 
-cluster_names = clusters.point_names()
-if color_choice == CLUSTER_COLOR:
-    color = ColorBy("cluster", cluster_names)
-elif color_choice == HONESTY_COLOR:
-    color = ColorBy("neighbours kept", honesty(vectors, key, mapped, honesty_k).per_point, True)
-else:
-    color = ColorBy(color_choice, corpus.metadata[color_choice].to_numpy())
-metadata = corpus.metadata.assign(cluster=cluster_names)
-figure = map_figure(
-    mapped.coords,
-    hover_labels(corpus.texts, metadata),
-    color=color,
-    cluster_names=clusters.names if color_choice == CLUSTER_COLOR else None,
-    cluster_labels=clusters.labels,
-)
+
+with st.expander("How honest is this map?", expanded=color_choice == HONESTY_COLOR):
+    if huge:
+        explain_huge_honesty()
+        honesty_k = 10
+    else:
+        honesty_k = measure_honesty()
+
+
+def huge_figure():
+    """The huge map coloured by clusters, a label column, or fitted vs placed points."""
+    if color_choice == CLUSTER_COLOR:
+        return huge_map_figure(mapped.coords, clusters.labels, clusters.names)
+    if color_choice == FITTED_COLOR:
+        return huge_map_figure(mapped.coords, *fitted_labels(fitted_mask))
+    return huge_map_figure(mapped.coords, *category_labels(corpus.metadata[color_choice]))
+
+
+def regular_figure():
+    """The map with hover text per point, coloured as chosen."""
+    if color_choice == CLUSTER_COLOR:
+        color = ColorBy("cluster", clusters.point_names())
+    elif color_choice == HONESTY_COLOR:
+        color = ColorBy("neighbours kept", honesty(vectors, key, mapped, honesty_k).per_point, True)
+    else:
+        color = ColorBy(color_choice, corpus.metadata[color_choice].to_numpy())
+    metadata = corpus.metadata.assign(cluster=clusters.point_names())
+    return map_figure(
+        mapped.coords,
+        hover_labels(corpus.texts, metadata),
+        color=color,
+        cluster_names=clusters.names if color_choice == CLUSTER_COLOR else None,
+        cluster_labels=clusters.labels,
+    )
+
+
+try:
+    drawn = huge_figure() if huge else None
+except EmbedscopeError as error:
+    show_error(error)
+    st.stop()
+figure = drawn.figure if drawn is not None else regular_figure()
 
 
 def document_table(rows: list[int], **columns) -> pd.DataFrame:
     """Texts of the given rows with their metadata and cluster, plus any extra columns first."""
-    table = metadata.iloc[rows].reset_index(drop=True)
+    table = corpus.metadata.iloc[rows].reset_index(drop=True)
+    table["cluster"] = clusters.point_names(rows)
     for position, (name, values) in enumerate({"id": rows, **columns}.items()):
         table.insert(position, name, list(values))
     table.insert(len(columns) + 1, "text", [corpus.texts[i] for i in rows])
@@ -180,11 +246,14 @@ def map_and_selection() -> None:
     event = st.plotly_chart(
         figure, key="map_chart", on_select="rerun", selection_mode=("points", "box", "lasso")
     )
-    rows = selected_rows(event)
+    rows = drawn.rows(selected_points(event)) if drawn is not None else selected_rows(event)
     if not rows:
         st.info("Click a point, or drag a lasso or box on the map, to read those documents here.")
         return
     st.subheader(f"{len(rows):,} selected")
+    if len(rows) > MAX_TABLE_ROWS:
+        st.caption(f"The table shows the first {MAX_TABLE_ROWS:,} of them.")
+        rows = rows[:MAX_TABLE_ROWS]
     st.dataframe(document_table(rows), hide_index=True, height=min(400, 38 + 35 * len(rows)))
     focus = st.selectbox(
         "Look closer at", rows, format_func=lambda i: f"#{i} · {corpus.texts[i][:90]}",
@@ -235,13 +304,16 @@ def save_project(title: str) -> None:
 with st.expander("Save, share and export"):
     save_col, export_col = st.columns(2)
     with save_col:
-        st.markdown("**Save as a project** to get a link that reopens this exact view.")
-        title = st.text_input("Title", value=str(corpus.source)[:80], key="map_title")
-        if st.button("Save project", icon=":material/save:", key="map_save"):
-            try:
-                save_project(title)
-            except EmbedscopeError as error:
-                show_error(error)
+        if huge:
+            st.markdown("**This precomputed project is saved**: its link reopens this view.")
+        else:
+            st.markdown("**Save as a project** to get a link that reopens this exact view.")
+            title = st.text_input("Title", value=str(corpus.source)[:80], key="map_title")
+            if st.button("Save project", icon=":material/save:", key="map_save"):
+                try:
+                    save_project(title)
+                except EmbedscopeError as error:
+                    show_error(error)
         link = share_link("")  # the Map is the default page: its URL is /
         if link:
             st.code(link, language=None, wrap_lines=True)
@@ -256,6 +328,8 @@ with st.expander("Save, share and export"):
             "Projector vectors.tsv": (lambda: projector_export()[0], "vectors.tsv"),
             "Projector metadata.tsv": (lambda: projector_export()[1], "metadata.tsv"),
         }
+        if huge:  # an image, 1.5 GB of vectors or gigabytes of TSV are no use at this size
+            downloads = dict(list(downloads.items())[:3])
         for label, (make, filename) in downloads.items():
             st.download_button(label, make, filename, on_click="ignore", key=f"map_dl_{filename}")
         st.caption(
