@@ -105,3 +105,19 @@ def test_selected_rows_reads_every_customdata_shape(event):
 def test_selected_rows_of_nothing_is_empty():
     assert selected_rows(None) == []
     assert selected_rows({"selection": {"points": []}}) == []
+
+
+def test_wrap_words_matches_textwrap_and_collapses_whitespace():
+    import random
+    import textwrap
+
+    from lib.plots import wrap_words
+
+    rng = random.Random(0)
+    for _ in range(500):
+        words = ["x" * rng.choice([1, 3, 9, 10, 11, 25]) for _ in range(rng.randint(0, 12))]
+        text = " ".join(words)
+        expected = [line.rstrip() for line in textwrap.wrap(text, 10, break_long_words=True)]
+        assert wrap_words(text, 10) == (expected or [""])
+    assert wrap_words("a  b\t\nc", 10) == ["a b c"]
+    assert wrap_words("abcdefghijklmnop", 5) == ["abcde", "fghij", "klmno", "p"]
