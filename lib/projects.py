@@ -4,7 +4,8 @@ Layout of a store (default `default_home() / "projects"`):
 
     projects.sqlite3        index (WAL): id, title, created, n_docs, model, params, versions
     <id>/corpus.parquet     texts (column TEXT_FIELD) and metadata
-    <id>/arrays.npz         vectors, coords, cluster_labels, extra arrays (numbers only)
+    <id>/arrays.npz         vectors, coords, cluster_labels, extra arrays (numbers only, stored
+                            uncompressed: `load` memory-maps them read-only)
     <id>/meta.json          title, model, corpus fields, cluster names, view, library versions
 
 A project folder is written under a temporary name and renamed into place, then indexed, so a
@@ -16,11 +17,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import secrets
 import shutil
 import sqlite3
+import struct
 import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping
@@ -56,6 +59,11 @@ LAYOUT_METHODS = {"umap": UMAPParams, "pca": PCAParams}
 _EXTRA_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 _EXTRA_PREFIX = "extra__"
 _CORE_ARRAYS = ("vectors", "coords", "cluster_labels")
+_ZIP_LOCAL_HEADER = 30  # bytes before a zip member's name, extra field and data
+_NPY_HEADER_READERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (
     id TEXT PRIMARY KEY,
@@ -470,8 +478,7 @@ def _read_folder(folder: Path, project_id: str) -> Project:
         metadata=frame.drop(columns=TEXT_FIELD),
         **meta["corpus"],
     )
-    with np.load(folder / ARRAYS_FILE, allow_pickle=False) as archive:
-        arrays = {name: archive[name] for name in archive.files}
+    arrays = _read_arrays(folder / ARRAYS_FILE)
     extra = {
         name.removeprefix(_EXTRA_PREFIX): array
         for name, array in arrays.items()
@@ -492,6 +499,46 @@ def _read_folder(folder: Path, project_id: str) -> Project:
     )
     _check_project(project)
     return project
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an arrays.npz, each memory-mapped read-only where it can be, else read.
+
+    np.savez stores members uncompressed, so each member's bytes lie in the file as in a .npy;
+    mapping them means opening a 1M-point project reads only the pages used, not 1.5 GB of
+    vectors (np.load ignores mmap_mode for .npz files). Compressed or object members are read
+    by np.load, which refuses pickles.
+    """
+    arrays = {}
+    with np.load(path, allow_pickle=False) as archive:
+        for name in archive.files:
+            mapped = _mapped_member(path, archive.zip.getinfo(f"{name}.npy"))
+            arrays[name] = archive[name] if mapped is None else mapped
+    return arrays
+
+
+def _mapped_member(path: Path, member: zipfile.ZipInfo) -> np.ndarray | None:
+    """A read-only memory map of one stored (uncompressed) .npy member; None if it has none."""
+    if member.compress_type != zipfile.ZIP_STORED:
+        return None
+    with open(path, "rb") as file:
+        file.seek(member.header_offset)
+        local_header = file.read(_ZIP_LOCAL_HEADER)
+        if len(local_header) < _ZIP_LOCAL_HEADER or local_header[:4] != b"PK\x03\x04":
+            return None
+        name_length, extra_length = struct.unpack("<HH", local_header[26:30])
+        start = member.header_offset + _ZIP_LOCAL_HEADER + name_length + extra_length
+        file.seek(start)
+        version = np.lib.format.read_magic(file)
+        if version not in _NPY_HEADER_READERS:
+            return None
+        shape, fortran_order, dtype = _NPY_HEADER_READERS[version](file)
+        offset = file.tell()
+    size = dtype.itemsize * math.prod(shape)
+    if dtype.hasobject or size == 0 or offset - start + size != member.file_size:
+        return None
+    order = "F" if fortran_order else "C"
+    return np.asarray(np.memmap(path, dtype, mode="r", offset=offset, shape=shape, order=order))
 
 
 def _reason(error: Exception) -> str:

@@ -6,6 +6,7 @@ through one cached function here, keyed by content hashes and parameter dataclas
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -29,9 +30,10 @@ from lib.embed import (
     load_model,
     model_id_for,
 )
-from lib.errors import EmbedscopeError
+from lib.errors import EmbedscopeError, StoreError
 from lib.expressions import pointer
 from lib.honesty import HonestyReport, honesty_report
+from lib.hosting import HostedConfig, ProjectListing, hosted_config, listed_projects
 from lib.neighbors import exact_knn
 from lib.plots import ColorBy, hover_labels, map_figure
 from lib.projects import (
@@ -39,6 +41,7 @@ from lib.projects import (
     Project,
     ProjectStore,
     ProjectView,
+    check_project_id,
     share_query,
     share_target,
 )
@@ -54,7 +57,7 @@ from lib.reduce import (
     saved_projection,
     warm_up,
 )
-from lib.store import EmbeddingCache, ResultCache, library_versions, result_key
+from lib.store import EmbeddingCache, ResultCache, default_home, library_versions, result_key
 
 DEFAULT_SAMPLE = "topics"
 WARM_UP_ENV = "EMBEDSCOPE_WARM_UP"
@@ -86,7 +89,8 @@ _claim_pages_folder()
 
 @st.cache_resource(show_spinner=False)
 def start_warm_up() -> threading.Thread | None:
-    """Once per server: compile UMAP's numba code in the background so no visitor waits for it.
+    """Once per server, from the first page view on: load the default text model, then compile
+    UMAP's numba code, in a background thread, so that no visitor waits for either.
 
     umap (and with it numba, scipy, scikit-learn) is imported here first: imports racing
     between the thread and a page run can leave a module half initialised. Set
@@ -96,7 +100,7 @@ def start_warm_up() -> threading.Thread | None:
         return None
     import umap  # noqa: F401
 
-    thread = threading.Thread(target=warm_up, name="embedscope-warm-up", daemon=True)
+    thread = threading.Thread(target=_warm_up_server, name="embedscope-warm-up", daemon=True)
     thread.start()
     return thread
 
@@ -105,7 +109,7 @@ def wait_for_warm_up() -> None:
     """Let a running warm-up finish before compiling anything else: numba compiles one at a time."""
     thread = start_warm_up()
     if thread is not None and thread.is_alive():
-        with st.spinner("Finishing the server's warm-up (compiling UMAP once)…"):
+        with st.spinner("Finishing the server's warm-up (loading the model, compiling UMAP)…"):
             thread.join()
 
 
@@ -191,14 +195,18 @@ def set_corpus(
         del st.session_state[key]
 
 
-@st.cache_resource(show_spinner=False)
 def project_store() -> ProjectStore:
-    """Saved projects, shared by every session of this server."""
-    return ProjectStore()
+    """Saved projects of this server's data home (EMBEDSCOPE_HOME), shared by every session."""
+    return _project_store(str(default_home()))
 
 
 def open_project(project_id: str) -> Project:
-    """Show a saved project read-only: its vectors, map and clusters, with no re-embedding."""
+    """Show a saved project read-only: its vectors, map and clusters, with no re-embedding.
+
+    A hosted server with a fixed project list opens only those (links to others included).
+    """
+    if not hosted().allows(check_project_id(project_id)):
+        raise StoreError(f"This server does not offer a project with id {project_id}.")
     project = project_store().load(project_id)
     own_key = f"project:{project.id}"
     set_corpus(
@@ -283,6 +291,8 @@ def sidebar(url_path: str) -> None:
     st.markdown(f"**Corpus:** {md(corpus.source)}")
     model_text = md(model_name) if model_name else "uploaded vectors (no text model)"
     st.caption(f"{len(corpus):,} documents · {model_text}")
+    if hosted().hosted:
+        st.caption("Hosted demo: uploads are off on this server.")
     project: Project | None = st.session_state.get("project")
     if project is not None:
         st.info(f"Saved project **{md(project.title)}**, shown read-only.", icon=":material/lock:")
@@ -304,7 +314,7 @@ def saved_result(key: str, params: object, kind: str):
     view = project.view
     if kind == "map" and params == view.layout_params():
         return saved_projection(project.coords, params, project.vectors)
-    if kind == "clusters" and params == view.cluster_params():
+    if kind == "clusters" and params.effective() == view.cluster_params().effective():
         sizes = dict(zip(*np.unique(project.cluster_labels, return_counts=True), strict=True))
         sizes = {int(c): int(n) for c, n in sizes.items()}
         return Clustering(project.cluster_labels, project.cluster_names, sizes)
@@ -505,3 +515,42 @@ def clustering(
     if params.space == "map":
         return _clustering(vectors, corpus.texts, mapped.coords, f"{key}|{mapped.params}", params)
     return _clustering(vectors, corpus.texts, None, key, params)
+
+
+def hosted() -> HostedConfig:
+    """This server's hosted-mode settings, read from the environment on every run (cheap).
+
+    A malformed setting stops the page with its message: better than guessing whether uploads
+    were meant to be on.
+    """
+    try:
+        return hosted_config()
+    except EmbedscopeError as error:
+        show_error(error)
+        st.stop()
+
+
+def saved_projects() -> ProjectListing:
+    """The saved projects this server lists: all of them, or a hosted server's configured ones."""
+    return listed_projects(project_store().list(), hosted())
+
+
+@st.cache_resource(show_spinner=False)
+def _warm_up_server() -> None:
+    """The warm-up thread's work: the default model into text_model's cache, then numba.
+
+    Itself a cached function, so that text_model, nested in it, draws no spinner: this thread
+    has no page (Streamlit would log a missing ScriptRunContext). A page that needs the model
+    meanwhile waits for this load (Streamlit locks each cache entry) instead of loading it again.
+    """
+    try:
+        text_model(DEFAULT_MODEL)
+    except EmbedscopeError as error:
+        logging.getLogger(__name__).warning("Warm-up: no model %s (%s)", DEFAULT_MODEL, error)
+    warm_up()
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _project_store(home: str) -> ProjectStore:
+    """One ProjectStore per data home: `home` keys the cache, ProjectStore() opens its store."""
+    return ProjectStore()

@@ -1,4 +1,5 @@
-"""Corpus page: pick a sample, upload a file or paste text; choose the text column and model."""
+"""Corpus page: open a saved project, pick a sample, upload a file or paste text; choose the
+text column and model. On a hosted server only saved projects and samples are offered."""
 
 import pandas as pd
 import streamlit as st
@@ -15,18 +16,25 @@ from lib.corpus import (
 )
 from lib.embed import CHARS_PER_TOKEN, DEFAULT_MODEL, estimate_truncated, model_max_tokens
 from lib.errors import EmbedscopeError
+from lib.projects import ProjectSummary
 from lib.vectors import UploadedVectors, load_vectors
 from pages._common import (
     DEFAULT_SAMPLE,
     corpus_vectors,
+    hosted,
     md,
+    open_project,
     sample_corpus,
+    saved_projects,
     set_corpus,
     show_error,
 )
 
 OTHER_MODEL = "Another sentence-transformers model…"
-SOURCES = ["Sample", "Upload a file", "Paste text", "Upload vectors"]
+PROJECTS = "Saved projects"
+UPLOADS = ["Upload a file", "Paste text", "Upload vectors"]
+SOURCES = ["Sample", PROJECTS, *UPLOADS]
+HOSTED_SOURCES = [PROJECTS, "Sample"]
 VECTOR_FORMATS = ["npy", "csv", "tsv", "parquet"]
 
 
@@ -41,6 +49,53 @@ def choose_sample() -> Corpus:
     default = samples.index(DEFAULT_SAMPLE) if DEFAULT_SAMPLE in samples else 0
     name = st.selectbox("Sample corpus", samples, index=default, key="corpus_sample")
     return sample_corpus(name)
+
+
+def project_label(project: ProjectSummary) -> str:
+    """How a project reads in the picker: its title, size and save date (plain text)."""
+    return f"{project.title} · {project.n_docs:,} documents · saved {project.created[:10]}"
+
+
+def choose_project(is_hosted: bool) -> None:
+    """The saved projects this server lists, and an Open button that shows one on the Map page."""
+    try:
+        listing = saved_projects()
+    except EmbedscopeError as error:
+        show_error(error)
+        return
+    if listing.missing:
+        st.warning(md(f"Not in this server's store: {', '.join(listing.missing)}."))
+    if not listing.projects and is_hosted:
+        st.info("This server offers no saved projects yet; open a bundled sample instead.")
+        return
+    if not listing.projects:
+        st.info(
+            'No saved projects yet. Save one on the Map page ("Save, share and export"), or '
+            "precompute a big corpus on the server: `python -m lib.precompute corpus.csv "
+            '--text-column text --title "My corpus"` (also installed as `embedscope-precompute`).'
+        )
+        return
+    projects = {project.id: project for project in listing.projects}
+    overview = pd.DataFrame(
+        {
+            "title": [p.title for p in listing.projects],
+            "documents": [p.n_docs for p in listing.projects],
+            "model": [p.model_name or "uploaded vectors" for p in listing.projects],
+            "saved (UTC)": [p.created[:16].replace("T", " ") for p in listing.projects],
+        }
+    )
+    st.dataframe(overview, hide_index=True)
+    chosen = st.selectbox(
+        "Project", list(projects), format_func=lambda i: project_label(projects[i]),
+        key="corpus_project",
+    )  # fmt: skip
+    if st.button("Open project", type="primary", key="corpus_open"):
+        try:
+            open_project(chosen)
+        except EmbedscopeError as error:
+            show_error(error)
+        else:
+            st.switch_page("pages/map.py")
 
 
 def choose_upload() -> Corpus | None:
@@ -107,8 +162,10 @@ def show_preview(corpus: Corpus) -> None:
     st.dataframe(preview, hide_index=True, height=280)
 
 
-def choose_model() -> str:
-    choice = st.selectbox("Embedding model", [DEFAULT_MODEL, OTHER_MODEL], key="corpus_model")
+def choose_model(others: bool) -> str:
+    """The model to embed with; `others` offers any sentence-transformers name or folder."""
+    options = [DEFAULT_MODEL, OTHER_MODEL] if others else [DEFAULT_MODEL]
+    choice = st.selectbox("Embedding model", options, key="corpus_model")
     if choice != OTHER_MODEL:
         st.caption("Bundled with the app, works offline: 384 dimensions, English-first.")
         return DEFAULT_MODEL
@@ -132,21 +189,26 @@ def show_model_window(corpus: Corpus, model_name: str) -> None:
         )
 
 
+is_hosted = hosted().hosted
 st.title("Corpus")
-st.caption(
-    f"Bring up to {MAX_DOCUMENTS:,} short documents; each becomes a point on the map. "
-    "Larger corpora: precompute them from the command line (see the README)."
-)
-source = st.segmented_control("Source", SOURCES, default=SOURCES[0], key="corpus_source")
+if is_hosted:
+    st.caption(
+        "Uploads are off on this server: open one of its saved projects or a bundled sample."
+    )
+else:
+    st.caption(
+        f"Bring up to {MAX_DOCUMENTS:,} short documents; each becomes a point on the map. "
+        "Larger corpora: precompute them from the command line (see the README)."
+    )
+sources = HOSTED_SOURCES if is_hosted else SOURCES
+source = st.segmented_control("Source", sources, default=sources[0], key="corpus_source")
+if source == PROJECTS:
+    choose_project(is_hosted)
+    st.stop()
+uploads = dict(zip(UPLOADS, [choose_upload, choose_pasted, choose_vectors], strict=True))
+chooser = choose_sample if is_hosted else uploads.get(source, choose_sample)
 try:
-    if source == "Upload a file":
-        candidate = choose_upload()
-    elif source == "Paste text":
-        candidate = choose_pasted()
-    elif source == "Upload vectors":
-        candidate = choose_vectors()
-    else:
-        candidate = choose_sample()
+    candidate = chooser()
 except EmbedscopeError as error:
     show_error(error)
     candidate = None
@@ -160,7 +222,7 @@ if isinstance(candidate, UploadedVectors):
     st.stop()
 if candidate is not None:
     show_preview(candidate)
-model_name = choose_model()
+model_name = choose_model(others=not is_hosted)
 if candidate is not None and model_name:
     show_model_window(candidate, model_name)
 if st.button("Embed and map", type="primary", disabled=candidate is None or not model_name):

@@ -25,6 +25,7 @@ from pages._common import (
     active_vectors,
     clustering,
     honesty,
+    hosted,
     md,
     project_store,
     projection,
@@ -306,6 +307,8 @@ with st.expander("Save, share and export"):
     with save_col:
         if huge:
             st.markdown("**This precomputed project is saved**: its link reopens this view.")
+        elif hosted().hosted:
+            st.markdown("**Saving is off on this hosted server.**")
         else:
             st.markdown("**Save as a project** to get a link that reopens this exact view.")
             title = st.text_input("Title", value=str(corpus.source)[:80], key="map_title")

@@ -131,6 +131,35 @@ def test_loaded_and_saved_arrays_are_read_only_copies(store: ProjectStore):
         saved.vectors[0, 0] = 1.0
 
 
+def test_loaded_arrays_are_memory_mapped_not_read(store: ProjectStore):
+    saved, given = _save(store)
+    loaded = store.load(saved.id)
+    for array in (loaded.vectors, loaded.coords, loaded.cluster_labels, *loaded.extra.values()):
+        assert type(array) is np.ndarray  # a plain array to callers, pickled as one
+        assert isinstance(array.base, np.memmap) and array.base.mode == "r"
+        assert not array.flags.writeable
+    np.testing.assert_array_equal(loaded.vectors, given["vectors"])
+    np.testing.assert_array_equal(loaded.extra["fitted_mask"], given["extra"]["fitted_mask"])
+
+
+def test_compressed_and_fortran_arrays_files_still_load(store: ProjectStore):
+    saved, given = _save(store)
+    arrays = {
+        "vectors": np.asfortranarray(given["vectors"]),
+        "coords": given["coords"],
+        "cluster_labels": given["cluster_labels"],
+    }
+    np.savez_compressed(store.root / saved.id / ARRAYS_FILE, **arrays)
+    compressed = store.load(saved.id)
+    np.testing.assert_array_equal(compressed.vectors, given["vectors"])
+    assert not isinstance(compressed.vectors.base, np.memmap)
+    assert not compressed.vectors.flags.writeable
+    np.savez(store.root / saved.id / ARRAYS_FILE, **arrays)
+    fortran = store.load(saved.id)
+    np.testing.assert_array_equal(fortran.vectors, given["vectors"])
+    assert fortran.vectors.flags.f_contiguous and isinstance(fortran.vectors.base, np.memmap)
+
+
 def test_uploaded_vectors_project_has_no_model_and_default_view(store: ProjectStore):
     saved, _ = _save(store, model_name=None, view=ProjectView(), extra=None)
     loaded = store.load(saved.id)
