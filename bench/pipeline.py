@@ -14,8 +14,9 @@ from earlier runs (site-packages/__pycache__) cannot make a first run look warm.
              in steps with PCA previews -> kNN -> UMAP -> figure, on empty caches
   ours warm  the same steps in a new process on the filled EMBEDSCOPE_HOME (and its numba cache)
   re-param   in the warm process: a new min_dist, reusing the kNN graph, then the figure again
-  warm, app  the map page's restart path in a new process: cached_vectors (no model) -> the map
-             from ResultCache (written by ours cold) -> saved_projection -> map_figure -> to_json
+  warm, app  the map page's restart path in a new process: the corpus's stored vector matrix
+             (no model) -> the map from ResultCache (both written by ours cold) ->
+             saved_projection -> map_figure -> to_json
   atlas      Apple's Embedding Atlas `compute_projection` in its own venv (--atlas), cold and warm
 
 A stage runs as `python bench/pipeline.py --stage NAME --work DIR` (internal): it reads
@@ -172,13 +173,28 @@ def _umap_params(job: dict) -> Any:
     return UMAPParams() if job["epochs"] is None else UMAPParams(n_epochs=job["epochs"])
 
 
+def _vectors_key(corpus: Any) -> str:
+    """The app's content key of a corpus's embeddings: text hash and model id (with precision)."""
+    from lib.embed import DEFAULT_MODEL, model_id_for
+
+    return f"{corpus.content_hash}:{model_id_for(DEFAULT_MODEL)}"
+
+
 def _map_key(corpus: Any, params: Any) -> str:
     """The ResultCache key of a map: embeddings (corpus hash + model) and parameters."""
-    from lib.embed import DEFAULT_MODEL
     from lib.store import result_key
 
-    vectors = f"{corpus.content_hash}:{DEFAULT_MODEL}"
-    return result_key("map", vectors=vectors, params=repr(params))
+    return result_key("map", vectors=_vectors_key(corpus), params=repr(params))
+
+
+def _knn(clock: StageClock, vectors: Any, params: Any) -> Any:
+    """The shared kNN graph as the app builds it (None below SMALL_DATA: UMAP measures itself)."""
+    from lib.reduce import SMALL_DATA, compute_knn, knn_size
+
+    if len(vectors) < SMALL_DATA:
+        return None
+    with clock.stage("knn"):
+        return compute_knn(vectors, knn_size(len(vectors), params.n_neighbors))
 
 
 def stage_ours(job: dict, *, reparam: bool) -> tuple[Result, Arrays]:
@@ -194,21 +210,16 @@ def stage_ours(job: dict, *, reparam: bool) -> tuple[Result, Arrays]:
 
         model = load_model()
     with clock.stage("embed"):
-        from lib.store import EmbeddingCache
+        from lib.embed import store_corpus_vectors
+        from lib.store import EmbeddingCache, ResultCache
 
         corpus = _corpus(job)
         run = embed_texts(corpus.texts, model, cache=EmbeddingCache())
-    with clock.stage("knn"):
-        from lib.reduce import SMALL_DATA, compute_knn, knn_size, project_umap
-
-        params = _umap_params(job)
-        knn = None
-        if len(corpus) >= SMALL_DATA:
-            knn = compute_knn(run.vectors, knn_size(len(corpus), params.n_neighbors))
-    if knn is None:
-        del clock.seconds["knn"]
+        store_corpus_vectors(ResultCache(), _vectors_key(corpus), run.vectors)
+    params = _umap_params(job)
+    knn = _knn(clock, run.vectors, params)
     with clock.stage("umap"):
-        from lib.store import ResultCache
+        from lib.reduce import project_umap
 
         projection = project_umap(run.vectors, params, knn)
         ResultCache().put(_map_key(corpus, params), {"coords": projection.coords}, {})
@@ -249,7 +260,7 @@ def stage_server(job: dict) -> tuple[Result, Arrays]:
     """
     from lib.embed import embed_in_steps, load_model
     from lib.plots import hover_labels, map_figure
-    from lib.reduce import SMALL_DATA, compute_knn, knn_size, project_pca, project_umap, warm_up
+    from lib.reduce import project_pca, project_umap, warm_up
     from lib.store import EmbeddingCache
 
     start = StageClock()
@@ -269,12 +280,7 @@ def stage_server(job: dict) -> tuple[Result, Arrays]:
     with clock.stage("embed"):
         run = embed_in_steps(corpus.texts, model, cache=EmbeddingCache(), on_step=preview)
     params = _umap_params(job)
-    with clock.stage("knn"):
-        knn = None
-        if len(corpus) >= SMALL_DATA:
-            knn = compute_knn(run.vectors, knn_size(len(corpus), params.n_neighbors))
-    if knn is None:
-        del clock.seconds["knn"]
+    knn = _knn(clock, run.vectors, params)
     with clock.stage("umap"):
         projection = project_umap(run.vectors, params, knn)
     with clock.stage("figure"):
@@ -298,12 +304,14 @@ def stage_warm_app(job: dict) -> tuple[Result, Arrays]:
     """The map page after a server restart: vectors and map from disk, no model, no UMAP."""
     clock = StageClock()
     with clock.stage("load"):
-        from lib.embed import DEFAULT_MODEL, cached_vectors, model_id_for
+        from lib.embed import DEFAULT_MODEL, cached_vectors, model_id_for, stored_corpus_vectors
         from lib.reduce import saved_projection
         from lib.store import EmbeddingCache, ResultCache
-    with clock.stage("embed"):
+    with clock.stage("embed"):  # as pages/_common.corpus_vectors: the whole matrix, else per text
         corpus = _corpus(job)
-        vectors = cached_vectors(corpus.texts, model_id_for(DEFAULT_MODEL), EmbeddingCache())
+        vectors = stored_corpus_vectors(ResultCache(), _vectors_key(corpus))
+        if vectors is None:
+            vectors = cached_vectors(corpus.texts, model_id_for(DEFAULT_MODEL), EmbeddingCache())
     if vectors is None:
         raise RuntimeError("the embedding cache misses vectors: the cold stage must run first")
     with clock.stage("umap"):
@@ -542,8 +550,9 @@ def header(n: int, mean_words: float, quick: bool, atlas: bool) -> str:
         "click, warmed server: a new process loads the model and runs the numba warm-up first "
         "(as the app server does at start), then times the click: embed_in_steps with PCA "
         "previews -> kNN -> UMAP -> figure, empty caches",
-        "warm, app: the map page's restart path: cached_vectors (no model) -> map from "
-        "ResultCache -> saved_projection -> map_figure (load = imports; UMAP = reading the map)",
+        "warm, app: the map page's restart path: the stored vector matrix (no model) -> map "
+        "from ResultCache -> saved_projection -> map_figure (load = imports; UMAP = reading "
+        "the map)",
     ]
     if atlas:
         lines.append(

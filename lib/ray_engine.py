@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ RAY_REQUIREMENT = "pip install -r requirements-ray.txt  (ray[data]==2.60.0)"
 ROWS_PER_BLOCK_BATCHES = 16  # a block holds at most this many batches, so blocks stay small
 BLOCKS_PER_ACTOR = 4  # at least this many blocks per actor, so no actor waits for work
 LIB_DIR = Path(__file__).resolve().parent
+CONNECT_TIMEOUT_S = 10.0  # a cluster address must accept a connection within this
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -101,16 +103,16 @@ def ray_session(settings: RaySettings) -> Iterator[ModuleType]:
 
 
 def _start(ray: ModuleType, settings: RaySettings) -> None:
-    """ray.init: connect to a cluster (shipping lib/ to its workers) or start on this machine."""
+    """ray.init: connect to a cluster or start on this machine, shipping lib/ to the workers
+    (so the command works from any folder, as the embedscope-precompute script does)."""
+    shipped = {"py_modules": [str(LIB_DIR)]}
     try:
         if settings.address is None:
-            ray.init(num_cpus=settings.local_cpus, include_dashboard=False, logging_level="WARNING")
+            ray.init(num_cpus=settings.local_cpus, include_dashboard=False,
+                     logging_level="WARNING", runtime_env=shipped)  # fmt: skip
         else:
-            ray.init(
-                address=settings.address,
-                runtime_env={"py_modules": [str(LIB_DIR)]},
-                logging_level="WARNING",
-            )
+            _check_reachable(settings.address)
+            ray.init(address=settings.address, runtime_env=shipped, logging_level="WARNING")
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = settings.address or "this machine"
         raise ParameterError(
@@ -118,6 +120,21 @@ def _start(ray: ModuleType, settings: RaySettings) -> None:
             "`ray start --head` and pass its address, or leave --ray-address out for a local Ray."
         ) from exc
     logger.info("Ray resources: %s", ray.cluster_resources())
+
+
+def _check_reachable(address: str) -> None:
+    """ConnectionError unless something listens at a "host:port" (or "ray://host:port") address.
+
+    ray.init retries an address nobody answers at for many minutes; this fails in seconds.
+    Addresses without a port ("auto") are left to Ray.
+    """
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ConnectionError(f"nothing answers at {host}:{port}: {exc.strerror or exc}") from exc
 
 
 def embed_missing(
@@ -206,8 +223,8 @@ def _results(ray: ModuleType, dataset, dimension: int) -> Iterator[tuple[np.ndar
         raise
     except ray.exceptions.RayError as exc:
         raise ModelError(
-            f"The Ray run failed: {_last_line(exc)}. Every worker needs requirements.txt and "
-            "requirements-ray.txt installed (same versions as here)."
+            f"The Ray run failed: {_last_line(exc).rstrip('.')}. Every worker needs "
+            "requirements.txt and requirements-ray.txt installed (same versions as here)."
         ) from exc
 
 

@@ -29,6 +29,8 @@ from lib.embed import (
     embed_texts,
     load_model,
     model_id_for,
+    store_corpus_vectors,
+    stored_corpus_vectors,
 )
 from lib.errors import EmbedscopeError, StoreError
 from lib.expressions import pointer
@@ -374,10 +376,15 @@ def vectors_key(corpus: Corpus, model_name: str) -> str:
 def corpus_vectors(corpus: Corpus, model_name: str) -> np.ndarray:
     """Embeddings of the corpus, computed with a live progress bar the first time, then instant."""
     key = (corpus.content_hash, model_name)
+    whole_key = vectors_key(corpus, model_name)
     memo = _vectors_memo()
     cached = memo.get(key)
     if cached is None:
+        cached = stored_corpus_vectors(result_cache(), whole_key)
+    if cached is None:
         cached = cached_vectors(corpus.texts, model_id_for(model_name), embedding_cache())
+        if cached is not None:
+            store_corpus_vectors(result_cache(), whole_key, cached)
     if cached is not None:
         memo.put(key, cached)
         return cached
@@ -405,6 +412,7 @@ def corpus_vectors(corpus: Corpus, model_name: str) -> np.ndarray:
             state="complete",
             expanded=False,
         )
+    store_corpus_vectors(result_cache(), whole_key, run.vectors)
     memo.put(key, run.vectors)
     return run.vectors
 

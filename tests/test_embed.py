@@ -334,3 +334,15 @@ def test_a_failed_guard_keeps_the_model_at_fp32(monkeypatch: pytest.MonkeyPatch)
     model = load_model(precision="bf16")
     assert model.precision == "fp32" and model.model_id == PACKAGED_MODEL_ID
     assert model.precision_check is not None and not model.precision_check.accepted
+
+
+def test_a_corpus_matrix_is_stored_whole_and_read_back(tmp_path: Path):
+    from lib.embed import store_corpus_vectors, stored_corpus_vectors
+    from lib.store import ResultCache
+
+    results = ResultCache(tmp_path)
+    vectors = np.random.default_rng(0).normal(size=(50, 8)).astype(np.float32)
+    assert stored_corpus_vectors(results, "hash:model") is None
+    store_corpus_vectors(results, "hash:model", vectors)
+    np.testing.assert_array_equal(stored_corpus_vectors(results, "hash:model"), vectors)
+    assert stored_corpus_vectors(results, "hash:other-model") is None

@@ -141,6 +141,7 @@ def test_a_restarted_server_gets_vectors_maps_and_clusters_back_from_disk(
     monkeypatch.setattr(common, "project_umap", must_not_run)
     monkeypatch.setattr(common, "cluster_corpus", must_not_run)
     monkeypatch.setattr(common, "text_model", must_not_run)
+    monkeypatch.setattr(common, "cached_vectors", must_not_run)  # the whole matrix is on disk
     at = new_app()
     at.run()
     assert not at.exception

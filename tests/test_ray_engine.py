@@ -1,142 +1,303 @@
-"""The Ray Data engine on a local Ray (num_cpus=2): same vectors and project as the local path."""
+"""The Ray Data engine on a local Ray (num_cpus=2): same vectors and project as the local path.
+
+Ray is never started in the pytest process: starting it replaces builtins.print, after which
+numba compiles in the same process fail. One `python -m tests.ray_worker` process runs the
+scenarios the selected tests need on one local Ray (starting one costs ~10 s) and writes what it
+found; the command line is run as `python -m lib.precompute`, as a user would.
+"""
 
 from __future__ import annotations
 
+import builtins
+import importlib.util
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from lib.cluster import ClusterParams
 from lib.embed import embed_texts
-from lib.errors import ModelError, ParameterError
-from lib.precompute import precompute
-from lib.ray_engine import RaySettings, _block_count, embed_missing
-from lib.reduce import UMAPParams
-from lib.store import EmbeddingCache, text_key
+from lib.errors import ParameterError
+from lib.precompute import share_path
+from lib.projects import ProjectStore
+from lib.ray_engine import RAY_REQUIREMENT, RaySettings, _block_count
+from lib.store import CACHE_FILE_NAME, EmbeddingCache, text_key
+from tests import ray_worker
 from tests.conftest import FakeModel, make_topic_texts
 
-ray = pytest.importorskip(
-    "ray", reason="Ray is not installed; run: pip install -r requirements-ray.txt"
+ROOT = Path(__file__).resolve().parent.parent
+N_PER_TOPIC = 250  # 8 topics: 2,000 documents
+N_DOCUMENTS = 8 * N_PER_TOPIC
+WORKER_TIMEOUT_S = 600
+CLI_TIMEOUT_S = 300
+RAY_INSTALLED = importlib.util.find_spec("ray") is not None
+RAY_WAS_IMPORTED = "ray" in sys.modules
+PRINT = builtins.print
+
+needs_ray = pytest.mark.skipif(
+    not RAY_INSTALLED, reason="Ray is not installed; run: pip install -r requirements-dev.txt"
 )
 
-pytestmark = pytest.mark.ray
 
-N_PER_TOPIC = 250  # 8 topics: 2,000 documents
+def uses(*scenarios: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a test as reading these tests.ray_worker scenarios (only those selected are run)."""
+    unknown = set(scenarios) - set(ray_worker.SCENARIOS)
+    assert not unknown, f"no such scenario in tests/ray_worker.py: {sorted(unknown)}"
+
+    def mark(test: Callable[..., Any]) -> Callable[..., Any]:
+        test.ray_scenarios = scenarios  # type: ignore[attr-defined]
+        return needs_ray(pytest.mark.ray(test))
+
+    return mark
 
 
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    """One local Ray for the module (starting one costs ~10 s here); precompute reuses it."""
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
-    yield
-    ray.shutdown()
+def _env(home: Path) -> dict[str, str]:
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "EMBEDSCOPE_HOME": str(home), "PYTHONPATH": path}
+
+
+def _run(args: list[str], home: Path, timeout: int) -> subprocess.CompletedProcess[str]:
+    """Run a Python module in a fresh process (its own session, so a timeout kills all of it)."""
+    process = subprocess.Popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=_env(home),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        out, err = process.communicate()
+        pytest.fail(f"{' '.join(args[:3])} ran over {timeout} s; stderr ends:\n{err[-3000:]}")
+    return subprocess.CompletedProcess(args, process.returncode, out, err)
 
 
 @pytest.fixture(scope="module")
 def corpus_file(tmp_path_factory) -> Path:
     texts, labels = make_topic_texts(per_topic=N_PER_TOPIC, seed=3)
-    path = tmp_path_factory.mktemp("ray") / "topics.csv"
+    path = tmp_path_factory.mktemp("ray-corpus") / "topics.csv"
     pd.DataFrame({"text": texts, "topic": labels}).to_csv(path, index=False)
     return path
 
 
-def _project(corpus_file: Path, home: Path, engine: str):
-    return precompute(
-        corpus_file,
-        title="Topics",
-        text_column="text",
-        model=FakeModel(),
-        layout=UMAPParams(n_epochs=30),
-        clustering=ClusterParams(method="kmeans", n_clusters=8),
-        engine=engine,
-        ray_actors=2,
-        home=home,
+@pytest.fixture(scope="module")
+def ray_run(request, tmp_path_factory, corpus_file) -> tuple[Path, dict[str, Any]]:
+    """One worker process for every scenario the selected tests of this module use."""
+    wanted = sorted(
+        {
+            name
+            for item in request.session.items
+            if item.module is request.module
+            for name in getattr(item.function, "ray_scenarios", ())
+        }
     )
+    out = tmp_path_factory.mktemp("ray-run")
+    result = _run(
+        ["-m", "tests.ray_worker", str(out), str(corpus_file), *wanted],
+        out / "home",
+        WORKER_TIMEOUT_S,
+    )
+    if result.returncode != 0 or not (out / ray_worker.RESULTS_FILE).exists():
+        pytest.fail(f"the Ray worker exited {result.returncode}:\n{result.stderr[-5000:]}")
+    return out, json.loads((out / ray_worker.RESULTS_FILE).read_text(encoding="utf-8"))
 
 
-def test_ray_and_local_paths_give_the_same_vectors_and_project(corpus_file, tmp_path):
-    local = _project(corpus_file, tmp_path / "local", "local")
-    on_ray = _project(corpus_file, tmp_path / "ray", "ray")
+def scenario(ray_run: tuple[Path, dict[str, Any]], name: str) -> dict[str, Any]:
+    found = ray_run[1].get(name)
+    assert found is not None, f"the Ray worker did not run {name!r}"
+    if "error" in found:
+        pytest.fail(f"scenario {name!r} failed in the Ray worker:\n{found['error']}")
+    return found
 
-    assert len(on_ray.corpus) == 2000
+
+@uses("parity")
+def test_ray_and_local_paths_give_the_same_vectors_and_project(ray_run, corpus_file):
+    out, _ = ray_run
+    ids = scenario(ray_run, "parity")
+    local = ProjectStore(out / "parity-local" / "projects").load(ids["local"])
+    on_ray = ProjectStore(out / "parity-ray" / "projects").load(ids["ray"])
+
+    texts = pd.read_csv(corpus_file)["text"].tolist()
+    assert len(on_ray.corpus) == N_DOCUMENTS and on_ray.corpus.texts == tuple(texts)
     np.testing.assert_allclose(on_ray.vectors, local.vectors, rtol=0, atol=1e-6)
+    expected = embed_texts(texts, FakeModel()).vectors
+    np.testing.assert_allclose(local.vectors, expected, rtol=0, atol=1e-6)
     np.testing.assert_array_equal(on_ray.coords, local.coords)
     np.testing.assert_array_equal(on_ray.cluster_labels, local.cluster_labels)
     assert on_ray.cluster_names == local.cluster_names
-    cache = EmbeddingCache(tmp_path / "ray" / "embeddings.sqlite3")
-    assert cache.count(FakeModel.model_id) == 2000
+    assert len(set(on_ray.cluster_labels.tolist())) == 8
+    cache = EmbeddingCache(out / "parity-ray" / CACHE_FILE_NAME)
+    assert cache.count(FakeModel.model_id) == N_DOCUMENTS
 
 
-def test_ray_sends_only_texts_missing_from_the_cache(tmp_path):
-    texts, _ = make_topic_texts(per_topic=25)  # 200 texts
-    texts = texts + texts[:10]  # repeats are embedded once
-    model = FakeModel()
-    cache = EmbeddingCache(tmp_path / "cache.sqlite3")
-    embed_texts(texts[:120], model, cache=cache)
-    seen: list[tuple[int, int]] = []
+@uses("resume", "parity")
+def test_a_killed_ray_run_restarted_embeds_only_the_remainder(ray_run, corpus_file):
+    out, _ = ray_run
+    found = scenario(ray_run, "resume")
+    texts = pd.read_csv(corpus_file)["text"].tolist()
+    cached = set(found["cached_keys"])
+    remainder = [text for text in texts if text_key(text) not in cached]
 
-    computed = embed_missing(
-        texts,
-        FakeModel(),
-        model_id=model.model_id,
-        dimension=model.dimension,
-        cache=cache,
-        settings=RaySettings(actors=2),
-        batch_size=16,
-        progress=lambda done, total: seen.append((done, total)),
+    assert found["interrupted"]
+    assert ray_worker.INTERRUPT_AT <= len(cached) < N_DOCUMENTS
+    assert cached <= {text_key(text) for text in found["first_encoded"]}
+    # the restarted run sent the workers exactly the texts the stopped one had not cached
+    assert sorted(found["second_encoded"]) == sorted(remainder)
+    assert (
+        f"reused {len(cached):,} of {N_DOCUMENTS:,} from the cache; embedded {len(remainder):,} in"
+    ) in "\n".join(found["log"])
+    project = ProjectStore(out / "resume" / "projects").load(found["project"])
+    local = ProjectStore(out / "parity-local" / "projects").load(
+        scenario(ray_run, "parity")["local"]
     )
+    np.testing.assert_allclose(project.vectors, local.vectors, rtol=0, atol=1e-6)
+    assert project.corpus.texts == local.corpus.texts
 
-    assert computed == 80
+
+@uses("only_missing")
+def test_ray_sends_only_texts_missing_from_the_cache(ray_run):
+    found = scenario(ray_run, "only_missing")
+    texts = found["texts"]
+    seen = [tuple(pair) for pair in found["progress"]]
+
+    assert len(texts) == 210 and found["computed"] == 80
+    assert sorted(found["encoded"]) == sorted(texts[120:200])
     assert seen[0] == (120, 200) and seen[-1] == (200, 200)
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
-    found = cache.get_many(model.model_id, [text_key(text) for text in texts])
-    assert len(found) == 200
+    cache = EmbeddingCache(Path(found["cache"]))
+    stored = cache.get_many(FakeModel.model_id, [text_key(text) for text in texts])
+    assert len(stored) == 200
     np.testing.assert_allclose(
-        np.stack([found[text_key(text)] for text in texts[120:200]]),
+        np.stack([stored[text_key(text)] for text in texts[120:200]]),
         FakeModel().encode(texts[120:200]),
         atol=1e-6,
     )
-    assert (
-        embed_missing(
-            texts, model, model_id=model.model_id, dimension=32, cache=cache, batch_size=16
-        )
-        == 0
-    )
+    assert found["computed_again"] == 0
 
 
-def test_a_model_that_fails_on_the_workers_is_one_model_error(tmp_path):
-    cache = EmbeddingCache(tmp_path / "cache.sqlite3")
-    with pytest.raises(ModelError, match=r"The Ray run failed: .*no-such-org/no-such-model"):
-        embed_missing(
-            ["one text", "another"],
-            "no-such-org/no-such-model",
-            model_id="no-such-org/no-such-model",
-            dimension=384,
-            cache=cache,
-            settings=RaySettings(actors=1),
-        )
-    assert cache.count() == 0
+@uses("failing_model")
+def test_a_model_that_fails_on_the_workers_is_one_model_error(ray_run):
+    found = scenario(ray_run, "failing_model")
+
+    assert found["type"] == "ModelError", found
+    assert re.fullmatch(
+        r"The Ray run failed: .*Could not load model 'no-such-org/no-such-model'[^\n]*\. "
+        r"Every worker needs requirements.txt and requirements-ray.txt installed "
+        r"\(same versions as here\)\.",
+        found["message"],
+    ), found["message"]
+    assert EmbeddingCache(Path(found["cache"])).count() == 0
 
 
 @pytest.mark.model
-def test_ray_with_a_model_name_loads_it_on_the_workers(tmp_path, real_model):
+@pytest.mark.ray
+@needs_ray
+def test_cli_on_ray_loads_the_model_by_name_on_the_workers(tmp_path, real_model):
     texts = [f"sentence number {i} about {word}" for i, word in enumerate(["cats", "tax"] * 20)]
-    cache = EmbeddingCache(tmp_path / "cache.sqlite3")
-    embed_missing(
-        texts,
-        "all-MiniLM-L6-v2",
-        model_id=real_model.model_id,
-        dimension=real_model.dimension,
-        cache=cache,
-        settings=RaySettings(actors=1),
-        batch_size=8,
+    corpus = tmp_path / "sentences.csv"
+    pd.DataFrame({"text": texts}).to_csv(corpus, index=False)
+    home = tmp_path / "home"
+    cache = EmbeddingCache(home / CACHE_FILE_NAME)
+    embed_texts(texts[:25], real_model, cache=cache)  # what a stopped run would have left
+    cache.close()
+
+    result = _run(
+        [
+            "-m",
+            "lib.precompute",
+            str(corpus),
+            "--engine",
+            "ray",
+            "--ray-actors",
+            "1",
+            "--batch-size",
+            "4",
+            "--cluster",
+            "kmeans",
+            "--n-clusters",
+            "2",
+            "--home",
+            str(home),
+        ],
+        home,
+        CLI_TIMEOUT_S,
     )
-    from_ray = embed_texts(texts, real_model, cache=cache)
-    assert from_ray.n_computed == 0
-    local = embed_texts(texts, real_model).vectors
-    np.testing.assert_allclose(from_ray.vectors, local, atol=1e-5)
+
+    assert result.returncode == 0, result.stderr
+    project_id, path = result.stdout.splitlines()
+    assert path == share_path(project_id)
+    assert "reused 25 of 40 from the cache; embedded 15 in" in result.stderr
+    project = ProjectStore(home / "projects").load(project_id)
+    assert project.model_name == "all-MiniLM-L6-v2" and project.corpus.texts == tuple(texts)
+    np.testing.assert_allclose(
+        project.vectors, embed_texts(texts, real_model).vectors, rtol=0, atol=1e-5
+    )
+
+
+RAY_MISSING = (
+    "import runpy, sys; sys.modules['ray'] = None; sys.argv[0] = 'lib.precompute'; "
+    "runpy.run_module('lib.precompute', run_name='__main__')"
+)
+
+
+@pytest.mark.parametrize(
+    ("command", "extra", "message"),
+    [
+        pytest.param(
+            ["-m", "lib.precompute"],
+            ["--ray-actors", "0"],
+            "error: The 'actors' parameter of RaySettings must be an int in the range [1, inf). "
+            "Got 0 instead.",
+            marks=needs_ray,
+            id="no actors",
+        ),
+        pytest.param(
+            ["-m", "lib.precompute"],
+            ["--ray-address", "127.0.0.1:1"],
+            "error: Could not start or reach Ray at '127.0.0.1:1' (nothing answers at "
+            "127.0.0.1:1: Connection refused). Start a cluster with `ray start --head` and pass "
+            "its address, or leave --ray-address out for a local Ray.",
+            marks=[needs_ray, pytest.mark.model],
+            id="unreachable cluster",
+        ),
+        pytest.param(
+            ["-c", RAY_MISSING],
+            [],
+            "error: The 'ray' engine needs Ray Data, which is not installed here; run: "
+            + " ".join(RAY_REQUIREMENT.split()),
+            id="ray not installed",
+        ),
+    ],
+)
+def test_cli_on_ray_bad_input_exits_1_with_one_error_line(tmp_path, command, extra, message):
+    corpus = tmp_path / "three.csv"
+    pd.DataFrame({"text": ["one document", "another document", "a third"]}).to_csv(
+        corpus, index=False
+    )
+    home = tmp_path / "home"
+    argv = [*command, str(corpus), "--text-column", "text", "--engine", "ray", *extra]
+
+    result = _run(argv, home, CLI_TIMEOUT_S)
+
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [message], result.stderr
+    assert result.stderr.rstrip("\n").endswith(message)
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -160,3 +321,9 @@ def test_block_count_keeps_every_actor_busy(rows, actors, batch, blocks):
 def test_ray_settings_refuse_bad_values(settings, match):
     with pytest.raises(ParameterError, match=match):
         RaySettings(**settings)
+
+
+def test_the_pytest_process_never_imported_ray():
+    """Keep last: nothing above may have imported (let alone started) Ray in this process."""
+    assert RAY_WAS_IMPORTED or "ray" not in sys.modules
+    assert builtins.print is PRINT

@@ -118,3 +118,12 @@ def plotted_points(tab) -> list[int]:
         """() => [...document.querySelectorAll('.js-plotly-plot')].map(
             el => el.data.reduce((n, t) => n + (t.customdata ? t.customdata.length : 0), 0))"""
     )
+
+
+def drag_lasso(tab, left: float, top: float, right: float, bottom: float) -> None:
+    """Draw a lasso along the rectangle's edges (page pixels) with the mouse, as a user would."""
+    tab.mouse.move(left, top)
+    tab.mouse.down()
+    for x, y in [(right, top), (right, bottom), (left, bottom), (left, top + 1)]:
+        tab.mouse.move(x, y, steps=8)
+    tab.mouse.up()

@@ -15,6 +15,7 @@ from lib.precompute import NO_LIMIT
 from lib.projects import ProjectStore, ProjectView
 from lib.reduce import UMAPParams
 from lib.scale import HUGE_MAP_ABOVE
+from tests.browser.conftest import drag_lasso
 
 pytestmark = pytest.mark.browser
 
@@ -66,11 +67,7 @@ def test_a_lasso_on_a_huge_map_reads_the_cluster_it_circles(page, server_url, hu
     page.evaluate("() => document.querySelector('.js-plotly-plot').scrollIntoView()")
     left, top, right, bottom, count = page.evaluate(TRACE_BOX, 1)  # group 1, bottom right
     left, top, right, bottom = left - 4, top - 4, right + 4, bottom + 4
-    page.mouse.move(left, top)
-    page.mouse.down()
-    for x, y in [(right, top), (right, bottom), (left, bottom), (left, top + 1)]:
-        page.mouse.move(x, y, steps=8)
-    page.mouse.up()
+    drag_lasso(page, left, top, right, bottom)
     heading = page.get_by_role("heading", name=re.compile(r"^[\d,]+ selected$"))
     assert int(heading.inner_text().split()[0].replace(",", "")) == count
     page.get_by_text("The table shows the first 1,000 of them.").wait_for()

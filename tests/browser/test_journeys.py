@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.browser.conftest import plotted_points, wait_for_app
+from tests.browser.conftest import drag_lasso, plotted_points, wait_for_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
 
@@ -132,11 +132,7 @@ def test_a_lasso_on_the_map_lists_the_documents_inside_it(page, server_url):
         [left, top, right, bottom],
     )
     assert 100 < inside < 700, "the left half of the sample map holds a good share of it"
-    page.mouse.move(left, top)
-    page.mouse.down()
-    for x, y in [(right, top), (right, bottom), (left, bottom), (left, top + 1)]:
-        page.mouse.move(x, y, steps=8)
-    page.mouse.up()
+    drag_lasso(page, left, top, right, bottom)
     heading = page.get_by_role("heading", name=re.compile(r"^[\d,]+ selected$"))
     selected = int(heading.inner_text().split()[0].replace(",", ""))
     in_browser = page.evaluate(
