@@ -103,6 +103,13 @@ class StageClock:
         """CPU seconds of this process, all threads: robust to other load on the machine."""
         return time.process_time() - self.cpu_started
 
+    def result(self, payload: str | None = None, **extra: Any) -> Result:
+        """A stage's result: seconds per stage, total and CPU seconds, figure bytes, extras."""
+        found: Result = {"seconds": self.seconds, "total": self.total(), "cpu": self.cpu()}
+        if payload is not None:
+            found["json_bytes"] = len(payload.encode())
+        return {**found, **extra}
+
 
 def versions(names: tuple[str, ...] = LIBRARIES) -> dict[str, str]:
     """Installed versions of `names` in this interpreter ("missing" where not installed)."""
@@ -138,13 +145,7 @@ def stage_naive(job: dict) -> tuple[Result, Arrays]:
 
         frame = pd.DataFrame({"x": coords[:, 0], "y": coords[:, 1], "text": job["texts"]})
         payload = px.scatter(frame, x="x", y="y", hover_data=["text"]).to_json()
-    result = {
-        "seconds": clock.seconds,
-        "total": clock.total(),
-        "cpu": clock.cpu(),
-        "json_bytes": len(payload.encode()),
-        "n_computed": len(job["texts"]),
-    }
+    result = clock.result(payload, n_computed=len(job["texts"]))
     return result, {"vectors": vectors, "coords": coords}
 
 
@@ -225,15 +226,12 @@ def stage_ours(job: dict, *, reparam: bool) -> tuple[Result, Arrays]:
         ResultCache().put(_map_key(corpus, params), {"coords": projection.coords}, {})
     with clock.stage("figure"):
         payload = _our_figure_json(corpus, projection.coords)
-    result = {
-        "seconds": clock.seconds,
-        "total": clock.total(),
-        "cpu": clock.cpu(),
-        "json_bytes": len(payload.encode()),
-        "n_computed": run.n_computed,
-        "n_reused": run.n_reused,
-        "params": repr(params),
-    }
+    result = clock.result(
+        payload,
+        n_computed=run.n_computed,
+        n_reused=run.n_reused,
+        params=repr(params),
+    )
     arrays = {"vectors": run.vectors, "coords": projection.coords}
     if reparam:
         again = StageClock()
@@ -241,12 +239,7 @@ def stage_ours(job: dict, *, reparam: bool) -> tuple[Result, Arrays]:
             remapped = project_umap(run.vectors, replace(params, min_dist=job["min_dist"]), knn)
         with again.stage("figure"):
             repayload = _our_figure_json(corpus, remapped.coords)
-        result["reparam"] = {
-            "seconds": again.seconds,
-            "total": again.total(),
-            "cpu": again.cpu(),
-            "json_bytes": len(repayload.encode()),
-        }
+        result["reparam"] = again.result(repayload)
         arrays["reparam_coords"] = remapped.coords
     return result, arrays
 
@@ -286,17 +279,14 @@ def stage_server(job: dict) -> tuple[Result, Arrays]:
     with clock.stage("figure"):
         payload = _our_figure_json(corpus, projection.coords)
     check = model.precision_check
-    result = {
-        "seconds": clock.seconds,
-        "total": clock.total(),
-        "cpu": clock.cpu(),
-        "json_bytes": len(payload.encode()),
-        "n_computed": run.n_computed,
-        "start": start.seconds,
-        "previews": previews,
-        "precision": model.precision,
-        "guard": check.summary() if check is not None else "none (fp32)",
-    }
+    result = clock.result(
+        payload,
+        n_computed=run.n_computed,
+        start=start.seconds,
+        previews=previews,
+        precision=model.precision,
+        guard=check.summary() if check is not None else "none (fp32)",
+    )
     return result, {"vectors": run.vectors, "coords": projection.coords}
 
 
@@ -322,12 +312,7 @@ def stage_warm_app(job: dict) -> tuple[Result, Arrays]:
         projection = saved_projection(stored[0]["coords"], params, vectors)
     with clock.stage("figure"):
         payload = _our_figure_json(corpus, projection.coords)
-    result = {
-        "seconds": clock.seconds,
-        "total": clock.total(),
-        "cpu": clock.cpu(),
-        "json_bytes": len(payload.encode()),
-    }
+    result = clock.result(payload)
     return result, {"coords": projection.coords}
 
 
@@ -348,12 +333,7 @@ def stage_atlas(job: dict) -> tuple[Result, Arrays]:
             cache_root=job["atlas_cache"],
         )
     coords = frame[["projection_x", "projection_y"]].to_numpy(dtype=np.float32)
-    result = {
-        "seconds": clock.seconds,
-        "total": clock.total(),
-        "cpu": clock.cpu(),
-        "versions": versions((*LIBRARIES[:-1], "embedding-atlas")),
-    }
+    result = clock.result(versions=versions((*LIBRARIES[:-1], "embedding-atlas")))
     return result, {"coords": coords}
 
 
