@@ -41,7 +41,13 @@ from lib.neighbors import exact_knn  # noqa: E402
 from lib.precompute import NO_LIMIT  # noqa: E402
 from lib.projects import ProjectStore, ProjectView  # noqa: E402
 from lib.reduce import UMAPParams, project_umap  # noqa: E402
-from lib.scale import ScaleParams, cluster_at_scale, huge_map_figure, project_at_scale  # noqa: E402
+from lib.scale import (  # noqa: E402
+    SAMPLE_SIZE,
+    ScaleParams,
+    cluster_at_scale,
+    huge_map_figure,
+    project_at_scale,
+)
 
 DIM = 384
 N_TOPICS = 50
@@ -314,7 +320,7 @@ def main() -> None:
     )
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--million", action="store_true", help="also run 1,000,000 points")
-    parser.add_argument("--sample-size", type=int, default=50_000)
+    parser.add_argument("--sample-size", type=int, default=SAMPLE_SIZE)
     parser.add_argument("--honesty-max", type=int, default=200_000)
     parser.add_argument("--full-fit", action="store_true", help="also fit UMAP on every point")
     parser.add_argument(

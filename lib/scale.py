@@ -32,7 +32,7 @@ from lib.reduce import PCAParams, Projection, UMAPParams, project_pca, project_u
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_SIZE = 50_000
+SAMPLE_SIZE = 200_000  # measured: up to here one full fit costs about what sample + place does
 HUGE_MAP_ABOVE = 50_000  # bigger maps are drawn by huge_map_figure (no per-point text)
 MAX_CATEGORIES = 50  # colour groups a huge map draws as traces
 CHUNK_SIZE = 10_000
