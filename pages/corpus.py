@@ -84,7 +84,8 @@ def choose_project(is_hosted: bool) -> None:
             "saved (UTC)": [p.created[:16].replace("T", " ") for p in listing.projects],
         }
     )
-    st.dataframe(overview, hide_index=True)
+    numbers = {"documents": st.column_config.NumberColumn(format="localized")}
+    st.dataframe(overview, hide_index=True, column_config=numbers)
     chosen = st.selectbox(
         "Project", list(projects), format_func=lambda i: project_label(projects[i]),
         key="corpus_project",
