@@ -45,6 +45,8 @@ st.caption(f"{md(corpus.source)} · {len(corpus):,} documents")
 huge = len(corpus) > HUGE_MAP_ABOVE  # precomputed: fixed layout, no per-point text in the figure
 project = st.session_state.get("project")
 fitted_mask = project.extra.get("fitted_mask") if huge and project is not None else None
+if fitted_mask is not None and fitted_mask.all():
+    fitted_mask = None  # one full fit: no point was placed by transform
 if huge:
     st.info(
         f"A precomputed map of {len(corpus):,} points: its layout and clusters are fixed here "

@@ -25,7 +25,12 @@ HUGE_ABOVE = 150  # lowered from 50,000 so a 240-point project counts as huge
 
 @pytest.fixture(scope="module")
 def huge_project():
-    """A 240-point project (8 topics) saved as the CLI saves one, with a fitted_mask."""
+    """A 240-point project (8 topics) saved as the CLI saves one, a third of it fitted."""
+    return save_project(fitted_every=3)
+
+
+def save_project(fitted_every: int):
+    """Save the 240-point project; every `fitted_every`-th point counts as fitted by UMAP."""
     texts, labels = make_topic_texts(per_topic=30, seed=5)
     corpus = corpus_from_frame(
         pd.DataFrame({"text": texts, "topic": labels}), "text", source="<i>big</i>"
@@ -34,7 +39,7 @@ def huge_project():
     codes = np.unique(labels, return_inverse=True)[1]
     coords = np.column_stack([codes * 10.0, codes * 0.0]) + rng.normal(size=(len(texts), 2))
     fitted = np.zeros(len(texts), dtype=bool)
-    fitted[::3] = True
+    fitted[::fitted_every] = True
     view = ProjectView.from_params(
         UMAPParams(), ClusterParams(method="kmeans", n_clusters=8), dimensions=2,
         color_by="found clusters", page="map",
@@ -105,3 +110,13 @@ def test_selection_on_a_huge_map_reads_rows_from_trace_positions(app: AppTest):
     assert table["id"].tolist() == [60, 63]
     assert table["cluster"].tolist() == ["topic 2", "topic 2"]
     assert all(topic == table["topic"].iloc[0] for topic in table["topic"])
+
+
+def test_a_project_fitted_whole_offers_no_fitted_or_placed_colouring(monkeypatch):
+    monkeypatch.setattr(lib.scale, "HUGE_MAP_ABOVE", HUGE_ABOVE)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["project"] = save_project(fitted_every=1).id
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="map_color").options == ["found clusters", "topic"]
+    assert not any("UMAP was fitted on" in caption.value for caption in at.caption)
