@@ -454,8 +454,9 @@ def cosine_knn(vectors, k: int):
 
 def knn_overlap(first, second, k: int = OVERLAP_K) -> float:
     """Mean share of each point's k exact cosine neighbours that two embeddings agree on."""
-    a, b = cosine_knn(first, k), cosine_knn(second, k)
-    return float((a[:, :, None] == b[:, None, :]).any(axis=2).sum(axis=1).mean() / k)
+    from lib.honesty import neighbor_overlap
+
+    return float(neighbor_overlap(cosine_knn(first, k), cosine_knn(second, k)).mean())
 
 
 def load_average() -> float | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from lib.errors import EmbedscopeError, ModelError, check_choice, check_int, invalid_parameter
+from lib.honesty import neighbor_overlap
 from lib.neighbors import exact_knn, normalize_rows
 from lib.store import EmbeddingCache, ResultCache, result_key, text_key
 
@@ -138,13 +140,13 @@ def check_precision(
             candidate.shape,
         )  # fmt: skip
     reference, candidate = normalize_rows(reference), normalize_rows(candidate)
-    ours = exact_knn(reference, GUARD_K).indices
-    theirs = exact_knn(candidate, GUARD_K).indices
-    shared = (ours[:, :, None] == theirs[:, None, :]).any(axis=2).sum(axis=1)
+    shared = neighbor_overlap(
+        exact_knn(reference, GUARD_K).indices, exact_knn(candidate, GUARD_K).indices
+    )
     return PrecisionCheck(
         precision=precision,
         n_texts=len(reference),
-        overlap=float(shared.mean() / GUARD_K),
+        overlap=float(shared.mean()),
         mean_cosine=float((reference * candidate).sum(axis=1).mean()),
         min_overlap=min_overlap,
     )
@@ -176,6 +178,7 @@ def resolve_precision(precision: str = "auto") -> str:
     return "bf16" if _native_bf16() else "fp32"
 
 
+@functools.cache  # asked on every page run (cache keys name the precision); the CPU is fixed
 def _native_bf16() -> bool:
     """Whether the CPU has bf16 instructions; reads /proc/cpuinfo to keep torch unimported."""
     try:
