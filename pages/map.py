@@ -185,13 +185,14 @@ def huge_figure():
 
 def regular_figure():
     """The map with hover text per point, coloured as chosen."""
+    cluster_names = clusters.point_names()
     if color_choice == CLUSTER_COLOR:
-        color = ColorBy("cluster", clusters.point_names())
+        color = ColorBy("cluster", cluster_names)
     elif color_choice == HONESTY_COLOR:
         color = ColorBy("neighbours kept", honesty(vectors, key, mapped, honesty_k).per_point, True)
     else:
         color = ColorBy(color_choice, corpus.metadata[color_choice].to_numpy())
-    metadata = corpus.metadata.assign(cluster=clusters.point_names())
+    metadata = corpus.metadata.assign(cluster=cluster_names)
     return map_figure(
         mapped.coords,
         hover_labels(corpus.texts, metadata),
