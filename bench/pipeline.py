@@ -151,7 +151,7 @@ def stage_naive(job: dict) -> tuple[Result, Arrays]:
 
 def _our_figure_json(corpus: Any, coords: Any) -> str:
     """The map page's figure: hover text with metadata, coloured by topic, as JSON."""
-    from lib.plots import ColorBy, hover_labels, map_figure
+    from lib.figures.map import ColorBy, hover_labels, map_figure
 
     color = ColorBy("topic", corpus.metadata["topic"].to_numpy())
     return map_figure(coords, hover_labels(corpus.texts, corpus.metadata), color=color).to_json()
@@ -161,7 +161,7 @@ def _corpus(job: dict) -> Any:
     """The job's texts and topics as a canonical lib Corpus (what the corpus page makes)."""
     import pandas as pd
 
-    from lib.corpus import corpus_from_frame
+    from lib.engine.corpus import corpus_from_frame
 
     frame = pd.DataFrame({"text": job["texts"], "topic": job["labels"]})
     return corpus_from_frame(frame, "text", source="generated benchmark corpus")
@@ -169,28 +169,28 @@ def _corpus(job: dict) -> Any:
 
 def _umap_params(job: dict) -> Any:
     """UMAPParams() as the app uses them (fewer epochs in a quick run)."""
-    from lib.reduce import UMAPParams
+    from lib.engine.reduce import UMAPParams
 
     return UMAPParams() if job["epochs"] is None else UMAPParams(n_epochs=job["epochs"])
 
 
 def _vectors_key(corpus: Any) -> str:
     """The app's content key of a corpus's embeddings: text hash and model id (with precision)."""
-    from lib.embed import DEFAULT_MODEL, model_id_for
+    from lib.engine.embed import DEFAULT_MODEL, model_id_for
 
     return f"{corpus.content_hash}:{model_id_for(DEFAULT_MODEL)}"
 
 
 def _map_key(corpus: Any, params: Any) -> str:
     """The ResultCache key of a map: embeddings (corpus hash + model) and parameters."""
-    from lib.store import result_key
+    from lib.engine.store import result_key
 
     return result_key("map", vectors=_vectors_key(corpus), params=repr(params))
 
 
 def _knn(clock: StageClock, vectors: Any, params: Any) -> Any:
     """The shared kNN graph as the app builds it (None below SMALL_DATA: UMAP measures itself)."""
-    from lib.reduce import SMALL_DATA, compute_knn, knn_size
+    from lib.engine.reduce import SMALL_DATA, compute_knn, knn_size
 
     if len(vectors) < SMALL_DATA:
         return None
@@ -207,12 +207,12 @@ def stage_ours(job: dict, *, reparam: bool) -> tuple[Result, Arrays]:
 
     clock = StageClock()
     with clock.stage("load"):
-        from lib.embed import embed_texts, load_model
+        from lib.engine.embed import embed_texts, load_model
 
         model = load_model()
     with clock.stage("embed"):
-        from lib.embed import store_corpus_vectors
-        from lib.store import EmbeddingCache, ResultCache
+        from lib.engine.embed import store_corpus_vectors
+        from lib.engine.store import EmbeddingCache, ResultCache
 
         corpus = _corpus(job)
         run = embed_texts(corpus.texts, model, cache=EmbeddingCache())
@@ -220,7 +220,7 @@ def stage_ours(job: dict, *, reparam: bool) -> tuple[Result, Arrays]:
     params = _umap_params(job)
     knn = _knn(clock, run.vectors, params)
     with clock.stage("umap"):
-        from lib.reduce import project_umap
+        from lib.engine.reduce import project_umap
 
         projection = project_umap(run.vectors, params, knn)
         ResultCache().put(_map_key(corpus, params), {"coords": projection.coords}, {})
@@ -251,10 +251,10 @@ def stage_server(job: dict) -> tuple[Result, Arrays]:
     embed in steps with the growing PCA preview (as the app does from 2,000 documents), kNN, UMAP,
     figure. `preview` is the time from the click to the first preview figure.
     """
-    from lib.embed import embed_in_steps, load_model
-    from lib.plots import hover_labels, map_figure
-    from lib.reduce import project_pca, project_umap, warm_up
-    from lib.store import EmbeddingCache
+    from lib.engine.embed import embed_in_steps, load_model
+    from lib.engine.reduce import project_pca, project_umap, warm_up
+    from lib.engine.store import EmbeddingCache
+    from lib.figures.map import hover_labels, map_figure
 
     start = StageClock()
     with start.stage("load"):
@@ -294,9 +294,14 @@ def stage_warm_app(job: dict) -> tuple[Result, Arrays]:
     """The map page after a server restart: vectors and map from disk, no model, no UMAP."""
     clock = StageClock()
     with clock.stage("load"):
-        from lib.embed import DEFAULT_MODEL, cached_vectors, model_id_for, stored_corpus_vectors
-        from lib.reduce import saved_projection
-        from lib.store import EmbeddingCache, ResultCache
+        from lib.engine.embed import (
+            DEFAULT_MODEL,
+            cached_vectors,
+            model_id_for,
+            stored_corpus_vectors,
+        )
+        from lib.engine.reduce import saved_projection
+        from lib.engine.store import EmbeddingCache, ResultCache
     with clock.stage("embed"):  # as pages/_common.corpus_vectors: the whole matrix, else per text
         corpus = _corpus(job)
         vectors = stored_corpus_vectors(ResultCache(), _vectors_key(corpus))
@@ -447,14 +452,14 @@ def map_accuracy(coords, codes, k: int = ACCURACY_K) -> float:
 
 def cosine_knn(vectors, k: int):
     """Exact k nearest rows by cosine, itself excluded: (n, k) row indices."""
-    from lib.neighbors import exact_knn, normalize_rows
+    from lib.engine.neighbors import exact_knn, normalize_rows
 
     return exact_knn(normalize_rows(vectors), k).indices
 
 
 def knn_overlap(first, second, k: int = OVERLAP_K) -> float:
     """Mean share of each point's k exact cosine neighbours that two embeddings agree on."""
-    from lib.honesty import neighbor_overlap
+    from lib.engine.honesty import neighbor_overlap
 
     return float(neighbor_overlap(cosine_knn(first, k), cosine_knn(second, k)).mean())
 
@@ -511,7 +516,7 @@ def format_table(rows: list[list[str]]) -> str:
 
 def header(n: int, mean_words: float, quick: bool, atlas: bool) -> str:
     """Date, machine, library versions and every parameter that shapes the numbers."""
-    from lib.reduce import SMALL_DATA, UMAPParams, knn_size
+    from lib.engine.reduce import SMALL_DATA, UMAPParams, knn_size
 
     libraries = ", ".join(f"{name} {version}" for name, version in versions().items())
     lines = [
@@ -566,7 +571,7 @@ def run_atlas(work: Path) -> tuple[Result | None, Result | None, str]:
 
 def summary(work: Path, results: dict[str, Result], codes, atlas_reason: str) -> str:
     """The table and the lines under it: throughput, neighbour overlap, targets, notes."""
-    from lib.reduce import SMALL_DATA
+    from lib.engine.reduce import SMALL_DATA
 
     naive, cold, warm = (results[name] for name in ("naive", "cold", "warm"))
     naive_total = naive["total"]

@@ -19,9 +19,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from lib.embed import load_model
-from lib.expressions import run_query
-from lib.neighbors import normalize_rows
+from lib.engine.embed import load_model
+from lib.engine.neighbors import normalize_rows
+from lib.query.expressions import run_query
 
 EXPRESSIONS = [
     '#12 - "formal" + "casual"',

@@ -19,9 +19,9 @@ import numpy as np
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from lib.cluster import Clustering, ClusterParams, cluster_corpus
-from lib.corpus import Corpus, list_samples, load_sample
-from lib.embed import (
+from lib.engine.cluster import Clustering, ClusterParams, cluster_corpus
+from lib.engine.corpus import Corpus, list_samples, load_sample
+from lib.engine.embed import (
     DEFAULT_MODEL,
     TextModel,
     cached_vectors,
@@ -32,22 +32,9 @@ from lib.embed import (
     store_corpus_vectors,
     stored_corpus_vectors,
 )
-from lib.errors import EmbedscopeError, StoreError
-from lib.expressions import pointer
-from lib.honesty import HonestyReport, honesty_report
-from lib.hosting import HostedConfig, ProjectListing, hosted_config, listed_projects
-from lib.neighbors import exact_knn
-from lib.plots import ColorBy, hover_labels, map_figure
-from lib.projects import (
-    PROJECT_PARAM,
-    Project,
-    ProjectStore,
-    ProjectView,
-    check_project_id,
-    share_query,
-    share_target,
-)
-from lib.reduce import (
+from lib.engine.honesty import HonestyReport, honesty_report
+from lib.engine.neighbors import exact_knn
+from lib.engine.reduce import (
     KnnGraph,
     PCAParams,
     Projection,
@@ -59,7 +46,20 @@ from lib.reduce import (
     saved_projection,
     warm_up,
 )
-from lib.store import EmbeddingCache, ResultCache, default_home, library_versions, result_key
+from lib.engine.store import EmbeddingCache, ResultCache, default_home, library_versions, result_key
+from lib.errors import EmbedscopeError, StoreError
+from lib.figures.map import ColorBy, hover_labels, map_figure
+from lib.query.expressions import pointer
+from lib.share.hosting import HostedConfig, ProjectListing, hosted_config, listed_projects
+from lib.share.projects import (
+    PROJECT_PARAM,
+    Project,
+    ProjectStore,
+    ProjectView,
+    check_project_id,
+    share_query,
+    share_target,
+)
 
 DEFAULT_SAMPLE = "topics"
 WARM_UP_ENV = "EMBEDSCOPE_WARM_UP"

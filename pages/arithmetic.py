@@ -4,11 +4,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from lib.engine.neighbors import cosine_matrix
 from lib.errors import EmbedscopeError, QueryError
-from lib.expressions import Hit, evaluate, parse_expression, rank
-from lib.neighbors import cosine_matrix
-from lib.plots import ColorBy, hover_labels
-from lib.query_plots import map_positions, query_map_figure, similarity_heatmap, step_labels
+from lib.figures.map import ColorBy, hover_labels
+from lib.figures.query import map_positions, query_map_figure, similarity_heatmap, step_labels
+from lib.query.expressions import Hit, evaluate, parse_expression, rank
 from pages._common import NO_TEXT_MODEL, current_map, md, show_error, text_embedder
 
 # Ids are rows of the bundled "topics" sample: #11 is a news headline about airline shares.

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from lib.axes import axis_projection, axis_separation, pole_vector, split_prompts
 from lib.errors import EmbedscopeError
-from lib.plots import ColorBy, hover_labels
-from lib.query_plots import axes_figure
+from lib.figures.map import ColorBy, hover_labels
+from lib.figures.query import axes_figure
+from lib.query.axes import axis_projection, axis_separation, pole_vector, split_prompts
 from pages._common import active_corpus, active_vectors, md, text_embedder
 
 AUC_TEXT = (

@@ -4,7 +4,7 @@ text column and model. On a hosted server only saved projects and samples are of
 import pandas as pd
 import streamlit as st
 
-from lib.corpus import (
+from lib.engine.corpus import (
     MAX_DOCUMENTS,
     SUPPORTED_FORMATS,
     Corpus,
@@ -14,10 +14,10 @@ from lib.corpus import (
     list_samples,
     read_table,
 )
-from lib.embed import CHARS_PER_TOKEN, DEFAULT_MODEL, estimate_truncated, model_max_tokens
+from lib.engine.embed import CHARS_PER_TOKEN, DEFAULT_MODEL, estimate_truncated, model_max_tokens
+from lib.engine.vectors import UploadedVectors, load_vectors
 from lib.errors import EmbedscopeError
-from lib.projects import ProjectSummary
-from lib.vectors import UploadedVectors, load_vectors
+from lib.share.projects import ProjectSummary
 from pages._common import (
     DEFAULT_SAMPLE,
     corpus_vectors,

@@ -2,7 +2,8 @@
 
 Lessons 2 to 8 run on the session's corpus, 1 and 10 on sentences typed here, 9 and 10 on GloVe
 words; 11 lets a teacher save views as a lesson with a link. Only the picked lesson renders.
-Numbers come from lib.lessons / lib.honesty, figures from lib.lesson_plots; each expensive step is
+Numbers come from lib.teach.lessons / lib.engine.honesty, figures from lib.figures.lessons;
+each expensive step is
 cached on the embeddings' content key and parameters. A link `?lesson=<id>&step=<n>` (or a lesson
 this tab already follows) replaces the picker with that lesson's steps, read-only.
 """
@@ -15,26 +16,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from lib.bookmarks import (
-    LESSON_PARAM,
-    MAX_CAPTION_CHARS,
-    STEP_PAGES,
-    STEP_PARAM,
-    Lesson,
-    LessonLink,
-    LessonStore,
-    Step,
-    lesson_query,
-    lesson_target,
-    move_step,
-    parse_rows,
-)
-from lib.cluster import NOISE, NOISE_NAME, ClusterParams
-from lib.corpus import DATA_DIR, Corpus
-from lib.embed import DEFAULT_MODEL, embed_texts
+from lib.engine.cluster import NOISE, NOISE_NAME, ClusterParams
+from lib.engine.corpus import DATA_DIR, Corpus
+from lib.engine.embed import DEFAULT_MODEL, embed_texts
+from lib.engine.honesty import neighbor_overlap
+from lib.engine.neighbors import cosine_matrix, top_k
+from lib.engine.reduce import PCAParams, Projection, UMAPParams
 from lib.errors import EmbedscopeError
-from lib.honesty import neighbor_overlap
-from lib.lesson_plots import (
+from lib.figures.lessons import (
     PANEL_POINTS,
     agreement_figure,
     analogy_axes_figure,
@@ -54,7 +43,25 @@ from lib.lesson_plots import (
     trap_sentences,
     truth_vs_drawing,
 )
-from lib.lessons import (
+from lib.figures.map import ColorBy, hover_labels
+from lib.figures.query import similarity_heatmap
+from lib.query.words import WordHit, WordVectors, analogy, load_glove, word_expression
+from lib.share.bookmarks import (
+    LESSON_PARAM,
+    MAX_CAPTION_CHARS,
+    STEP_PAGES,
+    STEP_PARAM,
+    Lesson,
+    LessonLink,
+    LessonStore,
+    Step,
+    lesson_query,
+    lesson_target,
+    move_step,
+    parse_rows,
+)
+from lib.share.projects import PROJECT_PARAM, SAMPLE_PARAM, Project, ProjectView, ShareTarget
+from lib.teach.lessons import (
     AnalogyBenchmark,
     RecoveryReport,
     SizeReport,
@@ -68,12 +75,6 @@ from lib.lessons import (
     seed_agreement,
     sizes_and_gaps,
 )
-from lib.neighbors import cosine_matrix, top_k
-from lib.plots import ColorBy, hover_labels
-from lib.projects import PROJECT_PARAM, SAMPLE_PARAM, Project, ProjectView, ShareTarget
-from lib.query_plots import similarity_heatmap
-from lib.reduce import PCAParams, Projection, UMAPParams
-from lib.words import WordHit, WordVectors, analogy, load_glove, word_expression
 from pages._common import (
     active_corpus,
     active_vectors,

@@ -3,9 +3,14 @@
 import pandas as pd
 import streamlit as st
 
-from lib.cluster import NOISE, ClusterParams
+from lib.engine.cluster import NOISE, ClusterParams
+from lib.engine.honesty import misplaced_neighbors
+from lib.engine.neighbors import neighbors_of
+from lib.engine.reduce import PCAParams, UMAPParams
+from lib.engine.scale import HUGE_MAP_ABOVE, category_labels, fitted_labels, huge_map_figure
 from lib.errors import EmbedscopeError
-from lib.export import (
+from lib.figures.map import ColorBy, hover_labels, map_figure, selected_points, selected_rows
+from lib.share.export import (
     figure_html_bytes,
     figure_png_bytes,
     map_table,
@@ -14,12 +19,7 @@ from lib.export import (
     to_csv_bytes,
     to_parquet_bytes,
 )
-from lib.honesty import misplaced_neighbors
-from lib.neighbors import neighbors_of
-from lib.plots import ColorBy, hover_labels, map_figure, selected_points, selected_rows
-from lib.projects import ProjectView
-from lib.reduce import PCAParams, UMAPParams
-from lib.scale import HUGE_MAP_ABOVE, category_labels, fitted_labels, huge_map_figure
+from lib.share.projects import ProjectView
 from pages._common import (
     active_corpus,
     active_vectors,

@@ -12,17 +12,17 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from lib.cluster import ClusterParams
-from lib.corpus import Corpus
-from lib.embed import DEFAULT_MODEL, embed_texts
+from lib.engine.cluster import ClusterParams
+from lib.engine.corpus import Corpus
+from lib.engine.embed import DEFAULT_MODEL, embed_texts
+from lib.engine.neighbors import cosine_matrix
+from lib.engine.reduce import Projection, UMAPParams
 from lib.errors import EmbedscopeError
-from lib.expressions import evaluate, parse_expression, rank
-from lib.neighbors import cosine_matrix
-from lib.plots import ColorBy, hover_labels, map_figure
-from lib.query_plots import map_positions, query_map_figure, similarity_heatmap, step_labels
-from lib.reduce import Projection, UMAPParams
-from lib.tour import cluster_agreement, vector_summary
-from lib.words import load_glove, word_expression
+from lib.figures.map import ColorBy, hover_labels, map_figure
+from lib.figures.query import map_positions, query_map_figure, similarity_heatmap, step_labels
+from lib.query.expressions import evaluate, parse_expression, rank
+from lib.query.words import load_glove, word_expression
+from lib.teach.tour import cluster_agreement, vector_summary
 from pages._common import (
     clustering,
     corpus_vectors,

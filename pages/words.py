@@ -3,11 +3,18 @@
 import pandas as pd
 import streamlit as st
 
+from lib.engine.reduce import PCAParams, UMAPParams
+from lib.engine.store import text_key
 from lib.errors import EmbedscopeError, QueryError
-from lib.query_plots import word_map_figure
-from lib.reduce import PCAParams, UMAPParams
-from lib.store import text_key
-from lib.words import WordHit, WordVectors, analogy, frequent_words, load_glove, word_expression
+from lib.figures.query import word_map_figure
+from lib.query.words import (
+    WordHit,
+    WordVectors,
+    analogy,
+    frequent_words,
+    load_glove,
+    word_expression,
+)
 from pages._common import md, projection, show_error
 
 

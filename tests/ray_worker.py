@@ -25,13 +25,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lib.cluster import ClusterParams
-from lib.embed import embed_texts
+from lib.batch.precompute import precompute
+from lib.batch.ray_engine import RaySettings, embed_missing
+from lib.engine.cluster import ClusterParams
+from lib.engine.embed import embed_texts
+from lib.engine.reduce import PCAParams, UMAPParams
+from lib.engine.store import CACHE_FILE_NAME, EmbeddingCache, text_key
 from lib.errors import EmbedscopeError
-from lib.precompute import precompute
-from lib.ray_engine import RaySettings, embed_missing
-from lib.reduce import PCAParams, UMAPParams
-from lib.store import CACHE_FILE_NAME, EmbeddingCache, text_key
 from tests.conftest import FakeModel, make_topic_texts
 
 RESULTS_FILE = "results.json"
@@ -123,7 +123,7 @@ def resume(out: Path, corpus: Path) -> dict[str, Any]:
 
     lines: list[str] = []
     handler = _ListHandler(lines)
-    logger = logging.getLogger("lib.precompute")
+    logger = logging.getLogger("lib.batch.precompute")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:

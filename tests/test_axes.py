@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from lib.axes import axis_projection, axis_separation, pole_vector, split_prompts
 from lib.errors import ParameterError
+from lib.query.axes import axis_projection, axis_separation, pole_vector, split_prompts
 
 DIM = 16
 

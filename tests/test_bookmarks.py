@@ -4,7 +4,10 @@ import sqlite3
 
 import pytest
 
-from lib.bookmarks import (
+from lib.engine.cluster import ClusterParams
+from lib.engine.reduce import PCAParams, UMAPParams
+from lib.errors import ParameterError, StoreError
+from lib.share.bookmarks import (
     INDEX_FILE,
     MAX_CAPTION_CHARS,
     LessonLink,
@@ -16,10 +19,7 @@ from lib.bookmarks import (
     move_step,
     parse_rows,
 )
-from lib.cluster import ClusterParams
-from lib.errors import ParameterError, StoreError
-from lib.projects import ID_PATTERN, ProjectView, ShareTarget, new_project_id
-from lib.reduce import PCAParams, UMAPParams
+from lib.share.projects import ID_PATTERN, ProjectView, ShareTarget, new_project_id
 
 SAMPLE = ShareTarget("sample", "topics")
 

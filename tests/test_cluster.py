@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from lib.cluster import NOISE, ClusterParams, cluster_corpus, name_clusters
+from lib.engine.cluster import NOISE, ClusterParams, cluster_corpus, name_clusters
+from lib.engine.reduce import PCAParams, project_pca
 from lib.errors import ParameterError
-from lib.reduce import PCAParams, project_pca
 
 
 def test_kmeans_recovers_fake_topics(topic_vectors, topic_texts):
@@ -68,9 +68,9 @@ def test_bad_parameters_and_lengths():
 
 @pytest.mark.model
 def test_real_sample_clusters_agree_with_its_labels(real_model):
-    from lib.corpus import load_sample
-    from lib.embed import embed_texts
-    from lib.reduce import UMAPParams, project_umap
+    from lib.engine.corpus import load_sample
+    from lib.engine.embed import embed_texts
+    from lib.engine.reduce import UMAPParams, project_umap
 
     corpus = load_sample("topics")
     labels = corpus.metadata["label"].to_numpy()

@@ -1,4 +1,4 @@
-"""Tests for lib.corpus: every format, decoding, guessing, counting, hashing and every refusal."""
+"""lib.engine.corpus: every format, decoding, guessing, counting, hashing and every refusal."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib import corpus as corpus_module
-from lib.corpus import (
+from lib.engine import corpus as corpus_module
+from lib.engine.corpus import (
     MAX_TEXT_CHARS,
     Corpus,
     corpus_from_frame,

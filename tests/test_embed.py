@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import lib.embed as embed_module
-from lib.embed import (
+import lib.engine.embed as embed_module
+from lib.engine.embed import (
     PACKAGED_MODEL_ID,
     PRECISION_ENV,
     EmbeddingRun,
@@ -22,8 +22,8 @@ from lib.embed import (
     model_id_for,
     resolve_precision,
 )
+from lib.engine.store import EmbeddingCache, text_key
 from lib.errors import ModelError, ParameterError
-from lib.store import EmbeddingCache, text_key
 
 
 def _raw_vector(text: str, dimension: int) -> np.ndarray:
@@ -252,7 +252,7 @@ def test_blank_model_name_is_a_model_error():
 
 
 def test_embedding_in_steps_previews_a_growing_random_sample(cache: EmbeddingCache):
-    from lib.embed import embed_in_steps
+    from lib.engine.embed import embed_in_steps
 
     texts = [f"text {i}" for i in range(25)]
     steps, reports = [], []
@@ -273,7 +273,7 @@ def test_embedding_in_steps_previews_a_growing_random_sample(cache: EmbeddingCac
 
 
 def test_cached_vectors_serve_a_warm_start_without_the_model(cache: EmbeddingCache):
-    from lib.embed import cached_vectors
+    from lib.engine.embed import cached_vectors
 
     run = embed_texts(TEXTS, CountingModel(), cache=cache)
     np.testing.assert_allclose(cached_vectors(TEXTS, "fake/counting", cache), run.vectors)
@@ -337,8 +337,8 @@ def test_a_failed_guard_keeps_the_model_at_fp32(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_a_corpus_matrix_is_stored_whole_and_read_back(tmp_path: Path):
-    from lib.embed import store_corpus_vectors, stored_corpus_vectors
-    from lib.store import ResultCache
+    from lib.engine.embed import store_corpus_vectors, stored_corpus_vectors
+    from lib.engine.store import ResultCache
 
     results = ResultCache(tmp_path)
     vectors = np.random.default_rng(0).normal(size=(50, 8)).astype(np.float32)

@@ -11,10 +11,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from lib import export
-from lib.corpus import corpus_from_frame
+from lib.engine.corpus import corpus_from_frame
 from lib.errors import ParameterError
-from lib.export import (
+from lib.figures.map import ColorBy, hover_labels, map_figure
+from lib.share import export
+from lib.share.export import (
     figure_html_bytes,
     figure_png_bytes,
     map_table,
@@ -23,7 +24,6 @@ from lib.export import (
     to_csv_bytes,
     to_parquet_bytes,
 )
-from lib.plots import ColorBy, hover_labels, map_figure
 
 HOSTILE = [
     '=HYPERLINK("http://x","click")',

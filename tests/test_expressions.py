@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lib.errors import ModelError, ParameterError, QueryError
-from lib.expressions import (
+from lib.query.expressions import (
     Expression,
     Hit,
     Term,

@@ -6,17 +6,17 @@ import numpy as np
 import pytest
 from sklearn.manifold import trustworthiness
 
-from lib import honesty
-from lib.errors import ParameterError
-from lib.honesty import (
+from lib.engine import honesty
+from lib.engine.honesty import (
     HonestyReport,
     honesty_report,
     map_knn,
     misplaced_neighbors,
     neighbor_preservation,
 )
-from lib.neighbors import exact_knn
-from lib.reduce import project_pca
+from lib.engine.neighbors import exact_knn
+from lib.engine.reduce import project_pca
+from lib.errors import ParameterError
 
 
 def brute_cosine_knn(vectors: np.ndarray, k: int) -> list[list[int]]:

@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.corpus import MAX_DOCUMENTS, MAX_FILE_BYTES, MAX_TEXT_CHARS, read_table
-from lib.embed import CHARS_PER_TOKEN, DEFAULT_MODEL, estimate_truncated, model_max_tokens
+from lib.engine.corpus import MAX_DOCUMENTS, MAX_FILE_BYTES, MAX_TEXT_CHARS, read_table
+from lib.engine.embed import CHARS_PER_TOKEN, DEFAULT_MODEL, estimate_truncated, model_max_tokens
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.model

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from lib.errors import ParameterError
-from lib.hosting import HostedConfig, ProjectListing, hosted_config, listed_projects
-from lib.projects import ProjectSummary
+from lib.share.hosting import HostedConfig, ProjectListing, hosted_config, listed_projects
+from lib.share.projects import ProjectSummary
 
 FIRST, SECOND, THIRD = "A" * 24, "b-" * 12, "c_" * 10
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from lib.errors import ParameterError
-from lib.lesson_plots import (
+from lib.figures.lessons import (
     GRID_PREFIX,
     agreement_figure,
     analogy_axes_figure,
@@ -27,8 +27,8 @@ from lib.lesson_plots import (
     trap_sentences,
     truth_vs_drawing,
 )
-from lib.plots import ColorBy, hover_labels
-from lib.words import WordHit
+from lib.figures.map import ColorBy, hover_labels
+from lib.query.words import WordHit
 
 RNG = np.random.default_rng(0)
 COORDS = RNG.normal(size=(30, 2)).astype(np.float32)

@@ -11,9 +11,11 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from lib import lessons
+from lib.engine.reduce import project_pca
 from lib.errors import ParameterError, QueryError
-from lib.lessons import (
+from lib.query.words import WordVectors, load_glove
+from lib.teach import lessons
+from lib.teach.lessons import (
     AnalogyBenchmark,
     RecoveryReport,
     SizeReport,
@@ -29,8 +31,6 @@ from lib.lessons import (
     seed_agreement,
     sizes_and_gaps,
 )
-from lib.reduce import project_pca
-from lib.words import WordVectors, load_glove
 
 
 @pytest.fixture(scope="module")

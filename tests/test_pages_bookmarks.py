@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.bookmarks import LessonStore, Step
-from lib.cluster import ClusterParams
-from lib.corpus import load_sample
-from lib.projects import ProjectView, ShareTarget
-from lib.reduce import UMAPParams
+from lib.engine.cluster import ClusterParams
+from lib.engine.corpus import load_sample
+from lib.engine.reduce import UMAPParams
+from lib.share.bookmarks import LessonStore, Step
+from lib.share.projects import ProjectView, ShareTarget
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.model

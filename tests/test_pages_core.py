@@ -103,10 +103,10 @@ def test_bad_upload_shows_a_message_and_keeps_the_session():
 def test_honesty_numbers_are_recomputed_independently(first_screen, real_model):
     from sklearn.manifold import trustworthiness
 
-    from lib.corpus import load_sample
-    from lib.embed import embed_texts
-    from lib.reduce import UMAPParams, project_umap
-    from lib.store import EmbeddingCache
+    from lib.engine.corpus import load_sample
+    from lib.engine.embed import embed_texts
+    from lib.engine.reduce import UMAPParams, project_umap
+    from lib.engine.store import EmbeddingCache
 
     at = first_screen
     at.session_state["map_chart"] = {"selection": {"points": [{"customdata": 3}]}}
@@ -150,7 +150,7 @@ def test_a_restarted_server_gets_vectors_maps_and_clusters_back_from_disk(
 
 
 def test_a_big_corpus_shows_a_growing_preview_while_it_embeds():
-    from lib.corpus import corpus_from_pasted
+    from lib.engine.corpus import corpus_from_pasted
 
     lines = [
         f"Preview line {i}: {'rain and wind' if i % 2 else 'a goal in the final'}"

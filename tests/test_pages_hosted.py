@@ -18,11 +18,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.cluster import ClusterParams
-from lib.embed import DEFAULT_MODEL
-from lib.precompute import precompute
-from lib.projects import Project, ProjectStore
-from lib.reduce import PCAParams
+from lib.batch.precompute import precompute
+from lib.engine.cluster import ClusterParams
+from lib.engine.embed import DEFAULT_MODEL
+from lib.engine.reduce import PCAParams
+from lib.share.projects import Project, ProjectStore
 from tests.conftest import FakeModel, make_topic_texts
 
 ROOT = Path(__file__).resolve().parent.parent

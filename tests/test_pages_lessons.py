@@ -15,14 +15,19 @@ import pytest
 from scipy.stats import spearmanr
 from streamlit.testing.v1 import AppTest
 
-from lib.corpus import DATA_DIR, load_sample
-from lib.embed import embed_texts, load_model
-from lib.honesty import honesty_report
-from lib.lessons import analogy_benchmark, opposite_pairs_report, recovery_report, seed_agreement
-from lib.neighbors import cosine_matrix, top_k
-from lib.reduce import UMAPParams, project_pca, project_umap
-from lib.store import EmbeddingCache
-from lib.words import analogy, load_glove
+from lib.engine.corpus import DATA_DIR, load_sample
+from lib.engine.embed import embed_texts, load_model
+from lib.engine.honesty import honesty_report
+from lib.engine.neighbors import cosine_matrix, top_k
+from lib.engine.reduce import UMAPParams, project_pca, project_umap
+from lib.engine.store import EmbeddingCache
+from lib.query.words import analogy, load_glove
+from lib.teach.lessons import (
+    analogy_benchmark,
+    opposite_pairs_report,
+    recovery_report,
+    seed_agreement,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.model

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.corpus import corpus_from_pasted
+from lib.engine.corpus import corpus_from_pasted
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.model

@@ -9,13 +9,13 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 from streamlit.testing.v1 import AppTest
 
-from lib.cluster import ClusterParams, cluster_corpus
-from lib.corpus import load_sample
-from lib.embed import SentenceTransformerModel, embed_texts, load_model
-from lib.expressions import run_query
-from lib.honesty import honesty_report
-from lib.neighbors import cosine_matrix
-from lib.store import EmbeddingCache
+from lib.engine.cluster import ClusterParams, cluster_corpus
+from lib.engine.corpus import load_sample
+from lib.engine.embed import SentenceTransformerModel, embed_texts, load_model
+from lib.engine.honesty import honesty_report
+from lib.engine.neighbors import cosine_matrix
+from lib.engine.store import EmbeddingCache
+from lib.query.expressions import run_query
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.model

@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 
 from lib.errors import ParameterError
-from lib.plots import ColorBy, add_markers, escape_text, hover_labels, map_figure, selected_rows
+from lib.figures.map import (
+    ColorBy,
+    add_markers,
+    escape_text,
+    hover_labels,
+    map_figure,
+    selected_rows,
+)
 
 COORDS = np.random.default_rng(0).normal(size=(40, 2)).astype(np.float32)
 TEXTS = [f"document {i}" for i in range(40)]
@@ -111,7 +118,7 @@ def test_wrap_words_matches_textwrap_and_collapses_whitespace():
     import random
     import textwrap
 
-    from lib.plots import wrap_words
+    from lib.figures.map import wrap_words
 
     rng = random.Random(0)
     for _ in range(500):

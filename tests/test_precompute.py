@@ -13,15 +13,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib import precompute as precompute_module
-from lib.cluster import ClusterParams
-from lib.embed import embed_texts
+from lib.batch import precompute as precompute_module
+from lib.batch.precompute import TerminalProgress, main, precompute, share_path
+from lib.engine.cluster import ClusterParams
+from lib.engine.embed import embed_texts
+from lib.engine.reduce import UMAPParams
+from lib.engine.scale import ScaleParams
+from lib.engine.store import CACHE_FILE_NAME, EmbeddingCache
 from lib.errors import ParameterError
-from lib.precompute import TerminalProgress, main, precompute, share_path
-from lib.projects import ProjectStore
-from lib.reduce import UMAPParams
-from lib.scale import ScaleParams
-from lib.store import CACHE_FILE_NAME, EmbeddingCache
+from lib.share.projects import ProjectStore
 from tests.conftest import FakeModel, make_topic_texts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,7 +106,7 @@ def test_a_killed_run_restarted_embeds_only_the_remainder(corpus_file, tmp_path,
     assert EmbeddingCache(tmp_path / CACHE_FILE_NAME).count(FakeModel.model_id) == 64
 
     model = FakeModel()
-    with caplog.at_level(logging.INFO, logger="lib.precompute"):
+    with caplog.at_level(logging.INFO, logger="lib.batch.precompute"):
         project = _run(corpus_file, tmp_path, model, batch_size=32)
     assert model.texts_encoded == 240 - 64
     assert "reused 64 of 240 from the cache" in caplog.text

@@ -16,11 +16,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib import projects
-from lib.cluster import ClusterParams
-from lib.corpus import corpus_from_frame, list_samples
+from lib.engine.cluster import ClusterParams
+from lib.engine.corpus import corpus_from_frame, list_samples
+from lib.engine.reduce import PCAParams, UMAPParams
 from lib.errors import ParameterError, StoreError
-from lib.projects import (
+from lib.share import projects
+from lib.share.projects import (
     ARRAYS_FILE,
     META_FILE,
     ProjectStore,
@@ -31,7 +32,6 @@ from lib.projects import (
     share_query,
     share_target,
 )
-from lib.reduce import PCAParams, UMAPParams
 
 N = 12
 MALFORMED_IDS = [
@@ -173,7 +173,7 @@ def test_a_new_process_on_the_same_root_loads_the_project(store: ProjectStore):
     saved, given = _save(store)
     script = (
         "import sys, numpy as np\n"
-        "from lib.projects import ProjectStore\n"
+        "from lib.share.projects import ProjectStore\n"
         "project = ProjectStore(sys.argv[1]).load(sys.argv[2])\n"
         "print(project.title, len(project.corpus), float(project.vectors.sum()))\n"
     )

@@ -10,9 +10,8 @@ import plotly.graph_objects as go
 import pytest
 
 from lib.errors import ParameterError
-from lib.expressions import parse_expression
-from lib.plots import ColorBy
-from lib.query_plots import (
+from lib.figures.map import ColorBy
+from lib.figures.query import (
     add_arrows,
     add_labels,
     add_path,
@@ -24,6 +23,7 @@ from lib.query_plots import (
     step_labels,
     word_map_figure,
 )
+from lib.query.expressions import parse_expression
 
 SCRIPT = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"

@@ -24,12 +24,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib.embed import embed_texts
+from lib.batch.precompute import share_path
+from lib.batch.ray_engine import RAY_REQUIREMENT, RaySettings, _block_count
+from lib.engine.embed import embed_texts
+from lib.engine.store import CACHE_FILE_NAME, EmbeddingCache, text_key
 from lib.errors import ParameterError
-from lib.precompute import share_path
-from lib.projects import ProjectStore
-from lib.ray_engine import RAY_REQUIREMENT, RaySettings, _block_count
-from lib.store import CACHE_FILE_NAME, EmbeddingCache, text_key
+from lib.share.projects import ProjectStore
 from tests import ray_worker
 from tests.conftest import FakeModel, make_topic_texts
 

@@ -3,9 +3,8 @@
 import numpy as np
 import pytest
 
-from lib.errors import ParameterError
-from lib.neighbors import exact_knn
-from lib.reduce import (
+from lib.engine.neighbors import exact_knn
+from lib.engine.reduce import (
     SMALL_DATA,
     PCAParams,
     UMAPParams,
@@ -14,6 +13,7 @@ from lib.reduce import (
     project_pca,
     project_umap,
 )
+from lib.errors import ParameterError
 
 
 def knn_label_accuracy(coords: np.ndarray, labels: list[str], k: int = 10) -> float:
@@ -104,12 +104,12 @@ def test_big_corpus_refit_reuses_the_knn_graph(monkeypatch):
     graph = compute_knn(vectors, 20)
     assert graph.search_index is not None
 
-    import lib.reduce
+    import lib.engine.reduce
 
     def no_second_search(*args, **kwargs):
         raise AssertionError("the kNN graph should have been reused")
 
-    monkeypatch.setattr(lib.reduce, "compute_knn", no_second_search)
+    monkeypatch.setattr(lib.engine.reduce, "compute_knn", no_second_search)
     params = UMAPParams(n_neighbors=10, n_epochs=20)
     first = project_umap(vectors, params, graph)
     second = project_umap(vectors, UMAPParams(n_neighbors=10, n_epochs=20, min_dist=0.8), graph)
@@ -127,7 +127,7 @@ def test_pca_reports_variance_kept(topic_vectors):
 
 
 def test_saved_projection_places_points_like_the_original(umap_map, topic_vectors):
-    from lib.reduce import saved_projection
+    from lib.engine.reduce import saved_projection
 
     saved = saved_projection(umap_map.coords, umap_map.params, topic_vectors)
     np.testing.assert_array_equal(saved.coords, umap_map.coords)

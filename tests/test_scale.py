@@ -8,10 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from lib.cluster import NOISE, ClusterParams, cluster_corpus
-from lib.errors import ParameterError
-from lib.reduce import PCAParams, UMAPParams, project_umap
-from lib.scale import (
+from lib.engine.cluster import NOISE, ClusterParams, cluster_corpus
+from lib.engine.reduce import PCAParams, UMAPParams, project_umap
+from lib.engine.scale import (
     ScaledProjection,
     ScaleParams,
     cluster_at_scale,
@@ -20,6 +19,7 @@ from lib.scale import (
     project_at_scale,
     sample_rows,
 )
+from lib.errors import ParameterError
 
 FAST = UMAPParams(n_epochs=30)
 N_GROUPS = 6

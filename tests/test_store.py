@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lib import store
+from lib.engine import store
+from lib.engine.store import HOME_ENV, EmbeddingCache, default_home, text_key
 from lib.errors import ParameterError, StoreError
-from lib.store import HOME_ENV, EmbeddingCache, default_home, text_key
 
 
 def _vectors(n: int, d: int = 4, seed: int = 0) -> np.ndarray:
@@ -173,7 +173,7 @@ def test_unusable_home_names_the_env_var(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_result_cache_round_trip_survives_a_new_instance(tmp_path):
-    from lib.store import ResultCache, result_key
+    from lib.engine.store import ResultCache, result_key
 
     key = result_key("map", vectors="abc", params={"n_neighbors": 15})
     assert key == result_key("map", params={"n_neighbors": 15}, vectors="abc")
@@ -187,7 +187,7 @@ def test_result_cache_round_trip_survives_a_new_instance(tmp_path):
 
 
 def test_result_cache_misses_and_refuses_bad_keys_and_pickles(tmp_path):
-    from lib.store import ResultCache, result_key
+    from lib.engine.store import ResultCache, result_key
 
     cache = ResultCache(tmp_path)
     assert cache.get(result_key("map", vectors="none")) is None

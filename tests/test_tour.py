@@ -1,10 +1,10 @@
-"""lib.tour: the embedding glance and the cluster agreement score, checked against hand results."""
+"""lib.teach.tour: the embedding glance and the cluster agreement score, checked by hand."""
 
 import numpy as np
 import pytest
 
 from lib.errors import ParameterError
-from lib.tour import cluster_agreement, vector_summary
+from lib.teach.tour import cluster_agreement, vector_summary
 
 
 def test_vector_summary_counts_measures_and_cuts():

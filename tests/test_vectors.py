@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib import vectors as vectors_module
+from lib.engine import vectors as vectors_module
+from lib.engine.vectors import UploadedVectors, load_vectors
 from lib.errors import VectorsError
-from lib.export import npy_bytes, projector_files
-from lib.vectors import UploadedVectors, load_vectors
+from lib.share.export import npy_bytes, projector_files
 
 N, D = 6, 4
 WORDS = ["apple", "banana", "cherry", "date", "elder", "fig"]

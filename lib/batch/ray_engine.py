@@ -23,16 +23,16 @@ from types import ModuleType
 
 import numpy as np
 
-from lib.embed import TextModel, load_model
+from lib.engine.embed import TextModel, load_model
+from lib.engine.store import EmbeddingCache, text_key
 from lib.errors import EmbedscopeError, ModelError, ParameterError, check_int
-from lib.store import EmbeddingCache, text_key
 
 logger = logging.getLogger(__name__)
 
 RAY_REQUIREMENT = "pip install -r requirements-ray.txt  (ray[data]==2.60.0)"
 ROWS_PER_BLOCK_BATCHES = 16  # a block holds at most this many batches, so blocks stay small
 BLOCKS_PER_ACTOR = 4  # at least this many blocks per actor, so no actor waits for work
-LIB_DIR = Path(__file__).resolve().parent
+LIB_DIR = Path(__file__).resolve().parents[1]
 CONNECT_TIMEOUT_S = 10.0  # a cluster address must accept a connection within this
 
 ProgressCallback = Callable[[int, int], None]

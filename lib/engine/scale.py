@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from lib.cluster import (
+from lib.engine.cluster import (
     NOISE,
     Clustering,
     ClusterParams,
@@ -27,8 +27,8 @@ from lib.cluster import (
     find_clusters,
     name_clusters,
 )
+from lib.engine.reduce import PCAParams, Projection, UMAPParams, project_pca, project_umap
 from lib.errors import ParameterError, check_int
-from lib.reduce import PCAParams, Projection, UMAPParams, project_pca, project_umap
 
 logger = logging.getLogger(__name__)
 

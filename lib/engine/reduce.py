@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from lib.engine.neighbors import exact_knn, normalize_rows
 from lib.errors import ParameterError, check_choice, check_float, check_int
-from lib.neighbors import exact_knn, normalize_rows
 
 logger = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from lib.engine.neighbors import normalize_rows
 from lib.errors import ParameterError, check_int
-from lib.neighbors import normalize_rows
-from lib.plots import (
+from lib.figures.map import (
     CATCH_ALL,
     NOISE_COLOR,
     PALETTE,
@@ -30,7 +30,7 @@ from lib.plots import (
     escape_text,
     map_figure,
 )
-from lib.words import WordHit
+from lib.query.words import WordHit
 
 GRID_CELLS = 30  # cells per side of the guess grid: a click always lands near a cell centre
 GRID_PREFIX = "g:"
@@ -140,7 +140,7 @@ def guess_figure(
 ) -> go.Figure:
     """The map with group names and a faint clickable grid (customdata "g:<cell>") on top.
 
-    `hover` is already escaped (lib.plots.hover_labels). A click on a grid cell or a document
+    `hover` is already escaped (lib.figures.map.hover_labels). A click on a grid cell or a document
     selects that point; `clicked_guess` turns it into a map position.
     """
     points = _map_points(coords)

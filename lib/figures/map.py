@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from lib.cluster import NOISE_NAME
+from lib.engine.cluster import NOISE_NAME
 from lib.errors import ParameterError
 
 MAX_CATEGORIES = 24

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from lib.engine.honesty import check_k, check_points, check_same_length, map_knn, neighbor_overlap
+from lib.engine.neighbors import exact_knn, normalize_rows
 from lib.errors import ParameterError, QueryError, check_choice, check_int
-from lib.honesty import check_k, check_points, check_same_length, map_knn, neighbor_overlap
-from lib.neighbors import exact_knn, normalize_rows
-from lib.words import WordVectors
+from lib.query.words import WordVectors
 
 LABEL_METRICS = ("cosine", "euclidean")
 OVERALL_SAMPLE = 2000  # points sampled for the map's overall mean pairwise distance

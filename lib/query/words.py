@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lib.engine.neighbors import normalize_rows
 from lib.errors import ModelError, ParameterError, QueryError, check_int
-from lib.expressions import evaluate, nearest, parse_expression
-from lib.neighbors import normalize_rows
+from lib.query.expressions import evaluate, nearest, parse_expression
 
 logger = logging.getLogger(__name__)
 

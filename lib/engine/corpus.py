@@ -29,7 +29,7 @@ MAX_FILE_BYTES = 200 * 1024**2
 MAX_TEXT_CHARS = 20_000
 MAX_LABEL_VALUES = 50
 SUPPORTED_FORMATS = ("csv", "tsv", "txt", "jsonl", "json", "parquet")
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 
 PASTED_SOURCE = "pasted text"
 _TEXT_HINTS = (

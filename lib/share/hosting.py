@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from lib.errors import ParameterError, invalid_parameter
-from lib.projects import ProjectSummary, is_valid_project_id
+from lib.share.projects import ProjectSummary, is_valid_project_id
 
 HOSTED_ENV = "EMBEDSCOPE_HOSTED"
 PROJECTS_ENV = "EMBEDSCOPE_PROJECTS"

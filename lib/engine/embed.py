@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from lib.engine.honesty import neighbor_overlap
+from lib.engine.neighbors import exact_knn, normalize_rows
+from lib.engine.store import EmbeddingCache, ResultCache, result_key, text_key
 from lib.errors import EmbedscopeError, ModelError, check_choice, check_int, invalid_parameter
-from lib.honesty import neighbor_overlap
-from lib.neighbors import exact_knn, normalize_rows
-from lib.store import EmbeddingCache, ResultCache, result_key, text_key
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -233,7 +233,7 @@ def load_model(
 
 def _guarded(model: SentenceTransformerModel, precision: str) -> SentenceTransformerModel:
     """`model` at `precision` if that keeps fp32's neighbours on reference texts, else fp32."""
-    from lib.corpus import load_sample
+    from lib.engine.corpus import load_sample
 
     texts = load_sample(GUARD_SAMPLE).texts
     texts = [texts[i] for i in np.linspace(0, len(texts) - 1, GUARD_TEXTS, dtype=int)]

@@ -13,8 +13,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from lib.errors import ParameterError
-from lib.expressions import Term
-from lib.plots import ColorBy, add_markers, check_lengths, escape_text, map_figure
+from lib.figures.map import ColorBy, add_markers, check_lengths, escape_text, map_figure
+from lib.query.expressions import Term
 
 QUERY_COLOR = "#d62728"
 PATH_COLOR = "#ff7f0e"
@@ -243,7 +243,7 @@ def query_map_figure(
 ) -> go.Figure:
     """The corpus map faded, top hits ringed, the expression's path, and the query star at its end.
 
-    `hover` is already escaped (lib.plots.hover_labels); `path_points` are the map positions of
+    `hover` is already escaped (figures.map.hover_labels); `path_points` are the map positions of
     the partial sums, the last one being the query itself.
     """
     coords = _points(coords, "coords")

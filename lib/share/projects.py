@@ -35,12 +35,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lib.cluster import ClusterParams
-from lib.corpus import Corpus, list_samples
+from lib.engine.cluster import ClusterParams
+from lib.engine.corpus import Corpus, list_samples
+from lib.engine.reduce import PCAParams, UMAPParams
+from lib.engine.store import default_home, library_versions, store_error
 from lib.errors import EmbedscopeError, ParameterError, StoreError, check_int, invalid_parameter
-from lib.export import to_parquet_bytes
-from lib.reduce import PCAParams, UMAPParams
-from lib.store import default_home, library_versions, store_error
+from lib.share.export import to_parquet_bytes
 
 logger = logging.getLogger(__name__)
 

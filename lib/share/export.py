@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from lib.corpus import Corpus
+from lib.engine.corpus import Corpus
 from lib.errors import ParameterError
 
 logger = logging.getLogger(__name__)

@@ -21,8 +21,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from lib.engine.store import default_home, store_error
 from lib.errors import EmbedscopeError, ParameterError, StoreError, invalid_parameter
-from lib.projects import (
+from lib.share.projects import (
     ID_BYTES,
     ID_PATTERN,
     PROJECT_PARAM,
@@ -31,7 +32,6 @@ from lib.projects import (
     ShareTarget,
     share_query,
 )
-from lib.store import default_home, store_error
 
 logger = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lib.corpus import Corpus, corpus_from_frame, read_table
+from lib.engine.corpus import Corpus, corpus_from_frame, read_table
 from lib.errors import CorpusError, VectorsError
 
 MAX_VECTOR_ROWS = 50_000

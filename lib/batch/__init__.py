@@ -1,0 +1,1 @@
+"""Stage 6: command-line precompute of big corpora (locally or on Ray)."""

@@ -1,0 +1,1 @@
+"""Stage 4: saved projects, lesson bookmarks, hosted mode and exports."""
