@@ -28,6 +28,12 @@ MAX_DOCUMENTS = 50_000
 MAX_FILE_BYTES = 200 * 1024**2
 MAX_TEXT_CHARS = 20_000
 MAX_LABEL_VALUES = 50
+# Bounds on what one upload may cost (issue 14): every reader stops as soon as one is passed.
+MAX_COLUMNS = 1_000  # columns of any table: CSV/TSV header, distinct JSON keys, Parquet schema
+MAX_FIELD_CHARS = 131_072  # one CSV/TSV field (the csv module's own field_size_limit)
+MAX_JSON_DEPTH = 64  # nesting of a JSON value: a record is 1, a list inside it 2, ...
+MAX_JSON_CELLS = 10_000_000  # rows x distinct keys: missing keys still cost one cell each
+MAX_PARQUET_BYTES = MAX_FILE_BYTES  # decoded size of a Parquet file's columns (no bombs)
 SUPPORTED_FORMATS = ("csv", "tsv", "txt", "jsonl", "json", "parquet")
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 
@@ -47,6 +53,10 @@ _GUESS_ROWS = 5_000
 _SNIFF_CHARS = 65_536
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 _NEWLINE = re.compile(r"\r\n|\r|\n")
+_NON_BLANK = re.compile(r"\S")
+_FILLED_LINE = re.compile(r"\S[^\r\n]*")  # a line's text from its first non-blank character
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+_PARQUET_BATCH_ROWS = 4_096
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
     (codecs.BOM_UTF16_LE, "utf-16"),
@@ -89,18 +99,26 @@ class Corpus:
         ]
 
 
-def read_table(data: bytes, filename: str, *, max_bytes: int = MAX_FILE_BYTES) -> pd.DataFrame:
-    """Parse file bytes by extension into a frame; `frame.attrs["encoding"]` records how."""
+def read_table(
+    data: bytes, filename: str, *, max_bytes: int = MAX_FILE_BYTES, max_rows: int = MAX_DOCUMENTS
+) -> pd.DataFrame:
+    """Parse file bytes by extension into a frame; `frame.attrs["encoding"]` records how.
+
+    Reading stops at the first bound passed: `max_rows` data rows (at row max_rows + 1),
+    MAX_COLUMNS columns, MAX_FIELD_CHARS per CSV field, MAX_JSON_DEPTH / MAX_JSON_CELLS for JSON,
+    and Parquet's metadata is checked (rows, columns, decoded bytes) before any row is read.
+    """
     check_int("read_table", "max_bytes", max_bytes, 1)
+    check_int("read_table", "max_rows", max_rows, 1)
     file_format = _format_of(filename)
     _check_size(len(data), filename, max_bytes)
     if file_format == "parquet":
-        frame, encoding = _read_parquet(data, filename), "utf-8"
+        frame, encoding = _read_parquet(data, filename, max_rows), "utf-8"
     else:
         text, encoding = _decode(data, filename)
-        if not text.strip():
+        if not text or text.isspace():
             raise CorpusError(f"{filename} is empty; it needs at least one document.")
-        frame = _parse_text(text, filename, file_format)
+        frame = _parse_text(text, filename, file_format, max_rows)
     if len(frame) == 0:
         raise CorpusError(f"{filename} has no data rows; it needs at least one document.")
     frame = _with_str_columns(frame)
@@ -137,18 +155,20 @@ def corpus_from_frame(
             f"column {column!r} not found in {source}; available: {_quoted(frame.columns)}"
         )
     cleaned = [_as_text(value) for value in frame[column]]
-    keep = [row for row, text in enumerate(cleaned) if text]
-    _check_count(len(keep), len(cleaned), column, source, max_documents)
-    texts = tuple(cleaned[row][:MAX_TEXT_CHARS] for row in keep)
+    keep = [row for row, (text, _) in enumerate(cleaned) if text]
+    n_read = len(cleaned) + frame.attrs.get("n_blank_lines", 0)  # TXT skips blank lines
+    _check_count(len(keep), n_read, column, source, max_documents)
+    n_blank = n_read - len(keep)
+    texts = tuple(cleaned[row][0] for row in keep)
     corpus = Corpus(
         texts=texts,
         metadata=frame.drop(columns=column).iloc[keep].reset_index(drop=True),
         text_column=column,
         source=source,
         content_hash=_content_hash(texts),
-        n_blank_dropped=len(cleaned) - len(keep),
+        n_blank_dropped=n_blank,
         n_duplicates=len(texts) - len(set(texts)),
-        n_truncated=sum(len(cleaned[row]) > MAX_TEXT_CHARS for row in keep),
+        n_truncated=sum(cleaned[row][1] for row in keep),
         encoding=frame.attrs.get("encoding", "utf-8"),
     )
     logger.info("Loaded %s: %d texts from column %r", source, len(corpus), column)
@@ -172,13 +192,14 @@ def load_corpus(
     else:
         filename = filename or Path(data).name
         data = _read_path(Path(data), max_bytes)
-    frame = read_table(data, filename, max_bytes=max_bytes)
+    frame = read_table(data, filename, max_bytes=max_bytes, max_rows=max_documents)
     return corpus_from_frame(frame, text_column, source=filename, max_documents=max_documents)
 
 
 def corpus_from_pasted(text: str, *, max_documents: int = MAX_DOCUMENTS) -> Corpus:
     """One document per pasted line; blank lines are dropped and counted."""
-    frame = pd.DataFrame({"text": _lines(text)}, dtype=object)
+    check_int("corpus_from_pasted", "max_documents", max_documents, 1)
+    frame = _text_frame(text, PASTED_SOURCE, max_documents)
     return corpus_from_frame(frame, "text", source=PASTED_SOURCE, max_documents=max_documents)
 
 
@@ -268,21 +289,22 @@ def _not_text(filename: str) -> CorpusError:
     )
 
 
-def _parse_text(text: str, filename: str, file_format: str) -> pd.DataFrame:
+def _parse_text(text: str, filename: str, file_format: str, max_rows: int) -> pd.DataFrame:
     """Dispatch decoded text to the reader for its format."""
     if file_format in _DELIMITERS:
-        return _read_delimited(text, filename, _DELIMITERS[file_format])
+        return _read_delimited(text, filename, _DELIMITERS[file_format], max_rows)
     if file_format == "jsonl":
-        return _read_jsonl(text, filename)
+        return _read_jsonl(text, filename, max_rows)
     if file_format == "json":
-        return _read_json(text, filename)
-    return pd.DataFrame({"text": _lines(text)}, dtype=object)
+        return _read_json(text, filename, max_rows)
+    return _text_frame(text, filename, max_rows)
 
 
-def _read_delimited(text: str, filename: str, delimiter: str) -> pd.DataFrame:
+def _read_delimited(text: str, filename: str, delimiter: str, max_rows: int) -> pd.DataFrame:
     """CSV/TSV with a header row; every row must have the header's number of fields."""
     rows = _csv_records(text, filename, delimiter)
     _, header = next(rows)
+    _check_columns(len(header), filename, "columns in its header")
     records = []
     for line, row in rows:
         if len(row) != len(header):
@@ -291,6 +313,8 @@ def _read_delimited(text: str, filename: str, delimiter: str) -> pd.DataFrame:
                 f"{len(header)}; every row needs one value per column (quote values that "
                 f"contain {delimiter!r})."
             )
+        if len(records) == max_rows:
+            raise _too_many_rows(filename, max_rows)
         records.append(row)
     names = _column_names(name.strip() for name in header)
     if not records:
@@ -309,6 +333,13 @@ def _csv_records(text: str, filename: str, delimiter: str) -> Iterator[tuple[int
                 yield start, row
             start = reader.line_num + 1
     except csv.Error as error:
+        if "field larger than field limit" in str(error):
+            raise CorpusError(
+                f"Each value of {filename} must be at most {MAX_FIELD_CHARS:,} characters long; "
+                f"got a longer one in the row starting on line {start} instead (a quote left "
+                "open makes the rest of the file one value). Close the quote, or shorten the "
+                f"value: documents are cut to {MAX_TEXT_CHARS:,} characters anyway."
+            ) from error
         raise CorpusError(
             f"{filename}: the row starting on line {start} is malformed ({error}); a quoted value "
             f"must be closed and followed by {delimiter!r} or the end of the line."
@@ -323,51 +354,154 @@ def _typed(values: tuple[str, ...]) -> pd.Series:
     return numbers if numbers.count() == column.count() else column.astype("str")
 
 
-def _read_jsonl(text: str, filename: str) -> pd.DataFrame:
+def _text_frame(text: str, source: str, max_rows: int) -> pd.DataFrame:
+    """One row per line; past `max_rows` lines, only non-blank lines are kept (and counted)."""
+    n_lines = _line_count(text)
+    if n_lines <= max_rows:
+        return pd.DataFrame({"text": _lines(text)}, dtype=object)
+    lines = []
+    for match in _FILLED_LINE.finditer(text):  # skips runs of blank lines at C speed
+        if len(lines) == max_rows:
+            raise _too_many_rows(source, max_rows, what="non-blank lines")
+        lines.append(match.group())
+    frame = pd.DataFrame({"text": lines}, dtype=object)
+    frame.attrs["n_blank_lines"] = n_lines - len(lines)
+    return frame
+
+
+def _line_count(text: str) -> int:
+    """len(_lines(text)), counted without splitting."""
+    if not text:
+        return 0
+    breaks = text.count("\n") + text.count("\r") - text.count("\r\n")
+    return breaks + (0 if text.endswith(("\n", "\r")) else 1)
+
+
+class _Records:
+    """JSON records read so far; refused past max_rows, MAX_COLUMNS keys or MAX_JSON_CELLS."""
+
+    def __init__(self, filename: str, max_rows: int) -> None:
+        self.filename, self.max_rows = filename, max_rows
+        self.records: list[dict] = []
+        self.keys: dict[str, None] = {}
+
+    def add(self, value: object, where: str) -> None:
+        """Append one parsed value, which must be a JSON object within every bound."""
+        record = _require_object(value, where)
+        if len(self.records) == self.max_rows:
+            raise _too_many_rows(self.filename, self.max_rows, what="records")
+        _check_columns(len(record), self.filename, f"keys in {where}")
+        self.keys.update(dict.fromkeys(record))
+        _check_columns(len(self.keys), self.filename, f"distinct keys by {where}")
+        cells = (len(self.records) + 1) * len(self.keys)
+        if cells > MAX_JSON_CELLS:
+            raise CorpusError(
+                f"The table of {self.filename} (records x distinct keys) must be at most "
+                f"{MAX_JSON_CELLS:,} cells; got more by {where} instead ({len(self.keys):,} keys). "
+                "Give every record the same few keys."
+            )
+        _check_depth(record, where)
+        self.records.append(record)
+
+    def frame(self) -> pd.DataFrame:
+        """The records as a frame; lone surrogate escapes (\\ud800) cannot be stored."""
+        try:
+            return pd.DataFrame.from_records(self.records)
+        except UnicodeEncodeError as error:
+            raise CorpusError(
+                f"{self.filename} contains an invalid character escape ({error.reason}: "
+                f"{error.object[error.start : error.end]!a}); fix or remove it and upload again."
+            ) from error
+
+
+def _read_jsonl(text: str, filename: str, max_rows: int) -> pd.DataFrame:
     """One JSON object per non-blank line."""
-    records = [
-        _require_object(_parse_json(line, filename, first_line=number), f"{filename} line {number}")
-        for number, line in enumerate(_lines(text), start=1)
-        if line.strip()
-    ]
-    return _frame_from_records(records, filename)
+    records = _Records(filename, max_rows)
+    for match in _FILLED_LINE.finditer(text):
+        try:
+            value = json.loads(match.group())
+        except (ValueError, RecursionError) as error:
+            line_start = max(text.rfind("\n", 0, match.start()), text.rfind("\r", 0, match.start()))
+            indent = match.start() - line_start - 1  # error columns count from the line's start
+            raise _json_error(error, filename, _line_of(text, match.start()), indent) from error
+        records.add(value, f"{filename} line {_line_of(text, match.start()):,}")
+    return records.frame()
 
 
-def _read_json(text: str, filename: str) -> pd.DataFrame:
-    """A JSON array of objects."""
-    value = _parse_json(text, filename, first_line=1)
-    if not isinstance(value, list):
+def _read_json(text: str, filename: str, max_rows: int) -> pd.DataFrame:
+    """A JSON array of objects, decoded one item at a time (reading stops at a bound)."""
+    position = _JSON_SPACE.match(text).end()
+    if not text.startswith("[", position):
+        value = _parse_json(text, filename)
         raise CorpusError(
             f"{filename} holds a JSON {_json_kind(value)}; it must hold a list of records "
             'such as [{"text": "..."}].'
         )
-    records = [
-        _require_object(item, f"{filename} item {number}")
-        for number, item in enumerate(value, start=1)
-    ]
-    return _frame_from_records(records, filename)
+    records, decoder = _Records(filename, max_rows), json.JSONDecoder()
+    position = _JSON_SPACE.match(text, position + 1).end()
+    closed = text.startswith("]", position)
+    position += closed
+    while not closed:
+        try:
+            item, position = decoder.raw_decode(text, position)
+        except (ValueError, RecursionError) as error:  # a JSONDecodeError counts whole-file lines
+            line = 1 if isinstance(error, json.JSONDecodeError) else _line_of(text, position)
+            raise _json_error(error, filename, line) from error
+        records.add(item, f"{filename} item {len(records.records) + 1:,}")
+        position = _JSON_SPACE.match(text, position).end()
+        closed = text.startswith("]", position)
+        if not closed and not text.startswith(",", position):
+            error = json.JSONDecodeError("Expecting ',' delimiter", text, position)
+            raise _json_error(error, filename, 1)
+        position = _JSON_SPACE.match(text, position + 1).end()
+    if _JSON_SPACE.match(text, position).end() < len(text):
+        raise _json_error(json.JSONDecodeError("Extra data", text, position), filename, 1)
+    return records.frame()
 
 
-def _frame_from_records(records: list[dict], filename: str) -> pd.DataFrame:
-    """A frame from parsed JSON records; lone surrogate escapes (\\ud800) cannot be stored."""
-    try:
-        return pd.DataFrame.from_records(records)
-    except UnicodeEncodeError as error:
-        raise CorpusError(
-            f"{filename} contains an invalid character escape ({error.reason}: "
-            f"{error.object[error.start : error.end]!a}); fix or remove it and upload again."
-        ) from error
-
-
-def _parse_json(text: str, filename: str, *, first_line: int) -> object:
-    """json.loads with an error that names the file line (text starts at `first_line`)."""
+def _parse_json(text: str, filename: str) -> object:
+    """json.loads of a whole file, with an error that names the line."""
     try:
         return json.loads(text)
-    except json.JSONDecodeError as error:
-        line = first_line + error.lineno - 1
-        raise CorpusError(
-            f"{filename} is not valid JSON at line {line}, column {error.colno}: {error.msg}."
-        ) from error
+    except (ValueError, RecursionError) as error:
+        raise _json_error(error, filename, 1) from error
+
+
+def _json_error(error: Exception, filename: str, line: int, indent: int = 0) -> CorpusError:
+    """Our message for a JSON parse failure; `line` is the file line the parsed text starts on."""
+    if isinstance(error, json.JSONDecodeError):
+        column = error.colno + (indent if error.lineno == 1 else 0)
+        return CorpusError(
+            f"{filename} is not valid JSON at line {line + error.lineno - 1}, column {column}: "
+            f"{error.msg}."
+        )
+    if isinstance(error, RecursionError):
+        return CorpusError(
+            f"JSON values in {filename} must be nested at most {MAX_JSON_DEPTH} levels deep; got "
+            f"deeper nesting near line {line:,} instead."
+        )
+    return CorpusError(f"{filename} line {line:,} cannot be read as JSON ({error}).")
+
+
+def _check_depth(value: object, where: str) -> None:
+    """Refuse a record nested deeper than MAX_JSON_DEPTH (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise CorpusError(
+                f"JSON values must be nested at most {MAX_JSON_DEPTH} levels deep; got deeper "
+                f"nesting in {where} instead."
+            )
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+
+
+def _line_of(text: str, offset: int) -> int:
+    """The 1-based line number of `offset` in `text` (for messages only: it scans the prefix)."""
+    return sum(1 for _ in _NEWLINE.finditer(text, 0, offset)) + 1
 
 
 def _require_object(value: object, where: str) -> dict:
@@ -385,17 +519,75 @@ def _json_kind(value: object) -> str:
     return _JSON_KINDS.get(type(value), "number")
 
 
-def _read_parquet(data: bytes, filename: str) -> pd.DataFrame:
-    """Read Parquet bytes with pyarrow; a named index becomes a column again."""
+def _read_parquet(data: bytes, filename: str, max_rows: int) -> pd.DataFrame:
+    """Read Parquet bytes with pyarrow: metadata checked first, rows in batches within bounds."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(pa.BufferReader(data))
-    except (pa.ArrowException, OSError) as error:
+        parquet = pq.ParquetFile(pa.BufferReader(data))
+        _check_parquet_metadata(parquet.metadata, filename, max_rows)
+        table = pa.Table.from_batches(_parquet_batches(parquet, filename, max_rows),
+                                      schema=parquet.schema_arrow)  # fmt: skip
+        table.validate(full=True)  # e.g. strings that are not UTF-8
+    except (pa.ArrowException, OSError, ValueError) as error:
         raise CorpusError(f"{filename} is not a readable Parquet file ({error}).") from error
-    frame = table.to_pandas()
+    try:
+        frame = table.to_pandas()
+    except Exception as error:  # the pandas metadata in the file is untrusted JSON
+        raise CorpusError(f"{filename} is not a readable Parquet file ({error}).") from error
     return frame.reset_index(drop=not any(frame.index.names))
+
+
+def _check_parquet_metadata(metadata: object, filename: str, max_rows: int) -> None:
+    """Refuse from the footer alone: too many rows, columns or row groups, or too many bytes."""
+    if metadata.num_rows > max_rows or metadata.num_row_groups > max_rows:
+        raise _too_many_rows(filename, max_rows, found=max(metadata.num_rows, max_rows + 1))
+    _check_columns(metadata.num_columns, filename, "columns")
+    size = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+    _check_decoded_size(size, filename)
+
+
+def _parquet_batches(parquet: object, filename: str, max_rows: int) -> list:
+    """Record batches, stopping at row max_rows + 1 or MAX_PARQUET_BYTES (the footer may lie)."""
+    batches, rows, size = [], 0, 0
+    for batch in parquet.iter_batches(batch_size=_PARQUET_BATCH_ROWS):
+        rows, size = rows + batch.num_rows, size + batch.nbytes
+        if rows > max_rows:
+            raise _too_many_rows(filename, max_rows)
+        _check_decoded_size(size, filename)
+        batches.append(batch)
+    return batches
+
+
+def _check_decoded_size(n_bytes: int, filename: str) -> None:
+    """Refuse a Parquet file whose columns decode to more than MAX_PARQUET_BYTES."""
+    if n_bytes > MAX_PARQUET_BYTES:
+        raise CorpusError(
+            f"The decoded size of {filename} must be at most {_human_size(MAX_PARQUET_BYTES)}; "
+            f"got {_human_size(n_bytes)} instead (a highly compressed file). Upload fewer rows "
+            "or columns."
+        )
+
+
+def _check_columns(n_columns: int, filename: str, what: str) -> None:
+    """Refuse a table wider than MAX_COLUMNS, before it is built."""
+    if n_columns > MAX_COLUMNS:
+        raise CorpusError(
+            f"The number of columns of {filename} must be at most {MAX_COLUMNS:,}; got "
+            f"{n_columns:,} {what} instead. Keep the text column and the metadata you need."
+        )
+
+
+def _too_many_rows(
+    filename: str, max_rows: int, *, what: str = "rows", found: int | None = None
+) -> CorpusError:
+    """The message for a file over the document cap, raised when row max_rows + 1 is read."""
+    count = f"{found:,} {what}" if found is not None else f"more than {max_rows:,} {what}"
+    return CorpusError(
+        f"{filename} has {count} (reading stopped there); the limit here is {max_rows:,} "
+        "documents. To map more, precompute with the command line (see README)."
+    )
 
 
 def _lines(text: str) -> list[str]:
@@ -411,14 +603,24 @@ def _with_str_columns(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _column_names(names: Iterable[object]) -> list[str]:
-    """Unique, non-empty str names: a repeated 'a' becomes 'a.1', an empty one 'column_3'."""
+    """Unique, non-empty str names: a repeated 'a' becomes 'a.1', an empty one 'column_3'.
+
+    Linear: each base name remembers the last suffix it used (a header of 2,000 'a's once took
+    cubic time).
+    """
     unique: list[str] = []
+    taken: set[str] = set()
+    last_suffix: dict[str, int] = {}
     for position, name in enumerate(names, start=1):
         base = str(name) or f"column_{position}"
-        candidate, suffix = base, 0
-        while candidate in unique:
+        candidate, suffix = base, last_suffix.get(base, 0)
+        if suffix:
+            candidate = f"{base}.{suffix}"
+        while candidate in taken:
             suffix += 1
             candidate = f"{base}.{suffix}"
+        last_suffix[base] = suffix
+        taken.add(candidate)
         unique.append(candidate)
     return unique
 
@@ -436,13 +638,24 @@ def _text_score(values: pd.Series, name: str) -> float:
     return mean_length * uniqueness * hint
 
 
-def _as_text(value: object) -> str:
-    """A cell as stripped, UTF-8-encodable text; missing values become ''."""
+def _as_text(value: object) -> tuple[str, bool]:
+    """A cell as (stripped UTF-8-encodable text cut to MAX_TEXT_CHARS, whether it was cut).
+
+    Missing values become ''. A huge cell is never copied whole: only its first MAX_TEXT_CHARS
+    characters from the first non-blank one are.
+    """
     if not isinstance(value, str):
         if pd.api.types.is_scalar(value) and pd.isna(value):
-            return ""
+            return "", False
         value = str(value)
-    return value.encode("utf-8", "replace").decode("utf-8").strip()
+    first = _NON_BLANK.search(value)
+    if first is None:
+        return "", False
+    end = first.start() + MAX_TEXT_CHARS
+    text = value[first.start() : end]
+    cut = _NON_BLANK.search(value, end) is not None
+    text = text if cut else text.rstrip()
+    return text.encode("utf-8", "replace").decode("utf-8"), cut
 
 
 def _check_count(n_texts: int, n_rows: int, column: str, source: str, max_documents: int) -> None:

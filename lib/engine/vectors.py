@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
+import math
 import re
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +40,7 @@ LABEL_COLUMN = "label"
 ITEM_COLUMN = "item"
 ROWS_NAMED = 5  # rows listed in an error before "and N more"
 _NPY_MAGIC = b"\x93NUMPY"
+_NPY_VERSIONS = ((1, 0), (2, 0), (3, 0))
 _NPY_HINT = "save a float array with numpy.save('vectors.npy', array.astype('float32'))"
 _DIM_COLUMN = re.compile(r"(dim_?)?\d+", re.IGNORECASE)
 _DELIMITERS = {"csv": ",", "tsv": "\t"}
@@ -64,7 +68,7 @@ def load_vectors(files: Mapping[str, bytes], *, text_column: str | None = None) 
     """
     vectors_name, metadata_name = _roles(files)
     matrix, metadata = _read_vectors(files[vectors_name], vectors_name)
-    _check_shape(matrix, vectors_name)
+    _check_shape(matrix.shape, vectors_name)
     if metadata is None:
         metadata = pd.DataFrame(index=pd.RangeIndex(len(matrix)))
     if metadata_name is not None:
@@ -120,26 +124,51 @@ def _read_vectors(data: bytes, name: str) -> tuple[np.ndarray, pd.DataFrame | No
 
 
 def _read_npy(data: bytes, name: str) -> np.ndarray:
-    """A plain numeric .npy array; pickles, archives and object arrays are refused."""
+    """A plain numeric 2-D .npy array, checked from its header before any value is read.
+
+    Pickles, archives and object arrays are refused; so is a header whose shape is over the
+    limits or does not match the bytes that follow it (nothing is allocated from the header).
+    """
     if not data.startswith(_NPY_MAGIC):
         raise VectorsError(
             f"{name} is not a .npy file (no .npy header; pickles and other formats are "
             f"refused); {_NPY_HINT}."
         )
-    try:
-        array = np.load(io.BytesIO(data), allow_pickle=False)
-    except ValueError as error:
-        if "allow_pickle" in str(error):
-            raise VectorsError(
-                f"{name} is not a plain numeric .npy array (pickled objects are refused); "
-                f"{_NPY_HINT}."
-            ) from error
-        raise VectorsError(f"{name} is not a readable .npy file ({error}); {_NPY_HINT}.") from error
-    if array.dtype.kind not in "iuf":
+    shape, fortran_order, dtype, offset = _npy_header(data, name)
+    if dtype.hasobject:
         raise VectorsError(
-            f"{name} holds values of type {array.dtype}; vectors must be numbers. {_NPY_HINT}."
+            f"{name} is not a plain numeric .npy array (pickled objects are refused); {_NPY_HINT}."
         )
-    return array
+    if dtype.kind not in "iuf":
+        raise VectorsError(
+            f"{name} holds values of type {dtype}; vectors must be numbers. {_NPY_HINT}."
+        )
+    _check_shape(shape, name)
+    count = math.prod(shape)
+    if len(data) - offset < count * dtype.itemsize:
+        raise VectorsError(
+            f"{name} is not a readable .npy file (EOF: its header promises "
+            f"{count * dtype.itemsize:,} bytes of values, the file holds {len(data) - offset:,}); "
+            f"{_NPY_HINT}."
+        )
+    values = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
+    return values.reshape(shape, order="F" if fortran_order else "C")
+
+
+def _npy_header(data: bytes, name: str) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    """(shape, fortran_order, dtype, offset of the values) from a .npy header alone."""
+    stream = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version not in _NPY_VERSIONS:
+            raise ValueError(f"unknown .npy format version {version}")
+        if version == (1, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(stream)
+        else:
+            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(stream)
+    except Exception as error:  # numpy parses the untrusted header (ValueError, SyntaxError, ...)
+        raise VectorsError(f"{name} is not a readable .npy file ({error}); {_NPY_HINT}.") from error
+    return tuple(shape), bool(fortran_order), dtype, stream.tell()
 
 
 def _is_headerless(data: bytes, delimiter: str) -> bool:
@@ -166,20 +195,27 @@ def _read_numeric_text(data: bytes, name: str, delimiter: str) -> np.ndarray:
         raise VectorsError(
             f"{name} is not UTF-8 text; vectors files hold plain numbers."
         ) from error
-    try:
-        return np.loadtxt(
-            io.StringIO(text), delimiter=delimiter, dtype=np.float64, ndmin=2, comments=None
-        )
+    width = len(_first_line(data).split(delimiter.encode()))
+    if width > MAX_DIMENSIONS:
+        _check_shape((1, width), name)  # raises before the rows are read
+    try:  # one row past the limit is enough to refuse
+        with warnings.catch_warnings():  # "blank lines are not counted towards max_rows": fine
+            warnings.simplefilter("ignore", UserWarning)
+            return np.loadtxt(io.StringIO(text), delimiter=delimiter, dtype=np.float64, ndmin=2,
+                              comments=None, max_rows=MAX_VECTOR_ROWS + 1)  # fmt: skip
     except ValueError as error:
         rows = (line.split(delimiter) for line in text.splitlines() if line.strip())
-        _stack(list(rows), name)  # raises the precise error
+        _stack(list(itertools.islice(rows, MAX_VECTOR_ROWS + 1)), name)  # the precise error
         raise VectorsError(f"{name} could not be read as numbers ({error}).") from error
 
 
 def _read_table(data: bytes, name: str) -> pd.DataFrame:
-    """A CSV/TSV (header row) or Parquet table via the corpus reader; its errors as VectorsError."""
+    """A CSV/TSV (header row) or Parquet table via the corpus reader; its errors as VectorsError.
+
+    Reading stops one row past MAX_VECTOR_ROWS, so the shape check can name the limit.
+    """
     try:
-        return read_table(data, name)
+        return read_table(data, name, max_rows=MAX_VECTOR_ROWS + 1)
     except CorpusError as error:
         raise VectorsError(str(error)) from error
 
@@ -286,14 +322,14 @@ def _not_a_number(name: str, where: str, value: object) -> VectorsError:
     )
 
 
-def _check_shape(matrix: np.ndarray, name: str) -> None:
+def _check_shape(shape: tuple[int, ...], name: str) -> None:
     """2-D, at least one row and two dimensions, within MAX_VECTOR_ROWS and MAX_DIMENSIONS."""
-    if matrix.ndim != 2:
+    if len(shape) != 2 or min(shape) < 0:
         raise VectorsError(
-            f"{name} holds an array of shape {matrix.shape}; vectors must be a 2-D array "
+            f"{name} holds an array of shape {shape}; vectors must be a 2-D array "
             "(one row per item, one column per dimension)."
         )
-    n_rows, n_dims = matrix.shape
+    n_rows, n_dims = shape
     if n_rows == 0:
         raise VectorsError(f"{name} has no vectors (0 rows).")
     if n_dims < 2:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from numbers import Real
 
 import numpy as np
 import pandas as pd
@@ -216,7 +217,7 @@ def _layout(figure: go.Figure, title: str, height: int, three_d: bool, legend_ti
             title=dict(text=escape_text(legend_title, 40)) if legend_title else None,
             itemsizing="constant",
         ),
-        dragmode="lasso" if not three_d else "orbit",
+        dragmode="pan" if not three_d else "orbit",  # pan: a click selects (Streamlit)
         hoverlabel=dict(align="left"),
         plot_bgcolor="white",
     )
@@ -248,17 +249,21 @@ def add_markers(
     return figure
 
 
-def selected_rows(event: object) -> list[int]:
-    """Row ids of the points selected in a chart, read from customdata (object or plain dict)."""
+def selected_rows(event: object, *, n_rows: int | None = None) -> list[int]:
+    """Row ids of the points selected in a chart, read from customdata (object or plain dict).
+
+    The event comes from the browser, so it is untrusted: values that are not row ids, and with
+    `n_rows` given, rows outside [0, n_rows), are ignored (never an IndexError later).
+    """
     selection = _field(event, "selection") or {}
     rows: set[int] = set()
-    for point in _field(selection, "points") or []:
+    for point in _points(selection):
         value = _field(point, "customdata")
         if isinstance(value, Mapping):
             value = next(iter(value.values()), None)
         if isinstance(value, list | tuple):
             value = value[0] if value else None
-        row = _as_row(value)
+        row = _as_row(value, n_rows)
         if row is not None:
             rows.add(row)
     return sorted(rows)
@@ -268,20 +273,30 @@ def selected_points(event: object) -> list[tuple[int, int]]:
     """(curve_number, point_number) of each selected point, for figures without customdata."""
     selection = _field(event, "selection") or {}
     pairs = []
-    for point in _field(selection, "points") or []:
+    for point in _points(selection):
         curve, number = _field(point, "curve_number"), _field(point, "point_number")
         if isinstance(curve, int) and isinstance(number, int):
             pairs.append((curve, number))
     return pairs
 
 
-def _as_row(value: object) -> int | None:
-    """A non-negative integer row id from a customdata value, or None when it is not one."""
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+def _as_row(value: object, n_rows: int | None = None) -> int | None:
+    """A row id in [0, n_rows) (no upper bound when None) from a customdata value, else None."""
+    if isinstance(value, bool) or not isinstance(value, Real | str):
         return None
-    return int(number) if number.is_integer() and number >= 0 else None
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        return None
+    if not number.is_integer() or number < 0 or (n_rows is not None and number >= n_rows):
+        return None
+    return int(number)
+
+
+def _points(selection: object) -> list:
+    """The selection's points when they are a list (a forged event may send anything)."""
+    points = _field(selection, "points")
+    return points if isinstance(points, list | tuple) else []
 
 
 def _field(container: object, name: str) -> object:

@@ -12,7 +12,8 @@ phrase is a run of words (letters, digits, apostrophes and hyphens, starting wit
 digit) separated by spaces, ended by anything else: `new york + paris` is two terms, while a hyphen
 inside a word is part of it (`self-esteem`; write `king - man` to subtract). Numbers are 2, 0.5, .5,
 1e-1. A parsed expression is flattened to a weighted sum of leaves: parentheses distribute their
-weight and mean(a, b) gives each part weight 1/2.
+weight and mean(a, b) gives each part weight 1/2. Each flattened weight must be at most MAX_WEIGHT
+in size, so evaluating never overflows.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from lib.errors import ModelError, QueryError, check_int
 MAX_LENGTH = 500
 MAX_TERMS = 50
 MAX_DEPTH = 20
+# Largest weight a term may end up with (after parentheses and mean() distribute theirs): 1e6
+# leaves a factor of ~1e32 before float32 (used to place the query on the map) overflows.
+MAX_WEIGHT = 1e6
 EXAMPLE = '"king" - "man" + "woman"'
 TERM_KINDS = "(a \"quoted text\", a #id, a word, or '(')"
 
@@ -318,10 +322,12 @@ def parse_expression(source: str) -> Expression:
         )
     terms = _Parser(source).parse()
     for weight, term in terms:
-        if not math.isfinite(weight):
+        if not abs(weight) <= MAX_WEIGHT:  # also NaN, from 0 * 1e999
+            got = f"{weight:.3g}" if math.isfinite(weight) else "a number too large to compute"
             raise QueryError(
-                f"The weight of the term at position {term.position} is too large to compute "
-                "with; use smaller numbers",
+                f"The weight of the term at position {term.position} is too large: weights must "
+                f"be at most {MAX_WEIGHT:g} in size (after multiplying out parentheses); got "
+                f"{got} instead. Use smaller numbers",
                 term.position,
             )
     return Expression(source, tuple(terms))
@@ -383,7 +389,15 @@ def evaluate(
         raise QueryError(f"Empty expression: type something like {EXAMPLE}", 0)
     weights = np.array([weight for weight, _ in expression.terms], dtype=np.float64)
     leaves = _leaf_vectors(expression, embed, doc_vectors).astype(np.float64)
-    partial = np.cumsum(weights[:, None] * leaves, axis=0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        partial = np.cumsum(weights[:, None] * leaves, axis=0)
+        in_float32 = partial.astype(np.float32)  # the page places the query in float32
+    if not np.isfinite(partial).all() or not np.isfinite(in_float32).all():
+        raise QueryError(
+            "The expression must add up to finite numbers; got infinite or undefined values "
+            "instead (a weight or a vector is out of range). Use smaller weights",
+            0,
+        )
     norm = float(np.linalg.norm(partial[-1]))
     if norm <= 1e-6 * float(np.abs(weights).sum()):
         raise QueryError(
