@@ -20,7 +20,7 @@ from lib.errors import EmbedscopeError
 from lib.share.projects import ProjectSummary
 from pages._common import (
     DEFAULT_SAMPLE,
-    corpus_vectors,
+    corpus_embedding,
     hosted,
     md,
     open_project,
@@ -28,6 +28,7 @@ from pages._common import (
     saved_projects,
     set_corpus,
     show_error,
+    show_vectors,
 )
 
 OTHER_MODEL = "Another sentence-transformers model…"
@@ -217,8 +218,7 @@ except EmbedscopeError as error:
 if isinstance(candidate, UploadedVectors):
     show_preview(candidate.corpus)
     if st.button("Map these vectors", type="primary"):
-        own_key = f"vectors:{candidate.content_hash}"
-        set_corpus(candidate.corpus, None, own_vectors=candidate.vectors, own_key=own_key)
+        show_vectors(candidate.corpus, candidate.vectors)
         st.switch_page("pages/map.py")
     st.stop()
 if candidate is not None:
@@ -228,7 +228,7 @@ if candidate is not None and model_name:
     show_model_window(candidate, model_name)
 if st.button("Embed and map", type="primary", disabled=candidate is None or not model_name):
     try:
-        corpus_vectors(candidate, model_name)
+        corpus_embedding(candidate, model_name)
     except EmbedscopeError as error:
         show_error(error)
     else:

@@ -3,10 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from lib.engine.cluster import NOISE, ClusterParams
+from lib.engine.cluster import NOISE
 from lib.engine.honesty import misplaced_neighbors
 from lib.engine.neighbors import neighbors_of
-from lib.engine.reduce import PCAParams, UMAPParams
 from lib.engine.scale import HUGE_MAP_ABOVE, category_labels, fitted_labels, huge_map_figure
 from lib.errors import EmbedscopeError
 from lib.figures.map import ColorBy, hover_labels, map_figure, selected_points, selected_rows
@@ -20,15 +19,18 @@ from lib.share.export import (
     to_parquet_bytes,
 )
 from lib.share.projects import ProjectView
+from pages import state
 from pages._common import (
     active_corpus,
-    active_vectors,
-    clustering,
+    active_embedding,
+    engine,
     honesty,
     hosted,
+    layout,
     md,
+    open_project,
     project_store,
-    projection,
+    saved_project,
     share_link,
     show_error,
 )
@@ -39,41 +41,63 @@ FITTED_COLOR = "fitted or placed by UMAP"
 AUTO_HONESTY_MAX = 20_000
 MAX_TABLE_ROWS = 1_000
 
-corpus = active_corpus()
-st.title("Map")
-st.caption(f"{md(corpus.source)} · {len(corpus):,} documents")
-huge = len(corpus) > HUGE_MAP_ABOVE  # precomputed: fixed layout, no per-point text in the figure
-project = st.session_state.get("project")
-fitted_mask = project.extra.get("fitted_mask") if huge and project is not None else None
-if fitted_mask is not None and fitted_mask.all():
-    fitted_mask = None  # one full fit: no point was placed by transform
-if huge:
-    st.info(
-        f"A precomputed map of {len(corpus):,} points: its layout and clusters are fixed here "
-        "(recompute them with `embedscope-precompute`). Hovering names the group; select points "
-        "to read their texts.",
-        icon=":material/bolt:",
-    )
-
+source = state.source()
+is_hosted = hosted().hosted
 try:
-    vectors, key = active_vectors(corpus)
+    corpus = active_corpus()
+    found = active_embedding(corpus)
 except EmbedscopeError as error:
     show_error(error)
     st.stop()
+vectors, key = found.vectors, found.key
+st.title("Map")
+st.caption(f"{md(corpus.source)} · {len(corpus):,} documents")
+huge = len(corpus) > HUGE_MAP_ABOVE  # precomputed: fixed layout, no per-point text in the figure
+project = saved_project(source.name) if source.kind == state.PROJECT else None
+fitted_mask = project.extra.get("fitted_mask") if huge and project is not None else None
+if fitted_mask is not None and fitted_mask.all():
+    fitted_mask = None  # one full fit: no point was placed by transform
+fixed = huge or source.read_only or is_hosted  # the view is as saved / as the server offers it
 
+
+def explain_fixed_view() -> None:
+    """Why the layout and clustering controls are off, and how to change them where one can."""
+    if huge:
+        st.info(
+            f"A precomputed map of {len(corpus):,} points: its layout and clusters are fixed here "
+            "(recompute them with `embedscope-precompute`). Hovering names the group; select "
+            "points to read their texts.",
+            icon=":material/bolt:",
+        )
+    elif source.read_only:
+        left, right = st.columns([4, 1], vertical_alignment="center")
+        left.info("A saved project, shown as it was saved.", icon=":material/lock:")
+        if not is_hosted:
+            right.button(
+                "Edit a copy", icon=":material/edit:", on_click=state.edit_copy,
+                key="map_edit_copy", help="Change the layout or clustering; the saved project "
+                "stays as it is until you save the copy as a new project.",
+            )  # fmt: skip
+    elif is_hosted:
+        st.caption("This hosted server shows each corpus with its default layout and clusters.")
+
+
+explain_fixed_view()
 layout_col, view_col, neighbors_col, dist_col = st.columns([1, 1, 2, 2])
 method = layout_col.segmented_control(
-    "Layout", ["UMAP", "PCA"], default="UMAP", key="map_method", disabled=huge
+    "Layout", ["UMAP", "PCA"], key=state.MAP_METHOD, persist_state="session", disabled=fixed
 )
-view = view_col.segmented_control("View", ["2D", "3D"], default="2D", key="map_view", disabled=huge)
-dimensions = 3 if view == "3D" else 2
+view_col.segmented_control(
+    "View", ["2D", "3D"], key=state.MAP_VIEW, persist_state="session", disabled=fixed
+)
 is_umap = method != "PCA"
-n_neighbors = neighbors_col.slider(
-    "Neighbours (local ↔ global)", 2, 100, 15, key="map_n_neighbors", disabled=huge or not is_umap,
+neighbors_col.slider(
+    "Neighbours (local ↔ global)", 2, 100, key=state.MAP_N_NEIGHBORS, persist_state="session", disabled=fixed or not is_umap,
     help="UMAP's n_neighbors: small values keep fine local detail, large ones the big picture.",
 )  # fmt: skip
-min_dist = dist_col.slider(
-    "Minimum distance", 0.0, 1.0, 0.1, 0.05, key="map_min_dist", disabled=huge or not is_umap,
+dist_col.slider(
+    "Minimum distance", 0.0, 1.0, step=0.05, key=state.MAP_MIN_DIST, persist_state="session",
+    disabled=fixed or not is_umap,
     help="UMAP's min_dist: how tightly points may pack together on the map.",
 )  # fmt: skip
 
@@ -82,35 +106,39 @@ if huge:
     colorings += [FITTED_COLOR] if fitted_mask is not None else []
 else:
     colorings = [CLUSTER_COLOR, *corpus.metadata.columns, HONESTY_COLOR]
+if state.map_color() not in colorings:
+    state.set_map_color(colorings[0])  # a saved or linked colouring this corpus lacks
 color_col, method_col, size_col, space_col = st.columns([2, 1, 1, 1])
-color_choice = color_col.selectbox("Colour by", colorings, key="map_color")
-cluster_method = method_col.selectbox(
-    "Clustering", ["hdbscan", "kmeans"], key="map_cluster", format_func=str.upper, disabled=huge
+color_choice = color_col.selectbox(
+    "Colour by", colorings, key=state.MAP_COLOR, persist_state="session"
 )
+cluster_method = method_col.selectbox(
+    "Clustering", ["hdbscan", "kmeans"], key=state.MAP_CLUSTER, persist_state="session", format_func=str.upper,
+    disabled=fixed,
+)  # fmt: skip
 if cluster_method == "kmeans":
-    size = size_col.number_input("Clusters (k)", 2, 200, 10, key="map_k", disabled=huge)
+    size_col.number_input(
+        "Clusters (k)", 2, 200, key=state.MAP_K, persist_state="session", disabled=fixed
+    )
 else:
-    size = size_col.number_input("Min cluster size", 2, 1000, 10, key="map_min_size", disabled=huge)
-space = space_col.selectbox(
-    "Cluster on",
-    ["map", "pca", "embeddings"],
-    key="map_space",
+    size_col.number_input(
+        "Min cluster size", 2, 1000, key=state.MAP_MIN_SIZE, persist_state="session", disabled=fixed
+    )
+space_col.selectbox(
+    "Cluster on", ["map", "pca", "embeddings"], key=state.MAP_SPACE, persist_state="session", disabled=fixed,
     format_func={"map": "the map", "pca": "PCA of embeddings", "embeddings": "full embeddings"}.get,
     help="HDBSCAN finds dense groups best on the map; KMeans works well on full embeddings.",
-    disabled=huge,
-)
+)  # fmt: skip
 
 try:
-    if is_umap:
-        params = UMAPParams(n_neighbors=n_neighbors, min_dist=min_dist, n_components=dimensions)
+    if project is not None and source.read_only:  # exactly as saved, whatever the widgets hold
+        params, cluster_params = project.view.layout_params(), project.view.cluster_params()
     else:
-        params = PCAParams(n_components=dimensions)
-    cluster_params = ClusterParams(
-        method=cluster_method, n_clusters=int(size), min_cluster_size=int(size), space=space
-    )
-    mapped = projection(vectors, key, params)
-    st.session_state["map_params"] = params
-    clusters = clustering(vectors, corpus, key, cluster_params, mapped)
+        params, cluster_params = state.map_layout(), state.map_clusters()
+    dimensions = params.n_components
+    mapped = layout(found, params)
+    with st.spinner("Finding clusters…"):
+        clusters = engine().clusters(found, corpus, cluster_params, mapped)
 except EmbedscopeError as error:
     show_error(error)
     st.stop()
@@ -222,10 +250,11 @@ def document_table(rows: list[int], **columns) -> pd.DataFrame:
 
 def show_focus(focus: int) -> None:
     """The focus document's true neighbours, and those of them the map placed far away."""
-    found = neighbors_of(vectors, focus, k=10)
+    neighbours = neighbors_of(vectors, focus, k=10)
     st.markdown("**Nearest neighbours in full dimension** (cosine similarity)")
     st.dataframe(
-        document_table(found.indices.tolist(), cosine=found.scores.round(3)), hide_index=True
+        document_table(neighbours.indices.tolist(), cosine=neighbours.scores.round(3)),
+        hide_index=True,
     )
     if honesty_k < 1:
         return
@@ -250,9 +279,13 @@ def map_and_selection() -> None:
     event = st.plotly_chart(
         figure, key="map_chart", on_select="rerun", selection_mode=("points", "box", "lasso")
     )
-    rows = drawn.rows(selected_points(event)) if drawn is not None else selected_rows(event)
+    if drawn is not None:
+        rows = drawn.rows(selected_points(event))
+    else:
+        rows = selected_rows(event, n_rows=len(corpus))
     if not rows:
-        st.info("Click a point, or drag a lasso or box on the map, to read those documents here.")
+        st.info("Click a point, or pick the lasso or box above the map and drag, to read those "
+                "documents here.")  # fmt: skip
         return
     st.subheader(f"{len(rows):,} selected")
     if len(rows) > MAX_TABLE_ROWS:
@@ -291,53 +324,71 @@ def projector_export() -> tuple[bytes, bytes]:
 
 
 def save_project(title: str) -> None:
-    """Store this exact view; the session then shows the saved copy, read-only."""
+    """Store this exact view as a new project; the session then shows it, read-only."""
     view = ProjectView.from_params(
         params, cluster_params, dimensions=dimensions, color_by=color_choice, page="map"
     )
     saved = project_store().save(
-        title=title, model_name=st.session_state.get("model_name"), corpus=corpus,
-        vectors=vectors, coords=mapped.coords, cluster_labels=clusters.labels,
-        cluster_names=clusters.names, view=view,
+        title=title, model_name=source.model_name, corpus=corpus, vectors=vectors,
+        coords=mapped.coords, cluster_labels=clusters.labels, cluster_names=clusters.names,
+        view=view,
     )  # fmt: skip
-    st.session_state["project"] = saved
-    st.session_state["own_vectors"] = saved.vectors
-    st.session_state["own_key"] = f"project:{saved.id}"
+    open_project(saved.id)
+    state.set_saved_project_id(saved.id)
 
 
-with st.expander("Save, share and export"):
-    save_col, export_col = st.columns(2)
-    with save_col:
-        if huge:
-            st.markdown("**This precomputed project is saved**: its link reopens this view.")
-        elif hosted().hosted:
-            st.markdown("**Saving is off on this hosted server.**")
-        else:
-            st.markdown("**Save as a project** to get a link that reopens this exact view.")
-            title = st.text_input("Title", value=str(corpus.source)[:80], key="map_title")
-            if st.button("Save project", icon=":material/save:", key="map_save"):
-                try:
-                    save_project(title)
-                except EmbedscopeError as error:
-                    show_error(error)
-        link = share_link("")  # the Map is the default page: its URL is /
-        if link:
-            st.code(link, language=None, wrap_lines=True)
-    with export_col:
-        st.markdown("**Download** the table, the figure or the raw vectors (made on click).")
-        downloads = {
-            "Table (CSV)": (lambda: to_csv_bytes(export_table()), "embedscope-map.csv"),
-            "Table (Parquet)": (lambda: to_parquet_bytes(export_table()), "embedscope-map.parquet"),
-            "Interactive figure (HTML)": (lambda: figure_html_bytes(figure), "embedscope-map.html"),
-            "Static image (PNG)": (lambda: figure_png_bytes(figure) or b"", "embedscope-map.png"),
-            "Vectors (.npy)": (lambda: npy_bytes(vectors), "embeddings.npy"),
-            "Projector vectors.tsv": (lambda: projector_export()[0], "vectors.tsv"),
-            "Projector metadata.tsv": (lambda: projector_export()[1], "metadata.tsv"),
-        }
-        if huge:  # an image, 1.5 GB of vectors or gigabytes of TSV are no use at this size
-            downloads = dict(list(downloads.items())[:3])
-        for label, (make, filename) in downloads.items():
-            st.download_button(label, make, filename, on_click="ignore", key=f"map_dl_{filename}")
+def save_section() -> None:
+    """Save this view as a project, or say why it cannot be, or confirm what was saved."""
+    if state.saved_project_id() == source.name and source.read_only:
+        st.success(f"Saved as project {source.name}: the link below reopens this exact view.",
+                   icon=":material/check_circle:")  # fmt: skip
+    elif huge:
+        st.markdown("**This precomputed project is saved**: its link reopens this view.")
+    elif is_hosted:
+        st.markdown("**Saving is off on this hosted server.**")
+    elif source.read_only:
+        st.markdown("**This project is saved**: its link reopens this view.")
+    else:
+        st.markdown("**Save as a project** to get a link that reopens this exact view.")
+        title = st.text_input("Title", value=str(corpus.source)[:80], key="map_title")
+        if st.button("Save project", icon=":material/save:", key="map_save"):
+            try:
+                save_project(title)
+            except EmbedscopeError as error:
+                show_error(error)
+            else:
+                st.rerun()
+    link = share_link("")  # the Map is the default page: its URL is /
+    if link:
+        st.code(link, language=None, wrap_lines=True)
+
+
+def download_section() -> None:
+    """Table, figure and vectors, each made on click; the big ones left out on huge maps."""
+    st.markdown("**Download** the table, the figure or the raw vectors (made on click).")
+    tables = {
+        "Table (CSV)": (lambda: to_csv_bytes(export_table()), "embedscope-map.csv"),
+        "Table (Parquet)": (lambda: to_parquet_bytes(export_table()), "embedscope-map.parquet"),
+        "Interactive figure (HTML)": (lambda: figure_html_bytes(figure), "embedscope-map.html"),
+    }
+    large = {  # an image, 1.5 GB of vectors or gigabytes of TSV are no use on a huge map
+        "Static image (PNG)": (lambda: figure_png_bytes(figure) or b"", "embedscope-map.png"),
+        "Vectors (.npy)": (lambda: npy_bytes(vectors), "embeddings.npy"),
+        "Projector vectors.tsv": (lambda: projector_export()[0], "vectors.tsv"),
+        "Projector metadata.tsv": (lambda: projector_export()[1], "metadata.tsv"),
+    }
+    downloads = tables if huge else {**tables, **large}
+    for label, (make, filename) in downloads.items():
+        st.download_button(label, make, filename, on_click="ignore", key=f"map_dl_{filename}")
+    if not huge:
         st.caption(
             "The two .tsv files load in the TensorFlow Embedding Projector (Load → Choose file)."
         )
+
+
+with st.expander("Save, share and export", expanded=state.saved_project_id() is not None):
+    save_col, export_col = st.columns(2)
+    with save_col:
+        save_section()
+    with export_col:
+        download_section()

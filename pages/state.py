@@ -1,32 +1,189 @@
 """Every key of st.session_state, and the only functions that write them.
 
 Pages read the session through the getters here and change it through the setters; share links
-and saved projects use the same setters. The session holds small things (ids, hashes, parameter
-dataclasses, selections); arrays live in the engine's caches.
+and saved projects use the same setters. The session holds small things (what is shown as a
+`Source`, parameter values, selections); arrays live in the engine's caches. A visitor's own
+upload is the one exception: their corpus (texts and metadata) stays in their session.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from pathlib import Path
+
 import streamlit as st
 
+from lib.engine.cluster import ClusterParams
+from lib.engine.corpus import Corpus
 from lib.engine.reduce import PCAParams, UMAPParams
+from lib.errors import check_choice
 
-# Map page view (widget keys are bound to these names, so they survive navigation).
-MAP_PARAMS = "map_params"
+SAMPLE, PROJECT, UPLOAD, VECTORS = "sample", "project", "upload", "vectors"
+SOURCE_KINDS = (SAMPLE, PROJECT, UPLOAD, VECTORS)
+
+
+@dataclass(frozen=True)
+class Source:
+    """What the session shows.
+
+    kind: "sample" (name = sample name), "project" (name = project id), "upload" (name = the
+    corpus's content hash; the corpus is kept in the session) or "vectors" (uploaded vectors;
+    name = their engine key). model_name: the text model, None for uploaded vectors.
+    read_only: a saved project as saved; False once the visitor edits a copy of it.
+    """
+
+    kind: str
+    name: str
+    model_name: str | None
+    read_only: bool = False
+
+    def __post_init__(self) -> None:
+        check_choice("Source", "kind", self.kind, SOURCE_KINDS)
+
+
+APP_SCRIPT = Path(__file__).resolve().parent.parent / "app.py"
+SOURCE = "source"
+UPLOADED_CORPUS = "uploaded_corpus"
+OPENED_LINK = "opened_link"
+
+# The Map page's view: widget keys that outlive the page (its widgets use persist_state).
 MAP_METHOD = "map_method"
 MAP_VIEW = "map_view"
 MAP_N_NEIGHBORS = "map_n_neighbors"
 MAP_MIN_DIST = "map_min_dist"
+MAP_COLOR = "map_color"
+MAP_CLUSTER = "map_cluster"
+MAP_K = "map_k"
+MAP_MIN_SIZE = "map_min_size"
+MAP_SPACE = "map_space"
+MAP_SAVED = "map_saved"  # id of the project just saved from the Map page (for its confirmation)
+
+
+def map_defaults() -> dict[str, object]:
+    """The Map page's settings for a new corpus: the engine's default parameters."""
+    layout, clusters = UMAPParams(), ClusterParams()
+    return {
+        MAP_METHOD: "UMAP", MAP_VIEW: "2D", MAP_N_NEIGHBORS: layout.n_neighbors,
+        MAP_MIN_DIST: layout.min_dist, MAP_CLUSTER: clusters.method, MAP_K: clusters.n_clusters,
+        MAP_MIN_SIZE: clusters.min_cluster_size, MAP_SPACE: clusters.space,
+    }  # fmt: skip
+
+
+def init(default_sample: str, default_model: str) -> None:
+    """Session defaults, once per browser tab; and the Map view kept across page changes."""
+    st.session_state.setdefault(SOURCE, Source(SAMPLE, default_sample, default_model))
+    for key, value in map_defaults().items():
+        st.session_state.setdefault(key, value)
+
+
+def source() -> Source:
+    """What this session shows; a page run without app.py's frame is first routed through it."""
+    if SOURCE not in st.session_state:
+        _route_through_app()
+    return st.session_state[SOURCE]
+
+
+def _route_through_app() -> None:
+    """Rerun through app.py when a page file ran on its own.
+
+    On a fresh server, before any run has called st.navigation, Streamlit treats pages/ as a
+    folder of stand-alone pages, and a direct link (/map?sample=topics) runs the page without
+    the app's frame (no session defaults, no sidebar). Calling st.navigation switches that off
+    for the whole server; the rerun then goes through app.py, which shows the linked page.
+    """
+    st.navigation([st.Page(APP_SCRIPT, default=True)], position="hidden")
+    st.rerun()
+
+
+def uploaded_corpus() -> Corpus | None:
+    return st.session_state.get(UPLOADED_CORPUS)
+
+
+def set_source(new: Source, corpus: Corpus | None = None) -> None:
+    """Show `new`; the Map view and selections of the previous corpus are reset."""
+    st.session_state[SOURCE] = new
+    st.session_state[UPLOADED_CORPUS] = corpus
+    for key in [k for k in st.session_state if str(k).startswith("map_")]:
+        del st.session_state[key]
+    st.session_state.update(map_defaults())
+
+
+def edit_copy() -> None:
+    """Let the visitor change a saved project's view (the saved project itself stays as is)."""
+    st.session_state[SOURCE] = replace(source(), read_only=False)
+
+
+def map_layout() -> UMAPParams | PCAParams:
+    """The layout the Map page shows, from its settings (other pages reuse it)."""
+    dimensions = 3 if st.session_state.get(MAP_VIEW) == "3D" else 2
+    if st.session_state.get(MAP_METHOD) == "PCA":
+        return PCAParams(n_components=dimensions)
+    return UMAPParams(
+        n_neighbors=int(st.session_state[MAP_N_NEIGHBORS]),
+        min_dist=float(st.session_state[MAP_MIN_DIST]),
+        n_components=dimensions,
+    )
+
+
+def map_clusters() -> ClusterParams:
+    """The clustering the Map page shows, from its settings."""
+    method = st.session_state[MAP_CLUSTER]
+    size = st.session_state[MAP_K] if method == "kmeans" else st.session_state[MAP_MIN_SIZE]
+    return ClusterParams(
+        method=method, n_clusters=int(size), min_cluster_size=int(size),
+        space=st.session_state[MAP_SPACE],
+    )  # fmt: skip
 
 
 def set_map_layout(params: UMAPParams | PCAParams) -> None:
     """Make `params` the Map page's layout (before its widgets are drawn)."""
-    st.session_state[MAP_PARAMS] = params
     st.session_state[MAP_METHOD] = "PCA" if isinstance(params, PCAParams) else "UMAP"
     st.session_state[MAP_VIEW] = "3D" if params.n_components == 3 else "2D"
     if isinstance(params, UMAPParams):
         st.session_state[MAP_N_NEIGHBORS] = params.n_neighbors
         st.session_state[MAP_MIN_DIST] = params.min_dist
+
+
+def set_map_view(
+    layout: UMAPParams | PCAParams, clusters: ClusterParams, color_by: str | None = None
+) -> None:
+    """Preset the whole Map view (a saved project's, a lesson's)."""
+    set_map_layout(layout)
+    st.session_state[MAP_CLUSTER] = clusters.method
+    st.session_state[MAP_K] = clusters.n_clusters
+    st.session_state[MAP_MIN_SIZE] = clusters.min_cluster_size
+    st.session_state[MAP_SPACE] = clusters.space
+    if color_by:
+        st.session_state[MAP_COLOR] = color_by
+
+
+def set_dimensions(dimensions: int) -> None:
+    st.session_state[MAP_VIEW] = f"{dimensions}D"
+
+
+def map_color() -> str | None:
+    return st.session_state.get(MAP_COLOR)
+
+
+def set_map_color(color_by: str) -> None:
+    st.session_state[MAP_COLOR] = color_by
+
+
+def link_opened(token: object) -> bool:
+    """True if this share link was already followed in this session (then it is not again)."""
+    if st.session_state.get(OPENED_LINK) == token:
+        return True
+    st.session_state[OPENED_LINK] = token
+    return False
+
+
+def saved_project_id() -> str | None:
+    """The project just saved from the Map page, for its confirmation."""
+    return st.session_state.get(MAP_SAVED)
+
+
+def set_saved_project_id(project_id: str) -> None:
+    st.session_state[MAP_SAVED] = project_id
 
 
 # --- Lessons and bookmarks (keys and setters of pages/lessons.py and pages/lesson_parts/) ---

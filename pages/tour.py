@@ -14,7 +14,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from lib.engine.cluster import ClusterParams
 from lib.engine.corpus import Corpus
-from lib.engine.embed import DEFAULT_MODEL, embed_texts
+from lib.engine.embed import DEFAULT_MODEL
 from lib.engine.neighbors import cosine_matrix
 from lib.engine.reduce import Projection, UMAPParams
 from lib.errors import EmbedscopeError
@@ -25,15 +25,14 @@ from lib.query.words import load_glove, word_expression
 from lib.teach.tour import cluster_agreement, vector_summary
 from pages._common import (
     clustering,
-    corpus_vectors,
-    embedding_cache,
+    corpus_embedding,
+    engine,
     honesty,
+    layout,
     md,
-    projection,
     sample_corpus,
     show_error,
     text_model,
-    vectors_key,
 )
 
 PAGES = Path(__file__).parent
@@ -55,7 +54,8 @@ DEFAULT_EXPRESSION = '#0 - "cooking" + "gardening"'
 
 def embed(texts: list[str]) -> np.ndarray:
     """Free text → unit vectors with the bundled model (cached on disk like the sample)."""
-    return embed_texts(texts, text_model(DEFAULT_MODEL), cache=embedding_cache()).vectors
+    text_model(DEFAULT_MODEL)  # a spinner while it loads, the first time
+    return engine().embed_queries(DEFAULT_MODEL, texts)
 
 
 def step(number: int, title: str, text: str) -> DeltaGenerator:
@@ -75,9 +75,8 @@ def show_map(figure: go.Figure, key: str) -> None:
 def sample_map() -> tuple[Corpus, np.ndarray, str, Projection]:
     """The sample, its embeddings (progress shown the first time), their key and its UMAP map."""
     sample = sample_corpus(SAMPLE)
-    vectors = corpus_vectors(sample, DEFAULT_MODEL)
-    key = vectors_key(sample, DEFAULT_MODEL)
-    return sample, vectors, key, projection(vectors, key, MAP_PARAMS)
+    found = corpus_embedding(sample, DEFAULT_MODEL)
+    return sample, found.vectors, found.key, layout(found, MAP_PARAMS)
 
 
 def show_vector() -> None:

@@ -287,11 +287,16 @@ def test_cached_vectors_serve_a_warm_start_without_the_model(cache: EmbeddingCac
 def test_precision_auto_follows_the_environment(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv(PRECISION_ENV, "bf16")
     assert resolve_precision() == "bf16"
-    assert model_id_for("all-MiniLM-L6-v2") == f"{PACKAGED_MODEL_ID}@bf16"
     monkeypatch.setenv(PRECISION_ENV, "fp32")
     assert resolve_precision("auto") == "fp32"
     assert resolve_precision("bf16") == "bf16"  # an explicit choice wins over the environment
-    assert model_id_for("all-MiniLM-L6-v2") == PACKAGED_MODEL_ID
+
+
+def test_model_id_names_an_explicit_precision_only():
+    assert model_id_for("all-MiniLM-L6-v2", "bf16") == f"{PACKAGED_MODEL_ID}@bf16"
+    assert model_id_for("all-MiniLM-L6-v2", "fp32") == PACKAGED_MODEL_ID
+    with pytest.raises(ParameterError, match=r"precision must be one of 'fp32', 'bf16'"):
+        model_id_for("all-MiniLM-L6-v2", "auto")
 
 
 def test_bad_precision_names_the_accepted_values(monkeypatch: pytest.MonkeyPatch):

@@ -451,9 +451,15 @@ def estimate_truncated(texts: Sequence[str], max_tokens: int) -> int:
     return sum(len(text) > limit for text in texts)
 
 
-def model_id_for(name: str, precision: str = "auto") -> str:
-    """The cache id a model name resolves to at `precision`, without loading the model."""
-    return _precise_id(_resolve_model(name)[1], resolve_precision(precision))
+def model_id_for(name: str, precision: str) -> str:
+    """The cache id of model `name` run at an explicit `precision` ("fp32" or "bf16").
+
+    Which precision a loaded model really runs at is decided by the quality guard, so the id of
+    "auto" is only known from the loaded model (`TextModel.model_id`); lib.engine.service
+    remembers that verdict.
+    """
+    check_choice("model_id_for", "precision", precision, PRECISIONS[1:])
+    return _precise_id(_resolve_model(name)[1], precision)
 
 
 def cached_vectors(texts: Sequence[str], model_id: str, cache: EmbeddingCache) -> np.ndarray | None:

@@ -280,7 +280,7 @@ def huge_map_figure(
         template="none",
         height=height,
         margin=dict(l=10, r=10, t=10, b=10),
-        dragmode="lasso",
+        dragmode="pan",  # a click selects a point; lasso and box are in the mode bar
         legend=dict(itemsizing="constant"),
     )
     figure.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
