@@ -1,9 +1,12 @@
 """UMAP/PCA maps: shapes, reproducibility, kNN reuse, transform and parameter errors."""
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from lib.engine.neighbors import exact_knn
+from lib.engine.neighbors import exact_knn, normalize_rows
 from lib.engine.reduce import (
     SMALL_DATA,
     PCAParams,
@@ -96,13 +99,16 @@ def test_knn_size_reuses_one_graph_for_common_settings():
     assert knn_size(30, 15) == 30
 
 
-def test_big_corpus_refit_reuses_the_knn_graph(monkeypatch):
+def test_big_corpus_refit_reuses_the_exact_knn_graph(monkeypatch):
     rng = np.random.default_rng(1)
     centres = rng.normal(size=(4, 8))
     vectors = np.repeat(centres, SMALL_DATA // 4 + 1, axis=0)
     vectors = (vectors + 0.3 * rng.normal(size=vectors.shape)).astype(np.float32)
     graph = compute_knn(vectors, 20)
-    assert graph.search_index is not None
+    assert graph.search_index is None  # exact up to EXACT_KNN_MAX: pynndescent never compiles
+    reference = exact_knn(normalize_rows(vectors), 19)
+    np.testing.assert_array_equal(graph.indices[:, 0], np.arange(len(vectors)))
+    np.testing.assert_array_equal(graph.indices[:, 1:], reference.indices)
 
     import lib.engine.reduce
 
@@ -114,7 +120,20 @@ def test_big_corpus_refit_reuses_the_knn_graph(monkeypatch):
     first = project_umap(vectors, params, graph)
     second = project_umap(vectors, UMAPParams(n_neighbors=10, n_epochs=20, min_dist=0.8), graph)
     assert first.coords.shape == second.coords.shape == (len(vectors), 2)
-    assert first.transform(vectors[:2]).shape == (2, 2)
+    placed = first.transform(vectors[:2])  # no search index: placed from its neighbours
+    span = np.ptp(first.coords, axis=0).max()
+    assert np.linalg.norm(placed - first.coords[:2], axis=1).max() < 0.1 * span
+
+
+def test_umap_kernels_cache_compiled_code_in_the_data_home():
+    from numba.core.dispatcher import Dispatcher
+
+    from lib.engine.reduce import numba_cache_dir, umap_module
+
+    umap = umap_module()
+    kernels = [v for v in vars(umap.layouts).values() if isinstance(v, Dispatcher)]
+    assert kernels and all(type(k._cache).__name__ != "NullCache" for k in kernels)
+    assert numba_cache_dir() == Path(os.environ["NUMBA_CACHE_DIR"])
 
 
 def test_pca_reports_variance_kept(topic_vectors):

@@ -66,18 +66,45 @@ def cosine_matrix(vectors: np.ndarray) -> np.ndarray:
 
 
 def exact_knn(vectors: np.ndarray, k: int, *, chunk_rows: int = 2048) -> Neighbors:
-    """Exact k nearest rows of each row of unit `vectors` (n, d), itself excluded; (n, k) arrays."""
+    """Exact k nearest rows of each row of unit `vectors` (n, d), itself excluded; (n, k) arrays.
+
+    Matrix products and top-k selection run in torch (BLAS, all cores) over blocks of at most
+    `chunk_rows` rows and BLOCK_ELEMENTS scores; ties are ranked by row number, as in `top_k`.
+    10,000 × 384 takes about 2 s on 2 cores, 50,000 about 30 s (numpy's argpartition: 4.5 / 90 s).
+    """
+    import torch
+
     n = len(vectors)
     check_int("exact_knn", "k", k, 1, max(1, n - 1))
+    check_int("exact_knn", "chunk_rows", chunk_rows, 1)
+    matrix = torch.from_numpy(_writable_float32(vectors))
+    rows_per_block = max(1, min(chunk_rows, BLOCK_ELEMENTS // max(n, 1)))
     indices = np.empty((n, k), dtype=np.int64)
     scores = np.empty((n, k), dtype=np.float32)
-    for start in range(0, n, chunk_rows):
-        block = vectors[start : start + chunk_rows] @ vectors.T
-        rows = np.arange(len(block))
-        block[rows, rows + start] = -np.inf
-        best = np.argpartition(-block, k - 1, axis=1)[:, :k]
-        best_scores = np.take_along_axis(block, best, axis=1)
-        order = np.argsort(-best_scores, axis=1, kind="stable")
-        indices[start : start + len(block)] = np.take_along_axis(best, order, axis=1)
-        scores[start : start + len(block)] = np.take_along_axis(best_scores, order, axis=1)
+    with torch.inference_mode():
+        for start in range(0, n, rows_per_block):
+            block = matrix[start : start + rows_per_block] @ matrix.T
+            rows = torch.arange(len(block))
+            block[rows, rows + start] = -torch.inf
+            best_scores, best = torch.topk(block, k, dim=1)
+            stop = start + len(block)
+            indices[start:stop], scores[start:stop] = _ranked(best.numpy(), best_scores.numpy())
     return Neighbors(indices, scores)
+
+
+BLOCK_ELEMENTS = 1 << 25  # scores held at once by exact_knn (128 MB of float32)
+
+
+def _writable_float32(vectors: np.ndarray) -> np.ndarray:
+    """C-contiguous float32 that torch can share (read-only inputs, e.g. memory maps, copied)."""
+    matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+    return matrix if matrix.flags.writeable else matrix.copy()
+
+
+def _ranked(indices: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of (indices, scores) ordered by score, best first, ties by the lower index."""
+    by_index = np.argsort(indices, axis=1, kind="stable")
+    indices = np.take_along_axis(indices, by_index, axis=1)
+    scores = np.take_along_axis(scores, by_index, axis=1)
+    order = np.argsort(-scores, axis=1, kind="stable")
+    return np.take_along_axis(indices, order, axis=1), np.take_along_axis(scores, order, axis=1)

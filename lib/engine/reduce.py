@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
+import sys
 import warnings
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from lib.engine.neighbors import exact_knn, normalize_rows
+from lib.engine.placement import NeighborPlacement
+from lib.engine.store import default_home
 from lib.errors import ParameterError, check_choice, check_float, check_int
 
 logger = logging.getLogger(__name__)
 
 MIN_UMAP_POINTS = 5
 SMALL_DATA = 4096  # below this UMAP measures exact distances itself (and transform needs no index)
+EXACT_KNN_MAX = 50_000  # exact kNN up to the app's cap (corpus.MAX_DOCUMENTS): no pynndescent
+NUMBA_CACHE_ENV = "NUMBA_CACHE_DIR"
 METRICS = ("cosine",)  # our vectors are unit length, so euclidean would rank the same
 INITS = ("spectral", "pca", "random")
 
@@ -110,14 +118,18 @@ def knn_size(n_points: int, n_neighbors: int) -> int:
 
 
 def compute_knn(vectors: np.ndarray, k: int, metric: str = "cosine", seed: int = 42) -> KnnGraph:
-    """Build the kNN graph once so UMAP refits and transforms can share it (exact when small)."""
+    """Build the kNN graph once so UMAP refits can share it.
+
+    Exact (BLAS, see `exact_knn`) up to EXACT_KNN_MAX points, with no search index: no numba
+    compile, and 10,000 points take ~2 s where pynndescent's first call compiles for ~40 s.
+    Above, pynndescent's approximate graph and its index (only lib.engine.scale goes there).
+    """
     matrix = _check_vectors(vectors, MIN_UMAP_POINTS)
     check_int("compute_knn", "k", k, 2, len(matrix))
     check_choice("compute_knn", "metric", metric, METRICS)
-    if len(matrix) < SMALL_DATA:
+    if len(matrix) <= EXACT_KNN_MAX:
         return _exact_knn_graph(matrix, k, metric)
-    from umap.umap_ import nearest_neighbors
-
+    nearest_neighbors = umap_module().umap_.nearest_neighbors
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         indices, distances, index = nearest_neighbors(
@@ -136,7 +148,7 @@ def compute_knn(vectors: np.ndarray, k: int, metric: str = "cosine", seed: int =
 
 
 def _exact_knn_graph(matrix: np.ndarray, k: int, metric: str) -> KnnGraph:
-    """Brute-force kNN (itself first) in UMAP's layout, with no search index."""
+    """Exact kNN (itself first) in UMAP's `precomputed_knn` layout, with no search index."""
     found = exact_knn(normalize_rows(matrix), k - 1)
     own = np.arange(len(matrix))[:, None]
     indices = np.hstack([own, found.indices])
@@ -160,9 +172,10 @@ def project_umap(
     """Fit UMAP (seeded); `knn` skips the neighbour search on refits of big corpora.
 
     Below SMALL_DATA points UMAP's own exact distances are cheaper than any graph we could pass.
+    A graph without a search index (exact kNN) leaves UMAP no `transform`: new points are then
+    placed from the map positions of their nearest documents (`NeighborPlacement`).
     """
-    import umap
-
+    umap = umap_module()
     matrix = _check_vectors(vectors, MIN_UMAP_POINTS)
     effective, notes = _clip_neighbors(params, len(matrix))
     precomputed = (None, None, None)
@@ -187,7 +200,10 @@ def project_umap(
         warnings.simplefilter("ignore")
         coords = reducer.fit_transform(matrix)
     logger.info("UMAP fitted on %d points (%s)", len(matrix), effective)
-    return Projection(np.asarray(coords, np.float32), "umap", effective, reducer, notes)
+    coords = np.asarray(coords, np.float32)
+    if len(matrix) >= SMALL_DATA and precomputed[2] is None:
+        reducer = NeighborPlacement(normalize_rows(matrix), coords)
+    return Projection(coords, "umap", effective, reducer, notes)
 
 
 def project_pca(vectors: np.ndarray, params: PCAParams = PCAParams()) -> Projection:
@@ -232,17 +248,65 @@ def saved_projection(
 
 
 def warm_up(n_points: int = 300, dimensions: int = 16) -> float:
-    """Fit and apply UMAP once on random data so numba compiles before real work (seconds)."""
+    """Fit UMAP once on random data, small and big paths, so numba compiles before real work.
+
+    Returns seconds. With numba's on-disk cache (`umap_module`) a later process loads the
+    compiled code instead; the exact kNN graph means pynndescent is never compiled.
+    """
     import time
 
     started = time.perf_counter()
     rng = np.random.default_rng(0)
     vectors = normalize_rows(rng.normal(size=(n_points, dimensions)))
-    mapped = project_umap(vectors, UMAPParams(n_epochs=20))
-    mapped.transform(vectors[:2])
-    big = normalize_rows(rng.normal(size=(SMALL_DATA, dimensions)))  # pynndescent's path too
-    graph = compute_knn(big, 16)
-    project_umap(big, UMAPParams(n_epochs=10), graph).transform(big[:2])
+    project_umap(vectors, UMAPParams(n_epochs=20)).transform(vectors[:2])
+    big = normalize_rows(rng.normal(size=(SMALL_DATA, dimensions)))  # the precomputed-kNN path
+    project_umap(big, UMAPParams(n_epochs=10), compute_knn(big, 16))
     seconds = time.perf_counter() - started
     logger.info("UMAP warm-up took %.1f s", seconds)
     return seconds
+
+
+def numba_cache_dir() -> Path:
+    """Where numba keeps compiled code: $NUMBA_CACHE_DIR, else <EMBEDSCOPE_HOME>/numba."""
+    configured = os.environ.get(NUMBA_CACHE_ENV, "").strip()
+    return Path(configured) if configured else default_home() / "numba"
+
+
+@functools.cache
+def umap_module() -> Any:
+    """`import umap` with numba's on-disk cache on for UMAP's own compiled functions.
+
+    umap-learn 0.5.12 declares one function cacheable; its module-level kernels (fuzzy graph,
+    spectral helpers, layout optimisation) compile in every new process (~15 s here). Turning
+    caching on for them before their first call lets a second start load them from
+    `numba_cache_dir()` (same machine code, so the same maps). The directory is set before numba
+    is imported where possible, so pynndescent's cacheable functions land there too.
+    """
+    folder = numba_cache_dir()
+    os.environ.setdefault(NUMBA_CACHE_ENV, str(folder))
+    import numba
+    import umap
+    from numba.core.dispatcher import Dispatcher
+
+    numba.config.CACHE_DIR = str(folder)
+    enabled = 0
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("umap.") or module is None:
+            continue
+        for value in list(vars(module).values()):
+            if isinstance(value, Dispatcher) and value.__module__ == name:
+                enabled += _enable_caching(value)
+    logger.info("numba cache for %d UMAP functions in %s", enabled, folder)
+    return umap
+
+
+def _enable_caching(dispatcher: Any) -> int:
+    """Turn numba's on-disk cache on for one compiled function (1), or leave it as it is (0)."""
+    if type(dispatcher._cache).__name__ != "NullCache":
+        return 0
+    try:
+        dispatcher.enable_caching()
+    except Exception as exc:  # numba refuses some functions (closures, dynamic globals)
+        logger.debug("numba cache not enabled for %s: %s", dispatcher.__name__, exc)
+        return 0
+    return 1
