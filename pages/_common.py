@@ -157,8 +157,19 @@ def active_vectors(corpus: Corpus | None = None) -> tuple[np.ndarray, str]:
 
 
 def current_map_params() -> UMAPParams | PCAParams:
-    """The layout chosen on the Map page."""
+    """The layout the Map page shows: a read-only project's as saved, else the one chosen."""
+    source = state.source()
+    if source.kind == state.PROJECT and source.read_only:
+        return saved_project(source.name).view.layout_params()
     return state.map_layout()
+
+
+def current_cluster_params() -> ClusterParams:
+    """The clustering the Map page shows: a read-only project's as saved, else the one chosen."""
+    source = state.source()
+    if source.kind == state.PROJECT and source.read_only:
+        return saved_project(source.name).view.cluster_params()
+    return state.map_clusters()
 
 
 def current_map(corpus: Corpus | None = None) -> tuple[Corpus, np.ndarray, str, Projection]:

@@ -23,6 +23,8 @@ from pages import state
 from pages._common import (
     active_corpus,
     active_embedding,
+    current_cluster_params,
+    current_map_params,
     engine,
     honesty,
     hosted,
@@ -92,14 +94,24 @@ view_col.segmented_control(
 )
 is_umap = method != "PCA"
 neighbors_col.slider(
-    "Neighbours (local ↔ global)", 2, 100, key=state.MAP_N_NEIGHBORS, persist_state="session", disabled=fixed or not is_umap,
+    "Neighbours (local ↔ global)",
+    2,
+    100,
+    key=state.MAP_N_NEIGHBORS,
+    persist_state="session",
+    disabled=fixed or not is_umap,
     help="UMAP's n_neighbors: small values keep fine local detail, large ones the big picture.",
-)  # fmt: skip
+)
 dist_col.slider(
-    "Minimum distance", 0.0, 1.0, step=0.05, key=state.MAP_MIN_DIST, persist_state="session",
+    "Minimum distance",
+    0.0,
+    1.0,
+    step=0.05,
+    key=state.MAP_MIN_DIST,
+    persist_state="session",
     disabled=fixed or not is_umap,
     help="UMAP's min_dist: how tightly points may pack together on the map.",
-)  # fmt: skip
+)
 
 if huge:
     colorings = [CLUSTER_COLOR, *corpus.label_columns()]
@@ -113,9 +125,13 @@ color_choice = color_col.selectbox(
     "Colour by", colorings, key=state.MAP_COLOR, persist_state="session"
 )
 cluster_method = method_col.selectbox(
-    "Clustering", ["hdbscan", "kmeans"], key=state.MAP_CLUSTER, persist_state="session", format_func=str.upper,
+    "Clustering",
+    ["hdbscan", "kmeans"],
+    key=state.MAP_CLUSTER,
+    persist_state="session",
+    format_func=str.upper,
     disabled=fixed,
-)  # fmt: skip
+)
 if cluster_method == "kmeans":
     size_col.number_input(
         "Clusters (k)", 2, 200, key=state.MAP_K, persist_state="session", disabled=fixed
@@ -125,16 +141,17 @@ else:
         "Min cluster size", 2, 1000, key=state.MAP_MIN_SIZE, persist_state="session", disabled=fixed
     )
 space_col.selectbox(
-    "Cluster on", ["map", "pca", "embeddings"], key=state.MAP_SPACE, persist_state="session", disabled=fixed,
+    "Cluster on",
+    ["map", "pca", "embeddings"],
+    key=state.MAP_SPACE,
+    persist_state="session",
+    disabled=fixed,
     format_func={"map": "the map", "pca": "PCA of embeddings", "embeddings": "full embeddings"}.get,
     help="HDBSCAN finds dense groups best on the map; KMeans works well on full embeddings.",
-)  # fmt: skip
+)
 
 try:
-    if project is not None and source.read_only:  # exactly as saved, whatever the widgets hold
-        params, cluster_params = project.view.layout_params(), project.view.cluster_params()
-    else:
-        params, cluster_params = state.map_layout(), state.map_clusters()
+    params, cluster_params = current_map_params(), current_cluster_params()
     dimensions = params.n_components
     mapped = layout(found, params)
     with st.spinner("Finding clusters…"):

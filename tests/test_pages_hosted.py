@@ -22,7 +22,10 @@ from lib.batch.precompute import precompute
 from lib.engine.cluster import ClusterParams
 from lib.engine.embed import DEFAULT_MODEL
 from lib.engine.reduce import PCAParams
+from lib.engine.service import Engine
 from lib.share.projects import Project, ProjectStore
+from pages.state import MAP_METHOD, PROJECT, SOURCE, UPLOADED_CORPUS, VECTORS, Source
+from tests.apptest_tools import shown
 from tests.conftest import FakeModel, make_topic_texts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,9 +129,7 @@ def test_hosted_project_opens_on_the_map(home: Path, monkeypatch: pytest.MonkeyP
     at = open_chosen(corpus_page(linked_session(first.id)), project)
     assert not at.error
     assert at.title[0].value == "Map"
-    assert at.session_state["project"].id == project.id
-    assert at.session_state["corpus"].texts == project.corpus.texts
-    assert at.session_state["own_key"] == f"project:{project.id}"
+    assert shown(at) == Source(PROJECT, project.id, project.model_name, read_only=True)
     assert point_count(at) == 80
     assert not at.status, "a precomputed project is not embedded again"
     assert "map_save" not in [button.key for button in at.button]
@@ -144,16 +145,16 @@ def test_hosted_server_refuses_links_to_projects_it_does_not_list(
 
     assert not linked_session(offered.id).error
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    shown = ProjectStore(home / "projects").load(offered.id)
-    at.session_state["corpus"], at.session_state["model_name"] = shown.corpus, None
-    at.session_state["own_vectors"] = shown.vectors  # a session showing vectors, no model needed
-    at.session_state["own_key"] = f"vectors:{shown.corpus.content_hash}"
-    at.session_state["map_method"] = "PCA"  # no UMAP compile in this test
+    offered_project = ProjectStore(home / "projects").load(offered.id)
+    key = Engine(home).uploaded(offered_project.vectors).key  # vectors, no model needed
+    at.session_state[SOURCE] = Source(VECTORS, key, None)
+    at.session_state[UPLOADED_CORPUS] = offered_project.corpus
+    at.session_state[MAP_METHOD] = "PCA"  # no UMAP compile in this test
     at.query_params["project"] = private.id
     at.run()
     message = f"This server does not offer a project with id {private.id}."
     assert [e.value for e in at.error] == [escaped(message)]
-    assert at.session_state["project"] is None
+    assert shown(at).kind == VECTORS
     assert point_count(at) == 80
 
 
@@ -200,9 +201,9 @@ def test_without_hosted_mode_uploads_stay_and_saved_projects_open(home: Path):
     assert at.dataframe[0].value["title"].tolist() == ["Reading group", "Team notes"]
     at = open_chosen(at, project)
     assert not at.error
-    assert at.session_state["project"].id == project.id
+    assert shown(at).name == project.id
     assert point_count(at) == 80
-    assert "map_save" in [button.key for button in at.button]
+    assert "map_edit_copy" in [button.key for button in at.button]
 
 
 def test_an_empty_store_says_how_to_make_a_project(
@@ -223,6 +224,7 @@ def test_warm_up_loads_the_default_model_once_while_a_page_waits_for_it(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ):
     linked_session(precomputed(home, "Warm", seed=12).id)  # pages._common imported by a run
+    import lib.engine.reduce as reduce
     import pages._common as common
 
     loads: list[str] = []
@@ -234,20 +236,20 @@ def test_warm_up_loads_the_default_model_once_while_a_page_waits_for_it(
         time.sleep(0.5)
         return FakeModel()
 
+    engine = common.engine()
     monkeypatch.setenv("EMBEDSCOPE_WARM_UP", "1")
-    monkeypatch.setattr(common, "load_model", slow_load)
-    monkeypatch.setattr(common, "warm_up", lambda: None)
-    caches = (common.start_warm_up, common.text_model, common._warm_up_server)
-    for cached in caches:
-        cached.clear()
+    monkeypatch.setattr(engine, "_model_loader", slow_load)
+    monkeypatch.setattr(reduce, "warm_up", lambda: None)
+    engine._models.clear()
+    common.start_warm_up.clear()
     try:
         thread = common.start_warm_up()
         assert thread is not None and loading.wait(5)
-        model = common.text_model(DEFAULT_MODEL)  # a page asking mid-load waits, no second load
+        model = engine.model(DEFAULT_MODEL)  # a page asking mid-load waits, no second load
         thread.join(5)
         assert not thread.is_alive()
         assert loads == [DEFAULT_MODEL]
-        assert common.text_model(DEFAULT_MODEL) is model
+        assert engine.model(DEFAULT_MODEL) is model
     finally:
-        for cached in caches:
-            cached.clear()  # the next test loads the real model again, and no warm-up runs
+        engine._models.clear()  # the next test loads the real model again
+        common.start_warm_up.clear()  # and no warm-up runs

@@ -2,18 +2,17 @@
 
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parent.parent
+from lib.engine.embed import DEFAULT_MODEL
+from lib.share.projects import ProjectStore
+from pages import state
+from tests.apptest_tools import new_app, shown
+
 pytestmark = pytest.mark.model
-
-
-def new_app() -> AppTest:
-    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
 
 
 def traces(at: AppTest) -> list[dict]:
@@ -28,15 +27,17 @@ def point_count(at: AppTest) -> int:
 def saved_3d_project() -> tuple[str, list[dict]]:
     at = new_app()
     at.run()
-    at.session_state["map_view"] = "3D"
-    at.session_state["map_color"] = "label"
+    at.session_state[state.MAP_VIEW] = "3D"
+    at.session_state[state.MAP_COLOR] = "label"
     at.run()
     at.text_input(key="map_title").input("<b>my</b> topics").run()
     at.button(key="map_save").click().run()
     assert not at.exception
-    project = at.session_state["project"]
-    assert project.title == "<b>my</b> topics"
-    return project.id, traces(at)
+    project_id = shown(at).name
+    assert shown(at) == state.Source(state.PROJECT, project_id, DEFAULT_MODEL, read_only=True)
+    assert any(f"Saved as project {project_id}" in s.value for s in at.success)
+    assert ProjectStore().load(project_id).title == "<b>my</b> topics"
+    return project_id, traces(at)
 
 
 def test_share_link_reopens_the_same_view_without_embedding(saved_3d_project):
@@ -45,7 +46,7 @@ def test_share_link_reopens_the_same_view_without_embedding(saved_3d_project):
     at.query_params["project"] = project_id
     at.run()
     assert not at.exception and not at.error
-    assert at.session_state["own_key"] == f"project:{project_id}"
+    assert shown(at) == state.Source(state.PROJECT, project_id, DEFAULT_MODEL, read_only=True)
     assert not at.status, "a shared project must not be embedded again"
     reopened = traces(at)
     assert {trace["type"] for trace in reopened} == {"scatter3d"}
@@ -77,7 +78,7 @@ def test_sample_links_need_no_saving():
     at.query_params["color"] = "language"
     at.run()
     assert not at.exception
-    assert at.session_state["corpus"].source == "multilingual"
+    assert shown(at) == state.Source(state.SAMPLE, "multilingual", DEFAULT_MODEL)
     assert point_count(at) == 360
     assert sorted(t["name"].split(" (")[0] for t in traces(at)) == ["de", "en", "es", "fr"]
 
@@ -106,7 +107,7 @@ def test_uploaded_vectors_are_mapped_and_text_features_are_off():
     assert not at.exception and not at.error
     at.button[0].click().run()
     assert not at.exception
-    assert at.session_state["model_name"] is None
+    assert shown(at).kind == state.VECTORS and shown(at).model_name is None
     assert point_count(at) == 60
 
 
@@ -115,4 +116,77 @@ def test_a_pickle_disguised_as_npy_is_refused():
     at = upload_vectors(new_app().run(), [("v.npy", hostile)])
     assert not at.exception
     assert any("pickled objects are refused" in error.value for error in at.error)
-    assert at.session_state["corpus"].source == "topics"
+    assert shown(at).name == "topics"
+
+
+def test_opening_a_saved_umap_project_on_the_arithmetic_page_fits_no_umap(
+    saved_3d_project, monkeypatch
+):
+    """Defect 3: a query is placed from the saved coordinates; no page run refits UMAP."""
+    import umap
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a saved project must not refit UMAP")
+
+    monkeypatch.setattr(umap.UMAP, "fit", no_fit)
+    monkeypatch.setattr(umap.UMAP, "fit_transform", no_fit)
+    project_id, _ = saved_3d_project
+    at = new_app()
+    at.query_params["project"] = project_id
+    at.run()
+    at.switch_page("pages/arithmetic.py").run()
+    assert not at.exception, at.exception
+    assert not at.error
+    assert at.get("plotly_chart"), "the query and its path drawn on the saved map"
+
+
+def test_a_read_only_project_cannot_be_changed_until_a_copy_is_edited(saved_3d_project):
+    """Defect 9: no silent edits of a shared view; an edited copy is saved as a new project."""
+    project_id, _ = saved_3d_project
+    at = new_app()
+    at.query_params["project"] = project_id
+    at.run()
+    assert at.selectbox(key=state.MAP_CLUSTER).disabled
+    assert at.slider(key=state.MAP_N_NEIGHBORS).disabled
+    assert "map_save" not in [button.key for button in at.button]
+    at.button(key="map_edit_copy").click().run()
+    assert not at.selectbox(key=state.MAP_CLUSTER).disabled
+    at.segmented_control(key=state.MAP_VIEW).set_value("2D").run()
+    at.selectbox(key=state.MAP_CLUSTER).set_value("kmeans").run()
+    assert not at.exception
+    assert not any("shown as it was saved" in info.value for info in at.info)
+    at.button(key="map_save").click().run()
+    copy_id = shown(at).name
+    assert copy_id != project_id and shown(at).read_only
+    assert any(f"Saved as project {copy_id}" in s.value for s in at.success)
+    assert ProjectStore().load(copy_id).view.cluster_params().method == "kmeans"
+    assert ProjectStore().load(project_id).view.cluster_params().method == "hdbscan"
+
+
+def cluster_words(at: AppTest) -> set[str]:
+    """The words of every cluster name on the page's cluster summary."""
+    summary = next(d.value for d in at.dataframe if list(d.value.columns) == ["cluster", "documents"])
+    names = summary["cluster"].tolist()
+    return {word for name in names for word in name.split(" · ")}
+
+
+def test_the_same_vectors_with_other_labels_never_show_the_first_visitors_words():
+    """Defect 1: cluster names come from this session's labels, not a shared cache entry."""
+    rng = np.random.default_rng(3)
+    vectors = np.repeat(rng.normal(size=(3, 16)), 20, axis=0) + 0.05 * rng.normal(size=(60, 16))
+    fruit = [f"{['apple', 'pear', 'plum'][i // 20]} {i}" for i in range(60)]
+    stone = [f"{['granite', 'basalt', 'marble'][i // 20]} {i}" for i in range(60)]
+    table = "fruit,stone\n" + "\n".join(f"{f},{s}" for f, s in zip(fruit, stone, strict=True))
+    files = [("v.npy", npy(vectors)), ("meta.csv", table.encode())]
+    words = []
+    for label in ("fruit", "stone"):
+        at = upload_vectors(new_app().run(), files)
+        at.selectbox(key="corpus_vec_label").set_value(label).run()
+        at.button[0].click().run()
+        at.session_state[state.MAP_METHOD] = "PCA"
+        at.switch_page("pages/map.py").run()
+        assert not at.exception
+        words.append(cluster_words(at))
+    assert {"apple", "pear", "plum"} <= words[0]
+    assert {"granite", "basalt", "marble"} <= words[1]
+    assert not {"apple", "pear", "plum"} & words[1]
