@@ -6,6 +6,7 @@ import functools
 import logging
 import os
 import sys
+import threading
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -272,6 +273,9 @@ def numba_cache_dir() -> Path:
     return Path(configured) if configured else default_home() / "numba"
 
 
+_UMAP_IMPORT = threading.Lock()  # a page and the warm-up thread may both ask first
+
+
 @functools.cache
 def umap_module() -> Any:
     """`import umap` with numba's on-disk cache on for UMAP's own compiled functions.
@@ -282,7 +286,11 @@ def umap_module() -> Any:
     `numba_cache_dir()` (same machine code, so the same maps). The directory is set before numba
     is imported where possible, so pynndescent's cacheable functions land there too.
     """
-    folder = numba_cache_dir()
+    with _UMAP_IMPORT:
+        return _import_umap(numba_cache_dir())
+
+
+def _import_umap(folder: Path) -> Any:
     os.environ.setdefault(NUMBA_CACHE_ENV, str(folder))
     import numba
     import umap

