@@ -8,9 +8,12 @@ Layout of a store (default `default_home() / "projects"`):
                             uncompressed: `load` memory-maps them read-only)
     <id>/meta.json          title, model, corpus fields, cluster names, view, library versions
 
-A project folder is written under a temporary name and renamed into place, then indexed, so a
-listed project is always complete. Ids are checked against ID_PATTERN before any file is touched,
-so a share link can never name a path outside the store.
+A project folder is written under a temporary name (`.saving-<owner>-*`, every file fsynced),
+renamed into place (the store folder fsynced), then indexed, so a listed project is always
+complete. What a killed process leaves (`.saving-*`, `.deleting-*`, a renamed folder never
+indexed, marked by its UNINDEXED_MARK file) is removed when a store is next opened, once its
+owner process is gone or it is older than the grace period. Ids are checked against
+ID_PATTERN before any file is touched, so a share link can never name a path outside the store.
 """
 
 from __future__ import annotations
@@ -38,7 +41,17 @@ import pandas as pd
 from lib.engine.cluster import ClusterParams
 from lib.engine.corpus import Corpus, list_samples
 from lib.engine.reduce import PCAParams, UMAPParams
-from lib.engine.store import default_home, library_versions, store_error
+from lib.engine.store import (
+    LEFTOVER_GRACE_S,
+    default_home,
+    fsync_folder,
+    is_abandoned,
+    library_versions,
+    owner_tag,
+    remove_path,
+    store_error,
+    write_synced,
+)
 from lib.errors import EmbedscopeError, ParameterError, StoreError, check_int, invalid_parameter
 from lib.share.export import to_parquet_bytes
 
@@ -52,6 +65,9 @@ INDEX_FILE = "projects.sqlite3"
 CORPUS_FILE = "corpus.parquet"
 ARRAYS_FILE = "arrays.npz"
 META_FILE = "meta.json"
+UNINDEXED_MARK = ".unindexed"  # in a project folder until its index row is committed: the owner
+SAVING_PREFIX = ".saving-"
+DELETING_PREFIX = ".deleting-"
 TEXT_FIELD = "__embedscope_text__"
 FORMAT_VERSION = 1
 MAX_TITLE_CHARS = 200
@@ -253,11 +269,14 @@ class ProjectStore:
     """Saved projects in a folder: a SQLite index plus one folder of files per project.
 
     Safe to share between Streamlit sessions and processes: each call opens its own connection,
-    and project folders appear atomically.
+    and project folders appear atomically. Opening a store removes what killed writers left.
     """
 
-    def __init__(self, root: str | Path | None = None) -> None:
+    def __init__(
+        self, root: str | Path | None = None, *, leftover_grace_s: float = LEFTOVER_GRACE_S
+    ) -> None:
         self.root = Path(root).expanduser() if root is not None else default_home() / "projects"
+        self.leftover_grace_s = leftover_grace_s
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -267,6 +286,7 @@ class ProjectStore:
             conn.execute(_SCHEMA)
         if mode != "wal":
             logger.warning("SQLite refused WAL mode for %s (got %r)", self.root, mode)
+        self.leftovers_removed = self.clean_leftovers()
 
     def save(
         self,
@@ -316,6 +336,7 @@ class ProjectStore:
         except StoreError:
             shutil.rmtree(self.root / project.id, ignore_errors=True)
             raise
+        (self.root / project.id / UNINDEXED_MARK).unlink(missing_ok=True)
         logger.info("Saved project %s (%d documents)", project.id, len(corpus))
         return _read_only(project)
 
@@ -350,12 +371,43 @@ class ProjectStore:
         folder = self.root / project_id
         if folder.exists():
             try:
-                doomed = Path(tempfile.mkdtemp(prefix=".deleting-", dir=self.root))
+                doomed = Path(tempfile.mkdtemp(prefix=DELETING_PREFIX + owner_tag(), dir=self.root))
                 os.replace(folder, doomed / project_id)
             except OSError as exc:
                 raise store_error(folder, exc) from exc
             shutil.rmtree(doomed, ignore_errors=True)
         logger.info("Deleted project %s", project_id)
+
+    def clean_leftovers(self) -> int:
+        """Remove what killed writers left (staging and deleting folders, unindexed project
+        folders) once their owner process is gone or they are older than the grace period;
+        the number removed. Live writers' files, this process's included, are kept."""
+        removed = 0
+        for item in os.scandir(self.root):
+            path = Path(item.path)
+            if item.name.startswith((SAVING_PREFIX, DELETING_PREFIX)):
+                if is_abandoned(path, self.leftover_grace_s):
+                    removed += remove_path(path)
+            elif is_valid_project_id(item.name) and (path / UNINDEXED_MARK).exists():
+                removed += self._clean_unindexed(path)
+        if removed:
+            logger.info("Removed %d leftovers of interrupted saves in %s", removed, self.root)
+        return removed
+
+    def _clean_unindexed(self, folder: Path) -> bool:
+        """A renamed folder still marked unindexed: drop the mark if indexed, else remove it
+        when abandoned. True when the folder was removed."""
+        mark = folder / UNINDEXED_MARK
+        with self._index() as conn:
+            row = conn.execute("SELECT 1 FROM projects WHERE id = ?", (folder.name,)).fetchone()
+        if row is not None:
+            mark.unlink(missing_ok=True)
+            return False
+        try:
+            owner = mark.read_text(encoding="utf-8")
+        except OSError:
+            return False
+        return is_abandoned(mark, self.leftover_grace_s, owner) and remove_path(folder)
 
     @contextmanager
     def _index(self) -> Iterator[sqlite3.Connection]:
@@ -380,17 +432,21 @@ class ProjectStore:
     def _write_folder(self, project: Project, versions: dict[str, str]) -> None:
         """Write the project's files into a temporary folder, then rename it into place."""
         try:
-            staging = Path(tempfile.mkdtemp(prefix=".saving-", dir=self.root))
+            staging = Path(tempfile.mkdtemp(prefix=SAVING_PREFIX + owner_tag(), dir=self.root))
         except OSError as exc:
             raise store_error(self.root, exc) from exc
         try:
+            (staging / UNINDEXED_MARK).write_text(owner_tag(), encoding="utf-8")
             frame = project.corpus.metadata.reset_index(drop=True)
             frame.insert(0, TEXT_FIELD, list(project.corpus.texts))
-            (staging / CORPUS_FILE).write_bytes(to_parquet_bytes(frame))
-            np.savez(staging / ARRAYS_FILE, **_arrays_of(project))
-            meta = _meta_of(project, versions)
-            (staging / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+            parquet = to_parquet_bytes(frame)
+            write_synced(staging / CORPUS_FILE, lambda handle: handle.write(parquet))
+            arrays = _arrays_of(project)
+            write_synced(staging / ARRAYS_FILE, lambda handle: np.savez(handle, **arrays))
+            meta = json.dumps(_meta_of(project, versions), indent=1).encode("utf-8")
+            write_synced(staging / META_FILE, lambda handle: handle.write(meta))
             os.replace(staging, self.root / project.id)
+            fsync_folder(self.root)
         except OSError as exc:
             raise store_error(self.root, exc) from exc
         finally:
