@@ -9,6 +9,9 @@ from pages._common import follow_share_link, init_session, sidebar
 PAGES = Path(__file__).parent / "pages"
 
 st.set_page_config(page_title="embedscope", page_icon=":material/scatter_plot:", layout="wide")
+# config.toml hides Streamlit's own list of pages/ (it flashed on a fresh server's first paint);
+# the navigation below is the app's, and shows.
+st.set_option("client.showSidebarNavigation", True)
 init_session()
 follow_share_link()
 
