@@ -97,6 +97,11 @@ _OWNER_PATTERN = re.compile(r"(?P<host>[0-9a-f]{8})-(?P<pid>[0-9]{1,10})-")
 logger = logging.getLogger(__name__)
 
 
+def _now() -> float:
+    """Seconds since the epoch: the clock of last uses (one place, so tests can move it)."""
+    return time.time()
+
+
 def default_home() -> Path:
     """The folder of all persistent data: $EMBEDSCOPE_HOME, else the user cache dir; created."""
     configured = os.environ.get(HOME_ENV, "").strip()
@@ -247,7 +252,8 @@ def _open_database(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA page_size=16384")  # new files: a vector row fits in its page
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA journal_size_limit=67108864")  # the WAL shrinks back after a burst
+        conn.execute("PRAGMA wal_autocheckpoint=256")  # 4 MB of 16 KB pages
+        conn.execute("PRAGMA journal_size_limit=16777216")  # the WAL shrinks back after a burst
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.execute(_SCHEMA)
@@ -310,7 +316,7 @@ class EmbeddingCache:
         unique = list(dict.fromkeys(keys))
         found: dict[str, np.ndarray] = {}
         stale: list[tuple[str, str]] = []
-        now = int(time.time())
+        now = int(_now())
         for start in range(0, len(unique), _LOOKUP_CHUNK):
             chunk = unique[start : start + _LOOKUP_CHUNK]
             marks = ",".join("?" * len(chunk))
@@ -348,7 +354,7 @@ class EmbeddingCache:
                 f"array of shape {matrix.shape}."
             )
         dim = matrix.shape[1]
-        now = int(time.time())
+        now = int(_now())
         rows = [
             (model_id, key, dim, row.tobytes(), now) for key, row in zip(keys, matrix, strict=True)
         ]
@@ -393,7 +399,7 @@ class EmbeddingCache:
                         "WHERE model_id = ? AND key = ?",
                         [(stamp, model, key) for (model, key), stamp in touched.items()],
                     )
-                    self._evict(self._conn, int(time.time()))
+                    self._evict(self._conn, int(_now()))
             except sqlite3.Error as exc:
                 raise store_error(self.path, exc) from exc
 
@@ -566,8 +572,9 @@ class ResultCache:
     def _touch(self, meta_path: Path) -> None:
         """Refresh the entry's last use, at most once per TOUCH_EVERY_S."""
         try:
-            if meta_path.stat().st_mtime < time.time() - TOUCH_EVERY_S:
-                os.utime(meta_path)
+            now = _now()
+            if meta_path.stat().st_mtime < now - TOUCH_EVERY_S:
+                os.utime(meta_path, (now, now))
         except OSError:
             pass
 
@@ -633,7 +640,7 @@ class ResultCache:
         """Remove least recently used entries (none used in the last second); bytes freed."""
         target = int(self.max_bytes * EVICT_TO)
         freed = 0
-        recent = time.time() - 1
+        recent = _now() - 1
         for entry in sorted(entries, key=lambda item: item.last_used):
             if total - freed <= target or entry.last_used >= recent:
                 break
