@@ -5,7 +5,13 @@ import streamlit as st
 from lib.errors import EmbedscopeError
 from lib.figures.map import ColorBy, hover_labels
 from lib.figures.query import axes_figure
-from lib.query.axes import axis_projection, axis_separation, pole_vector, split_prompts
+from lib.query.axes import (
+    MAX_POLE_CHARS,
+    axis_projection,
+    axis_separation,
+    pole_vector,
+    split_prompts,
+)
 from pages._common import active_corpus, active_vectors, md, text_embedder
 
 AUC_TEXT = (
@@ -35,11 +41,19 @@ except EmbedscopeError as error:
     st.stop()
 
 a_column, b_column = st.columns(2)
-pole_a = a_column.text_input("x axis, right end (A)", "formal, polite, official", key="axes_a")
-pole_b = b_column.text_input("x axis, left end (B)", "casual, slang, chatty", key="axes_b")
+pole_a = a_column.text_input(
+    "x axis, right end (A)", "formal, polite, official", key="axes_a", max_chars=MAX_POLE_CHARS
+)
+pole_b = b_column.text_input(
+    "x axis, left end (B)", "casual, slang, chatty", key="axes_b", max_chars=MAX_POLE_CHARS
+)
 c_column, d_column = st.columns(2)
-pole_c = c_column.text_input("y axis, top end (C)", "science, technology, research", key="axes_c")
-pole_d = d_column.text_input("y axis, bottom end (D)", "nature, outdoors", key="axes_d")
+pole_c = c_column.text_input(
+    "y axis, top end (C)", "science, technology, research", key="axes_c", max_chars=MAX_POLE_CHARS
+)
+pole_d = d_column.text_input(
+    "y axis, bottom end (D)", "nature, outdoors", key="axes_d", max_chars=MAX_POLE_CHARS
+)
 orthogonal = st.toggle(
     "Make y orthogonal to x",
     value=False,

@@ -15,7 +15,10 @@ from lib.query.words import (
     load_glove,
     word_expression,
 )
-from pages._common import md, projection, show_error
+from pages._common import hosted, md, projection, show_error
+
+MAX_EXTRA_WORDS = 50  # each unknown word is looked up among 50,000 for suggestions
+MAX_WORD_CHARS = 40
 
 
 @st.cache_resource(show_spinner="Loading 400,000 GloVe word vectors…")
@@ -56,9 +59,9 @@ st.caption(
 st.header("Analogy")
 st.caption("a is to b as c is to ?, answered by the words nearest to b − a + c (3CosAdd).")
 a_column, b_column, c_column = st.columns(3)
-a = a_column.text_input("a", "man", key="words_a")
-b = b_column.text_input("is to b", "king", key="words_b")
-c = c_column.text_input("as c is to ?", "woman", key="words_c")
+a = a_column.text_input("a", "man", key="words_a", max_chars=MAX_WORD_CHARS)
+b = b_column.text_input("is to b", "king", key="words_b", max_chars=MAX_WORD_CHARS)
+c = c_column.text_input("as c is to ?", "woman", key="words_c", max_chars=MAX_WORD_CHARS)
 k_column, exclude_column = st.columns([2, 1])
 k = k_column.slider("Results (k)", 1, 30, 10, key="words_k")
 exclude = exclude_column.toggle(
@@ -83,6 +86,7 @@ source = st.text_input(
     "Expression over words",
     "paris - france + italy",
     key="words_expression",
+    max_chars=500,
     help="Single words combined with + and -, weights like 0.5 * word, and mean(a, b).",
 )
 if source.strip():
@@ -101,15 +105,23 @@ st.caption(
     "neighbourhoods instead and bends the arrows, often out of sight."
 )
 layout_column, view_column, size_column = st.columns([1, 1, 3])
-method = layout_column.segmented_control(
-    "Layout", ["PCA", "UMAP"], default="PCA", key="words_method"
-)
+layouts = (
+    ["PCA"] if hosted().hosted else ["PCA", "UMAP"]
+)  # a hosted server fits no UMAP per visitor
+method = layout_column.segmented_control("Layout", layouts, default="PCA", key="words_method")
 view = view_column.segmented_control("View", ["2D", "3D"], default="2D", key="words_view")
 n_words = size_column.slider("Most frequent words", 200, 3000, 1000, 100, key="words_n")
-extra = st.text_input("More words to place (separated by spaces or commas)", key="words_extra")
+extra = st.text_input(
+    f"More words to place (up to {MAX_EXTRA_WORDS}, separated by spaces or commas)",
+    key="words_extra", max_chars=MAX_EXTRA_WORDS * (MAX_WORD_CHARS + 1),
+)  # fmt: skip
 
 question = [word.strip().lower() for word in (a, b, c)]
 typed = list(dict.fromkeys(extra.lower().replace(",", " ").split()))
+if len(typed) > MAX_EXTRA_WORDS:
+    st.warning(f"Only the first {MAX_EXTRA_WORDS} of {len(typed):,} words are placed.")
+    typed = typed[:MAX_EXTRA_WORDS]
+typed = [word[:MAX_WORD_CHARS] for word in typed]
 try:
     vocabulary.lookup(typed)
 except QueryError as error:

@@ -152,3 +152,12 @@ def test_separation_rejects_bad_input():
         axis_separation(np.zeros(3), ["a", "b"])
     with pytest.raises(ParameterError, match="NaN or infinity"):
         axis_separation(np.array([0.0, np.nan]), ["a", "b"])
+
+
+def test_a_pole_has_bounded_prompts():
+    from lib.query.axes import MAX_POLE_CHARS, MAX_PROMPTS
+
+    with pytest.raises(ParameterError, match=f"at most {MAX_PROMPTS} prompts; got 11 instead"):
+        split_prompts(", ".join(f"p{i}" for i in range(11)))
+    with pytest.raises(ParameterError, match=f"at most {MAX_POLE_CHARS} characters; got 401"):
+        split_prompts("x" * 401)

@@ -165,7 +165,8 @@ def test_a_read_only_project_cannot_be_changed_until_a_copy_is_edited(saved_3d_p
 
 def cluster_words(at: AppTest) -> set[str]:
     """The words of every cluster name on the page's cluster summary."""
-    summary = next(d.value for d in at.dataframe if list(d.value.columns) == ["cluster", "documents"])
+    tables = [d.value for d in at.dataframe]
+    summary = next(t for t in tables if list(t.columns) == ["cluster", "documents"])
     names = summary["cluster"].tolist()
     return {word for name in names for word in name.split(" · ")}
 

@@ -43,13 +43,29 @@ class AxisProjection:
     angle_degrees: float
 
 
+MAX_POLE_CHARS = 400
+MAX_PROMPTS = 10
+
+
 def split_prompts(pole: str) -> list[str]:
-    """Split a pole's text on commas and new lines: "formal, polite" -> ["formal", "polite"]."""
+    """Split a pole's text on commas and new lines: "formal, polite" -> ["formal", "polite"].
+
+    At most MAX_POLE_CHARS characters and MAX_PROMPTS prompts: each prompt is embedded (and
+    cached), so a pole's cost stays bounded.
+    """
+    if len(pole) > MAX_POLE_CHARS:
+        raise ParameterError(
+            f"A pole must be at most {MAX_POLE_CHARS} characters; got {len(pole):,} instead."
+        )
     prompts = [part.strip() for line in pole.splitlines() for part in line.split(",")]
     prompts = list(dict.fromkeys(prompt for prompt in prompts if prompt))
     if not prompts:
         raise ParameterError(
             f"A pole needs at least one prompt, e.g. 'formal, polite, official'. Got {pole!r}."
+        )
+    if len(prompts) > MAX_PROMPTS:
+        raise ParameterError(
+            f"A pole must have at most {MAX_PROMPTS} prompts; got {len(prompts)} instead."
         )
     return prompts
 
