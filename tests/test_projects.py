@@ -428,3 +428,76 @@ def test_extra_names_cannot_collide_with_core_arrays(store: ProjectStore):
     np.testing.assert_array_equal(loaded.extra["vectors"], np.full(N, 7.0))
     assert loaded.vectors.shape == (N, 8)
     assert projects.ID_PATTERN.fullmatch(saved.id)
+
+
+# --- crashes: fsync, leftovers of killed writers, half-saved projects --------------------------
+
+
+def _dead_owner() -> str:
+    """The owner tag of a process of this host that has ended."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return projects.owner_tag().replace(f"-{os.getpid()}-", f"-{child.pid}-")
+
+
+def test_save_fsyncs_every_file_and_folder_before_it_is_listed(store, monkeypatch):
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    saved, _ = _save(store)
+    assert len(synced) >= 7  # 3 files, the staging folder after each, the store folder
+    assert sorted(p.name for p in (store.root / saved.id).iterdir()) == [
+        "arrays.npz", "corpus.parquet", "meta.json"
+    ]  # fmt: skip
+
+
+def test_leftovers_of_dead_writers_are_removed_when_a_store_opens(store: ProjectStore):
+    kept, _ = _save(store, title="kept")
+    dead = _dead_owner()
+    doomed = [store.root / f".saving-{dead}abc", store.root / f".deleting-{dead}def"]
+    for folder in doomed:
+        folder.mkdir()
+        (folder / ARRAYS_FILE).write_bytes(b"PK half")
+    live = [store.root / f".saving-{projects.owner_tag()}ghi"]  # another session, this process
+    live[0].mkdir()
+    unindexed = store.root / new_project_id()  # renamed into place, killed before indexing
+    unindexed.mkdir()
+    (unindexed / projects.UNINDEXED_MARK).write_text(dead)
+    (unindexed / META_FILE).write_text("{}")
+    in_flight = store.root / new_project_id()  # a live writer's, about to be indexed
+    in_flight.mkdir()
+    (in_flight / projects.UNINDEXED_MARK).write_text(projects.owner_tag())
+
+    reopened = ProjectStore(store.root)
+    assert reopened.leftovers_removed == 3
+    assert not any(path.exists() for path in [*doomed, unindexed])
+    assert live[0].is_dir() and in_flight.is_dir()
+    assert [summary.id for summary in reopened.list()] == [kept.id]
+    with pytest.raises(StoreError, match="No saved project with id"):
+        reopened.load(in_flight.name)
+    assert ProjectStore(store.root, leftover_grace_s=-1).leftovers_removed == 2  # all aged out
+    assert reopened.load(kept.id).title == "kept"
+
+
+def test_a_save_killed_before_indexing_is_never_listed_and_is_cleaned(store, monkeypatch):
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # stands for SIGKILL between the rename and the index row
+
+    monkeypatch.setattr(store, "_index", killed)
+    with pytest.raises(KeyboardInterrupt):
+        _save(store)
+    monkeypatch.undo()
+    [folder] = [p for p in store.root.iterdir() if is_valid_project_id(p.name)]
+    assert (folder / projects.UNINDEXED_MARK).read_text() == projects.owner_tag()
+    assert store.list() == []
+    (folder / projects.UNINDEXED_MARK).write_text(_dead_owner())
+    assert ProjectStore(store.root).leftovers_removed == 1
+    assert not folder.exists()
+
+
+def test_an_indexed_project_keeps_its_folder_when_only_the_mark_was_left(store: ProjectStore):
+    saved, _ = _save(store)
+    (store.root / saved.id / projects.UNINDEXED_MARK).write_text(_dead_owner())
+    assert ProjectStore(store.root).leftovers_removed == 0
+    assert not (store.root / saved.id / projects.UNINDEXED_MARK).exists()
+    assert ProjectStore(store.root).load(saved.id).id == saved.id
