@@ -11,7 +11,10 @@ import io
 import json
 import pickle
 import re
+import time
 import tomllib
+import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +22,24 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.engine.corpus import MAX_DOCUMENTS, MAX_FILE_BYTES, MAX_TEXT_CHARS, read_table
+from lib.engine.corpus import (
+    MAX_COLUMNS,
+    MAX_DOCUMENTS,
+    MAX_FIELD_CHARS,
+    MAX_FILE_BYTES,
+    MAX_JSON_CELLS,
+    MAX_JSON_DEPTH,
+    MAX_PARQUET_BYTES,
+    MAX_TEXT_CHARS,
+    corpus_from_pasted,
+    load_corpus,
+    read_table,
+)
 from lib.engine.embed import CHARS_PER_TOKEN, DEFAULT_MODEL, estimate_truncated, model_max_tokens
+from lib.engine.vectors import MAX_DIMENSIONS, MAX_VECTOR_ROWS, load_vectors
+from lib.errors import CorpusError, EmbedscopeError, QueryError, VectorsError
+from lib.figures.map import selected_rows
+from lib.query.expressions import MAX_WEIGHT, evaluate, parse_expression
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.model
@@ -193,7 +212,7 @@ def test_a_corpus_over_the_document_limit_names_the_limit_and_the_cli():
     at = upload("huge.csv", f"text\n{rows}\n".encode())
     assert_session_kept(at)
     message = shown(at.error)
-    assert f"huge.csv has {MAX_DOCUMENTS + 1:,} documents" in message
+    assert f"huge.csv has more than {MAX_DOCUMENTS:,} rows (reading stopped there)" in message
     assert f"the limit here is {MAX_DOCUMENTS:,}" in message
     assert "precompute with the command line" in message
 
@@ -504,6 +523,249 @@ def test_a_raw_pickle_named_npy_is_never_unpickled(tmp_path):
         shown(at.error)
     )
     assert not marker.exists()
+
+
+# --- inputs that cost far more than their size (lib level, measured) -------------------------
+# Each is refused in under 2 s of CPU and 300 MB of extra peak memory (Python and numpy
+# allocations via tracemalloc, pyarrow's via a private memory pool), with a message naming the
+# limit. CPU time (time.process_time) is asserted because the test machine is shared; wall time
+# (time.perf_counter) gets a generous 5x margin. pytest -s prints each measured figure.
+
+SECONDS = 2.0
+WALL_SECONDS = 5 * SECONDS
+PEAK_BYTES = 300 * 1024**2
+_POOLS: list = []
+
+
+def cost(call: Callable[[], object]) -> tuple[object, float, int]:
+    """(result or the EmbedscopeError raised, CPU seconds, peak extra bytes) of `call()`."""
+    import pyarrow as pa
+
+    previous_pool = pa.default_memory_pool()
+    pool = pa.proxy_memory_pool(previous_pool)
+    _POOLS.append(
+        pool
+    )  # arrays it allocated may outlive the test: freeing into a gone pool crashes
+    pa.set_memory_pool(pool)
+    tracemalloc.start()
+    started, cpu_started = time.perf_counter(), time.process_time()
+    try:
+        outcome = call()
+    except EmbedscopeError as error:
+        outcome = error
+    finally:
+        seconds, wall = time.process_time() - cpu_started, time.perf_counter() - started
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        pa.set_memory_pool(previous_pool)
+    print(
+        f"{seconds:.3f} s CPU ({wall:.3f} s wall), peak +{(peak + pool.max_memory()) / 1e6:.1f} MB"
+    )
+    assert wall < WALL_SECONDS, wall
+    return outcome, seconds, peak + pool.max_memory()
+
+
+def assert_refused(call: Callable[[], object], error: type, message: str) -> str:
+    """`call()` raises `error` matching `message` within SECONDS and PEAK_BYTES."""
+    outcome, seconds, peak = cost(call)
+    print(f"refused: {outcome}")
+    assert isinstance(outcome, error), outcome
+    assert re.search(message, str(outcome)), str(outcome)
+    assert seconds < SECONDS, seconds
+    assert peak < PEAK_BYTES, peak
+    return str(outcome)
+
+
+def sparse_jsonl(n_lines: int) -> bytes:
+    """The issue's file: a new key on every line (300 KB took 51.8 s and 6.4 GB)."""
+    return "".join(f'{{"k{n}": "t{n}"}}\n' for n in range(n_lines)).encode()
+
+
+def parquet_bytes(table, **options) -> bytes:
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, **options)
+    return buffer.getvalue()
+
+
+def test_a_header_of_20000_repeated_names_is_refused_at_the_header():
+    data = ("a," * 20_000 + "a\nx" + ",y" * 20_000 + "\n").encode()
+    message = rf"columns of wide\.csv must be at most {MAX_COLUMNS:,}; got 20,001 columns in its"
+    assert_refused(lambda: load_corpus(data, filename="wide.csv"), CorpusError, message)
+
+
+def test_a_header_of_1000_repeated_names_is_made_unique_in_linear_time():
+    data = (
+        "text," + "a," * (MAX_COLUMNS - 2) + "a\n" + "doc," * (MAX_COLUMNS - 1) + "0\n"
+    ).encode()
+    corpus, seconds, peak = cost(lambda: load_corpus(data, filename="wide.csv"))
+    names = list(corpus.metadata.columns)
+    assert names[:3] == ["a", "a.1", "a.2"] and names[-1] == f"a.{MAX_COLUMNS - 2}"
+    assert seconds < 3 * SECONDS and peak < PEAK_BYTES  # accepted, not refused: pandas types
+
+
+@pytest.mark.parametrize("file_format", ["jsonl", "json"])
+def test_a_new_key_on_every_line_stops_at_the_key_cap(file_format):
+    data = sparse_jsonl(20_000)
+    if file_format == "json":
+        data = b"[" + data.strip().replace(b"\n", b",\n") + b"]"
+    where = "line 1,001" if file_format == "jsonl" else "item 1,001"
+    message = (
+        rf"must be at most {MAX_COLUMNS:,}; got 1,001 distinct keys by keys\.{file_format} {where}"
+    )
+    load = lambda: load_corpus(data, filename=f"keys.{file_format}")  # noqa: E731
+    assert_refused(load, CorpusError, message)
+
+
+def test_sparse_keys_under_the_key_cap_are_bounded_by_cells():
+    rows = [{"text": f"doc {n}", f"k{n % 999}": 1} for n in range(MAX_JSON_CELLS // 1000 + 1)]
+    data = "\n".join(json.dumps(row) for row in rows).encode()
+    message = rf"must be at most {MAX_JSON_CELLS:,} cells; got more by cells\.jsonl line"
+    load = lambda: load_corpus(data, filename="cells.jsonl")  # noqa: E731
+    assert_refused(load, CorpusError, message)
+
+
+@pytest.mark.parametrize("file_format", ["txt", "csv", "tsv", "jsonl"])
+def test_ten_million_rows_stop_at_the_document_cap_plus_one(file_format):
+    line = b'{"text": "a"}\n' if file_format == "jsonl" else b"a\n"
+    header = b"text\n" if file_format in ("csv", "tsv") else b""
+    data = header + line * (3_000_000 if file_format == "jsonl" else 10_000_000)
+    message = rf"rows\.{file_format} has more than {MAX_DOCUMENTS:,} .*the limit here is 50,000"
+    load = lambda: load_corpus(data, filename=f"rows.{file_format}")  # noqa: E731
+    assert_refused(load, CorpusError, message)
+
+
+def test_pasted_text_stops_at_the_document_cap_plus_one():
+    text = "a\n" * 2_000_000
+    message = r"pasted text has more than 50,000 non-blank lines"
+    assert_refused(lambda: corpus_from_pasted(text), CorpusError, message)
+
+
+def test_many_blank_lines_around_few_documents_are_counted_not_kept():
+    data = b"\n" * 20_000_000 + b"one\n" + b"  \r\n" * 1_000_000 + b"two"
+    corpus, seconds, peak = cost(lambda: load_corpus(data, filename="blank.txt"))
+    assert corpus.texts == ("one", "two")
+    assert corpus.n_blank_dropped == 21_000_000
+    assert seconds < SECONDS and peak < PEAK_BYTES
+
+
+def test_a_50_mb_line_is_cut_without_copying_it_whole():
+    data = b"  " + b"x" * (50 * 1024**2) + b"  \n"
+    corpus, seconds, peak = cost(lambda: load_corpus(data, filename="line.txt"))
+    assert corpus.texts == ("x" * MAX_TEXT_CHARS,) and corpus.n_truncated == 1
+    assert seconds < SECONDS and peak < PEAK_BYTES
+
+
+@pytest.mark.parametrize("depth", [MAX_JSON_DEPTH + 1, 100_000])
+@pytest.mark.parametrize("file_format", ["jsonl", "json"])
+def test_deeply_nested_json_is_refused_naming_the_depth_limit(depth, file_format):
+    value = "[" * depth + "]" * depth
+    record = f'{{"text": "a", "deep": {value}}}'
+    data = (f"[{record}]" if file_format == "json" else record).encode()
+    message = rf"must be nested at most {MAX_JSON_DEPTH} levels deep; got deeper nesting"
+    load = lambda: load_corpus(data, filename=f"deep.{file_format}")  # noqa: E731
+    assert_refused(load, CorpusError, message)
+
+
+def test_a_csv_field_over_the_field_limit_gets_an_honest_message():
+    data = b'text,label\n"' + b"a" * (MAX_FIELD_CHARS + 1) + b'",x\n'
+    message = (
+        rf"Each value of long\.csv must be at most {MAX_FIELD_CHARS:,} characters long; got a "
+        r"longer one in the row starting on line 2 instead \(a quote left open"
+    )
+    assert_refused(lambda: load_corpus(data, filename="long.csv"), CorpusError, message)
+
+
+def test_a_parquet_file_over_the_row_cap_is_refused_from_its_footer():
+    import pyarrow as pa
+
+    data = parquet_bytes(pa.table({"text": pa.array(["doc"] * (MAX_DOCUMENTS + 10))}))
+    message = r"rows\.parquet has 50,010 rows \(reading stopped there\); the limit here is 50,000"
+    assert_refused(lambda: load_corpus(data, filename="rows.parquet"), CorpusError, message)
+
+
+def test_a_parquet_file_over_the_column_cap_is_refused_from_its_footer():
+    import pyarrow as pa
+
+    data = parquet_bytes(pa.table({f"c{n}": [1] for n in range(MAX_COLUMNS + 1)}))
+    message = rf"columns of wide\.parquet must be at most {MAX_COLUMNS:,}; got 1,001 columns"
+    assert_refused(lambda: load_corpus(data, filename="wide.parquet"), CorpusError, message)
+
+
+@pytest.mark.parametrize("use_dictionary", [False, True], ids=["plain", "dictionary"])
+def test_a_parquet_compression_bomb_is_refused(use_dictionary):
+    """250 MB of one repeated 10 KB text, a few hundred KB compressed (the footer tells the plain
+    bomb; the dictionary-encoded one is stopped while decoding, batch by batch)."""
+    import pyarrow as pa
+
+    texts = pa.DictionaryArray.from_arrays(pa.array([0] * 25_000, pa.int32()), ["x" * 10_000])
+    table = pa.table({"text": texts.cast(pa.string()) if not use_dictionary else texts})
+    data = parquet_bytes(table, compression="zstd", use_dictionary=use_dictionary)
+    assert len(data) < 2 * 1024**2
+    limit = f"{MAX_PARQUET_BYTES / 1024**2:,.1f} MB"
+    message = rf"The decoded size of bomb\.parquet must be at most {limit}; got .* MB instead"
+    assert_refused(lambda: load_corpus(data, filename="bomb.parquet"), CorpusError, message)
+
+
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [
+        ((10**12, 10**12), r"has 1,000,000,000,000 vectors; the limit here is 50,000"),
+        ((MAX_VECTOR_ROWS, MAX_DIMENSIONS), r"is not a readable \.npy file \(EOF: its header"),
+        ((10, MAX_DIMENSIONS + 1), rf"has 4,097 dimensions; the limit here is {MAX_DIMENSIONS:,}"),
+        ((-1, 4), r"holds an array of shape \(-1, 4\); vectors must be a 2-D array"),
+    ],
+    ids=["enormous", "largest-allowed-but-no-data", "too-wide", "negative"],
+)
+def test_an_npy_header_claiming_a_huge_shape_is_refused_before_allocating(shape, message):
+    header = {"descr": "<f8", "fortran_order": False, "shape": shape}
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, header)
+    data = buffer.getvalue() + b"\0" * 64
+    assert_refused(lambda: load_vectors({"v.npy": data}), VectorsError, message)
+
+
+def test_headerless_vectors_stop_at_the_row_cap_plus_one():
+    data = b"1\t2\n" * 5_000_000
+    message = r"has 50,001 vectors; the limit here is 50,000"
+    assert_refused(lambda: load_vectors({"vectors.tsv": data}), VectorsError, message)
+
+
+@pytest.mark.parametrize(
+    ("source", "position", "got"),
+    [
+        ("#1*1e40", 0, "1e\\+40"),
+        ("1e308*#1", 6, "1e\\+308"),
+        ("1e6 * (1e6 * #1)", 13, "1e\\+12"),
+        ("0 * 1e999 * #1", 12, "a number too large to compute"),
+    ],
+)
+def test_weights_are_bounded_at_parse_time(source, position, got):
+    message = (
+        rf"The weight of the term at position {position} is too large: weights must be at most "
+        rf"{re.escape(f'{MAX_WEIGHT:g}')} in size \(after multiplying out parentheses\); got {got} "
+    )
+    assert_refused(lambda: parse_expression(source), QueryError, message)
+    assert parse_expression("1e6 * #1").terms[0][0] == MAX_WEIGHT
+
+
+def test_evaluation_refuses_non_finite_vectors():
+    docs = np.eye(4, dtype=np.float32)
+    docs[2] = np.inf
+    expression = parse_expression("#1 + #2")
+    message = r"The expression must add up to finite numbers; got infinite or undefined values"
+    with pytest.raises(QueryError, match=message):
+        evaluate(expression, embed=lambda texts: np.zeros((len(texts), 4)), doc_vectors=docs)
+
+
+def test_a_forged_selection_beyond_the_table_is_ignored():
+    points = [{"customdata": [value]} for value in (3, 99, 100, 10**9, 1e300, "7", True, None)]
+    points += [{"customdata": {"0": float("nan")}}, {"customdata": "inf"}, "not a point"]
+    event = {"selection": {"points": points}}
+    assert selected_rows(event, n_rows=100) == [3, 7, 99]
+    assert selected_rows(event) == [3, 7, 99, 100, 10**9, int(1e300)]
+    assert selected_rows({"selection": {"points": "forged"}}, n_rows=100) == []
 
 
 # --- share links ---------------------------------------------------------------------------

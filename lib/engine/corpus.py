@@ -10,7 +10,6 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
-import io
 import json
 import logging
 import re
@@ -54,9 +53,10 @@ _SNIFF_CHARS = 65_536
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _NON_BLANK = re.compile(r"\S")
+_LINE_WITH_END = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)?")
 _FILLED_LINE = re.compile(r"\S[^\r\n]*")  # a line's text from its first non-blank character
 _JSON_SPACE = re.compile(r"[ \t\n\r]*")
-_PARQUET_BATCH_ROWS = 4_096
+_PARQUET_BATCH_ROWS = 1_024
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
     (codecs.BOM_UTF16_LE, "utf-16"),
@@ -325,7 +325,10 @@ def _read_delimited(text: str, filename: str, delimiter: str, max_rows: int) -> 
 
 def _csv_records(text: str, filename: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
     """Yield (first line number, fields) for each non-empty record; bad quoting is an error."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    lines = (
+        match.group() for match in _LINE_WITH_END.finditer(text) if match.end() > match.start()
+    )
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)  # no StringIO: 4 bytes a char
     start = 1
     try:
         for row in reader:
@@ -373,8 +376,13 @@ def _line_count(text: str) -> int:
     """len(_lines(text)), counted without splitting."""
     if not text:
         return 0
-    breaks = text.count("\n") + text.count("\r") - text.count("\r\n")
-    return breaks + (0 if text.endswith(("\n", "\r")) else 1)
+    return _line_breaks(text, 0, len(text)) + (0 if text.endswith(("\n", "\r")) else 1)
+
+
+def _line_breaks(text: str, start: int, end: int) -> int:
+    """Line breaks (\\r\\n, \\r or \\n) in text[start:end], counted at C speed."""
+    crlf = text.count("\r\n", start, end)
+    return text.count("\n", start, end) + text.count("\r", start, end) - crlf
 
 
 class _Records:
@@ -383,7 +391,7 @@ class _Records:
     def __init__(self, filename: str, max_rows: int) -> None:
         self.filename, self.max_rows = filename, max_rows
         self.records: list[dict] = []
-        self.keys: dict[str, None] = {}
+        self.keys: set[str] = set()
 
     def add(self, value: object, where: str) -> None:
         """Append one parsed value, which must be a JSON object within every bound."""
@@ -391,7 +399,7 @@ class _Records:
         if len(self.records) == self.max_rows:
             raise _too_many_rows(self.filename, self.max_rows, what="records")
         _check_columns(len(record), self.filename, f"keys in {where}")
-        self.keys.update(dict.fromkeys(record))
+        self.keys.update(record)
         _check_columns(len(self.keys), self.filename, f"distinct keys by {where}")
         cells = (len(self.records) + 1) * len(self.keys)
         if cells > MAX_JSON_CELLS:
@@ -400,7 +408,8 @@ class _Records:
                 f"{MAX_JSON_CELLS:,} cells; got more by {where} instead ({len(self.keys):,} keys). "
                 "Give every record the same few keys."
             )
-        _check_depth(record, where)
+        if any(isinstance(child, dict | list) for child in record.values()):
+            _check_depth(record, where)
         self.records.append(record)
 
     def frame(self) -> pd.DataFrame:
@@ -416,15 +425,17 @@ class _Records:
 
 def _read_jsonl(text: str, filename: str, max_rows: int) -> pd.DataFrame:
     """One JSON object per non-blank line."""
-    records = _Records(filename, max_rows)
+    records, line, counted_to = _Records(filename, max_rows), 1, 0
     for match in _FILLED_LINE.finditer(text):
+        line += _line_breaks(text, counted_to, match.start())
+        counted_to = match.start()
         try:
             value = json.loads(match.group())
         except (ValueError, RecursionError) as error:
             line_start = max(text.rfind("\n", 0, match.start()), text.rfind("\r", 0, match.start()))
             indent = match.start() - line_start - 1  # error columns count from the line's start
-            raise _json_error(error, filename, _line_of(text, match.start()), indent) from error
-        records.add(value, f"{filename} line {_line_of(text, match.start()):,}")
+            raise _json_error(error, filename, line, indent) from error
+        records.add(value, f"{filename} line {line:,}")
     return records.frame()
 
 
@@ -501,7 +512,7 @@ def _check_depth(value: object, where: str) -> None:
 
 def _line_of(text: str, offset: int) -> int:
     """The 1-based line number of `offset` in `text` (for messages only: it scans the prefix)."""
-    return sum(1 for _ in _NEWLINE.finditer(text, 0, offset)) + 1
+    return _line_breaks(text, 0, offset) + 1
 
 
 def _require_object(value: object, where: str) -> dict:
@@ -552,12 +563,35 @@ def _parquet_batches(parquet: object, filename: str, max_rows: int) -> list:
     """Record batches, stopping at row max_rows + 1 or MAX_PARQUET_BYTES (the footer may lie)."""
     batches, rows, size = [], 0, 0
     for batch in parquet.iter_batches(batch_size=_PARQUET_BATCH_ROWS):
-        rows, size = rows + batch.num_rows, size + batch.nbytes
+        rows, size = rows + batch.num_rows, size + _decoded_nbytes(batch)
         if rows > max_rows:
             raise _too_many_rows(filename, max_rows)
         _check_decoded_size(size, filename)
         batches.append(batch)
     return batches
+
+
+def _decoded_nbytes(batch: object) -> int:
+    """Bytes of a record batch once decoded: dictionary-encoded text counts every repeat."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    total = 0
+    for column in batch.columns:
+        total += column.nbytes
+        if pa.types.is_dictionary(column.type) and _is_text_type(column.dictionary.type):
+            lengths = pc.take(pc.binary_length(column.dictionary), column.indices)
+            total += pc.sum(lengths).as_py() or 0
+    return total
+
+
+def _is_text_type(data_type: object) -> bool:
+    """Whether pyarrow's `data_type` holds variable-length strings or bytes."""
+    import pyarrow as pa
+
+    kinds = (pa.types.is_string, pa.types.is_large_string, pa.types.is_binary,
+             pa.types.is_large_binary)  # fmt: skip
+    return any(kind(data_type) for kind in kinds)
 
 
 def _check_decoded_size(n_bytes: int, filename: str) -> None:
