@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import io
 import json
 import os
@@ -42,6 +43,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("EMBEDSCOPE_WARM_UP", "0")
 
 MAX_INPUT_BYTES = 4096
+FUZZED_MODULES = ("lib.engine.corpus", "lib.engine.vectors", "lib.figures.map",
+                  "lib.query.expressions", "lib.share.bookmarks", "lib.share.projects",
+                  "lib.figures.lessons")  # fmt: skip
 CORPUS_FORMATS = ("csv", "tsv", "txt", "jsonl", "json", "parquet")
 VECTOR_NAMES = ("vectors.npy", "vectors.csv", "vectors.tsv", "vectors.parquet")
 METADATA_NAMES = ("metadata.tsv", "metadata.csv", "metadata.parquet")
@@ -140,7 +144,7 @@ def run_expression(data: bytes) -> object:
     """Parse, evaluate and rank against 12 documents with a deterministic fake text model."""
     import numpy as np
 
-    from lib.query.expressions import parse_expression, pointer, rank, evaluate
+    from lib.query.expressions import evaluate, parse_expression, pointer, rank
 
     source = _text(data)
     try:
@@ -158,8 +162,9 @@ def run_expression(data: bytes) -> object:
 def _fake_embed(texts: list[str]):
     import numpy as np
 
-    seeds = [int.from_bytes(hashlib.sha256(t.encode("utf-8", "replace")).digest()[:8]) for t in texts]
-    return np.stack([np.random.default_rng(seed).normal(size=8) for seed in seeds]).astype("f4")
+    digests = [hashlib.sha256(text.encode("utf-8", "replace")).digest() for text in texts]
+    rows = [np.random.default_rng(int.from_bytes(d[:8])).normal(size=8) for d in digests]
+    return np.stack(rows).astype("f4")
 
 
 def _unit(matrix):
@@ -219,6 +224,19 @@ def run_selection(data: bytes) -> object:
     return rows, selected_points(event)
 
 
+def run_lesson_click(data: bytes) -> object:
+    """A click on the lessons page's guessing map (grid cells "g:<n>" or rows), as JSON."""
+    import numpy as np
+
+    from lib.figures.lessons import clicked_guess
+
+    try:
+        event = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    return clicked_guess(event, np.zeros((100, 2)), np.zeros((16, 2)))
+
+
 def _seeds() -> dict[str, tuple[bytes, ...]]:
     """Small valid inputs per target, the starting points for mutation."""
     import numpy as np
@@ -239,18 +257,23 @@ def _seeds() -> dict[str, tuple[bytes, ...]]:
         "jsonl": (b'{"text": "a rocket", "n": 1}\n{"text": "b", "x": [1]}\n',),
         "json": (b'[{"text": "a rocket"}, {"text": "b", "label": null}]',),
         "parquet": (parquet.getvalue(),),
-        "vectors": (b"\x00" + npy.getvalue(), b"\x01dim_0,dim_1\n1,2\n3,4\n", b"\x02" + b"1\t2\n3\t4\n",
-                    b"\x03" + vector_parquet.getvalue(), b'\x01vec,label\n"[1, 2]",a\n"[3,4]",b\n'),
+        "vectors": (b"\x00" + npy.getvalue(), b"\x01dim_0,dim_1\n1,2\n3,4\n",
+                    b"\x02" + b"1\t2\n3\t4\n", b"\x03" + vector_parquet.getvalue(),
+                    b'\x01vec,label\n"[1, 2]",a\n"[3,4]",b\n'),
         "vectors_pair": (b"\x02" + b"1\t2\n3\t4\n\x00\x00\x00a\nb\n",
                          b"\x80" + npy.getvalue() + b"\x00\x00\x00label\tx\na\t1\nb\t2\nc\t3\n"),
         "expression": (b'"king" - "man" + "woman"', b"mean(#1, 0.5*#2) - 2*(a b + 'c\\'d')",
                        b"#1*1e40", b"1e308*#1 + -3 * sunny"),
         "ids": (b"abcdefghijklmnop1234", b"A_-" * 8),
-        "share_link": (b"project=abcdefghijklmnop1234", b"sample=topics&lesson=abcdefghijklmnopq&step=2",
+        "share_link": (b"project=abcdefghijklmnop1234",
+                       b"sample=topics&lesson=abcdefghijklmnopq&step=2",
                        b"project=a&project=abcdefghijklmnop1234&sample="),
         "rows": (b"\x1012, 40 #7", b"\x01#0;1 2"),
-        "selection": (b'{"selection": {"points": [{"customdata": [3]}, {"customdata": {"0": 1e300}}]}}',
+        "selection": (b'{"selection": {"points": [{"customdata": [3]}, '
+                      b'{"customdata": {"0": 1e300}}]}}',
                       b'{"selection": {"points": [{"curve_number": 0, "point_number": 5}]}}'),
+        "lesson_click": (b'{"selection": {"points": [{"customdata": ["g:3"]}, '
+                         b'{"customdata": 7}]}}',),
     }  # fmt: skip
 
 
@@ -271,6 +294,7 @@ def targets() -> dict[str, Target]:
         ("share_link", run_share_link, SPECIALS["link"]),
         ("rows", run_rows, SPECIALS["link"]),
         ("selection", run_selection, SPECIALS["selection"]),
+        ("lesson_click", run_lesson_click, SPECIALS["selection"] + "g\u00b2"),
     ):
         key = name.removeprefix("corpus_").replace("pasted", "txt")
         found[name] = Target(name, run, seeds[key], alphabet)
@@ -288,7 +312,7 @@ def execute(target: Target, data: bytes) -> BaseException | None:
         target.run(data)
     except EmbedscopeError:
         return None
-    except Exception as error:  # noqa: BLE001 - any other exception is a finding
+    except Exception as error:  # any other exception is a finding
         return error
     return None
 
@@ -342,8 +366,13 @@ def run_hypothesis(target: Target, recorder: Recorder, seconds: float, runs: int
         size = min(2000, runs - recorder.executions)
 
         @seed(round_number)
-        @settings(max_examples=size, deadline=None, database=None, phases=[Phase.generate],
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=size,
+            deadline=None,
+            database=None,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
         @given(strategy)
         def round_(data: bytes) -> None:
             if time.monotonic() < deadline:
@@ -371,7 +400,9 @@ def input_strategy(target: Target):
                      st.binary(max_size=MAX_INPUT_BYTES))  # fmt: skip
 
 
-def run_atheris(target: Target, recorder: Recorder, seconds: float, runs: int, timeout: int) -> None:
+def run_atheris(
+    target: Target, recorder: Recorder, seconds: float, runs: int, timeout: int
+) -> None:
     """libFuzzer over the seeds; lib/ is instrumented for coverage. Never returns."""
     import atheris
 
@@ -388,8 +419,8 @@ def run_atheris(target: Target, recorder: Recorder, seconds: float, runs: int, t
             os._exit(0)
 
     argv = [sys.argv[0], str(corpus), f"-max_len={MAX_INPUT_BYTES}", f"-timeout={timeout}",
-            f"-max_total_time={int(seconds) + 5}", "-rss_limit_mb=4096",
-            f"-artifact_prefix={recorder.crash_dir}/{target.name}-", "-print_final_stats=1"]  # fmt: skip
+            f"-max_total_time={int(seconds) + 5}", "-rss_limit_mb=4096", "-print_final_stats=1",
+            f"-artifact_prefix={recorder.crash_dir}/{target.name}-"]  # fmt: skip
     atheris.Setup(argv, one_input)
     atheris.Fuzz()
 
@@ -400,8 +431,8 @@ def worker(args: argparse.Namespace) -> None:
         import atheris
 
         with atheris.instrument_imports(include=["lib"]):
-            import lib.engine.corpus, lib.engine.vectors, lib.figures.map  # noqa: E401, F401
-            import lib.query.expressions, lib.share.bookmarks, lib.share.projects  # noqa: E401, F401
+            for module in FUZZED_MODULES:
+                importlib.import_module(module)
     target = targets()[args.worker]
     recorder = Recorder(target, Path(args.crash_dir))
     started = time.monotonic()
