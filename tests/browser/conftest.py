@@ -127,3 +127,54 @@ def drag_lasso(tab, left: float, top: float, right: float, bottom: float) -> Non
     for x, y in [(right, top), (right, bottom), (left, bottom), (left, top + 1)]:
         tab.mouse.move(x, y, steps=8)
     tab.mouse.up()
+
+
+# --- shared by the load test and bench/load.py -------------------------------------------------
+
+# Hover labels of every map point (line breaks undone: <br> → space).
+ALL_HOVER = """() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(el =>
+    el._fullData.filter(t => t.customdata).flatMap(t => Array.from(t.hovertext || [])))
+    .map(text => text.replaceAll('<br>', ' '))"""
+# Hover labels of the ringed hits of an Arithmetic query.
+HITS_HOVER = """() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(el =>
+    el._fullData.filter(t => /^top \\d+$/.test(t.name)).flatMap(t => Array.from(t.hovertext)))
+    .map(text => text.replaceAll('<br>', ' '))"""
+# True once some chart plots exactly `count` points.
+POINTS = """count => [...document.querySelectorAll('.js-plotly-plot')].some(el => el._fullData &&
+    el._fullData.reduce((n, t) => n + (t.customdata ? t.customdata.length : 0), 0) === count)"""
+# True once a chart shows the query star whose label contains `code`.
+QUERY = """code => [...document.querySelectorAll('.js-plotly-plot')].some(el => (el._fullData || [])
+    .some(t => t.name === 'query' && t.hovertext[0].includes(code)))"""
+
+
+def status_mb(pid: int, field: str = "VmRSS") -> float:
+    """A memory figure of /proc/<pid>/status (VmRSS now, VmHWM the peak) in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    raise LookupError(f"{field} missing from /proc/{pid}/status")
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and all its descendants alive now (read from /proc/<pid>/task/*/children)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                todo.extend(int(child) for child in task.read_text().split())
+            except OSError:
+                continue
+    return found
+
+
+def tree_rss_mb(pid: int) -> float:
+    """VmRSS of `pid` and its descendants together, in MB (processes that just ended count 0)."""
+    total = 0.0
+    for member in process_tree(pid):
+        try:
+            total += status_mb(member)
+        except (OSError, LookupError):
+            continue
+    return total

@@ -16,7 +16,16 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.browser.conftest import (
+    ALL_HOVER,
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    HITS_HOVER,
+    POINTS,
+    QUERY,
+    status_mb,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.model, pytest.mark.load]
 
@@ -78,27 +87,6 @@ def server_pid(url: str) -> int:
     raise LookupError(f"no streamlit child of this test process listens on port {port}")
 
 
-def rss_mb(pid: int, field: str = "VmRSS") -> float:
-    """A memory figure of /proc/<pid>/status (VmRSS now, VmHWM the peak) in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) / 1024
-    raise LookupError(f"{field} missing from /proc/{pid}/status")
-
-
-# Hover labels of the map's points and of the ringed hits, line breaks undone (<br> → space).
-ALL_HOVER = """() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(el =>
-    el._fullData.filter(t => t.customdata).flatMap(t => Array.from(t.hovertext || [])))
-    .map(text => text.replaceAll('<br>', ' '))"""
-HITS_HOVER = """() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(el =>
-    el._fullData.filter(t => /^top \\d+$/.test(t.name)).flatMap(t => Array.from(t.hovertext)))
-    .map(text => text.replaceAll('<br>', ' '))"""
-POINTS = """count => [...document.querySelectorAll('.js-plotly-plot')].some(el => el._fullData &&
-    el._fullData.reduce((n, t) => n + (t.customdata ? t.customdata.length : 0), 0) === count)"""
-QUERY = """code => [...document.querySelectorAll('.js-plotly-plot')].some(el => (el._fullData || [])
-    .some(t => t.name === 'query' && t.hovertext[0].includes(code)))"""
-
-
 async def one_session(browser, url: str, code: str) -> SessionResult:
     """Open the app, paste and embed this session's corpus, then run an arithmetic query."""
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
@@ -139,7 +127,7 @@ async def one_session(browser, url: str, code: str) -> SessionResult:
 async def watch_memory(pid: int, peak: list[float], stop: asyncio.Event) -> None:
     """Keep the highest VmRSS seen in `peak[0]` until `stop` is set."""
     while not stop.is_set():
-        peak[0] = max(peak[0], rss_mb(pid))
+        peak[0] = max(peak[0], status_mb(pid))
         await asyncio.sleep(SAMPLE_EVERY_S)
 
 
@@ -182,10 +170,10 @@ def in_own_thread(url: str, pid: int, peak: list[float]) -> list[SessionResult]:
 
 def test_ten_concurrent_sessions_each_see_only_their_own_corpus(server_url):
     pid = server_pid(server_url)
-    before = rss_mb(pid)
+    before = status_mb(pid)
     peak = [before]
     results = in_own_thread(server_url, pid, peak)
-    after = rss_mb(pid)
+    after = status_mb(pid)
 
     assert [result.code for result in results] == CODES[:SESSIONS]
     for result in results:
@@ -203,7 +191,7 @@ def test_ten_concurrent_sessions_each_see_only_their_own_corpus(server_url):
         f"slowest session: {times[-1]:.1f} s; fastest: {times[0]:.1f} s; "
         f"median: {times[len(times) // 2]:.1f} s\n"
         f"server memory (VmRSS): before {before:.0f} MB, peak during load {peak[0]:.0f} MB, "
-        f"after {after:.0f} MB; lifetime peak (VmHWM) {rss_mb(pid, 'VmHWM'):.0f} MB\n"
+        f"after {after:.0f} MB; lifetime peak (VmHWM) {status_mb(pid, 'VmHWM'):.0f} MB\n"
     )
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "load.txt").write_text(report, encoding="utf-8")
