@@ -99,6 +99,19 @@ def test_parquet_strings_that_are_not_utf8_are_our_error():
         load_corpus(buffer.getvalue(), filename="bad.parquet")
 
 
+@pytest.mark.parametrize(
+    ("cell", "reason"),
+    [(b"[" * 5000, "maximum recursion depth"), (b"[" + b"1" * 5000 + b", 2]", "4300 digits")],
+    ids=["deep", "long-number"],
+)
+def test_a_vectors_cell_json_cannot_decode_is_our_error(cell, reason):
+    """Found by reading while fuzzing: json.loads raised RecursionError / a plain ValueError."""
+    data = b'vec,label\n"' + cell + b'",a\n'
+    message = rf"v\.csv row 1: the vector is not a JSON list of numbers \(.*{reason}"
+    with pytest.raises(VectorsError, match=message):
+        load_vectors({"v.csv": data})
+
+
 def test_an_npy_of_the_wrong_byte_count_is_read_from_the_header_only():
     buffer = io.BytesIO()
     np.save(buffer, np.ones((3, 2), np.float32))

@@ -260,9 +260,10 @@ def _as_list(value: object, name: str, row: int) -> Sequence:
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except json.JSONDecodeError as error:
+        except (ValueError, RecursionError) as error:  # also too deep, or a 4,301-digit number
+            reason = error.msg if isinstance(error, json.JSONDecodeError) else str(error)[:80]
             raise VectorsError(
-                f"{name} row {row}: the vector is not a JSON list of numbers ({error.msg})."
+                f"{name} row {row}: the vector is not a JSON list of numbers ({reason})."
             ) from error
     if not isinstance(value, list | tuple | np.ndarray):
         raise VectorsError(f"{name} row {row} has no vector (got {_short(value)}).")
