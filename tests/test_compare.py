@@ -14,7 +14,6 @@ import pytest
 from lib.engine.compare import (
     align_procrustes,
     alignment_gap,
-    disagreement_table,
     knn_vote_accuracy,
     label_recovery,
     neighbor_agreement,
@@ -77,16 +76,6 @@ def test_agreement_rejects_mismatched_inputs():
         neighbor_agreement(_random_unit(10, 4, 0), _random_unit(11, 4, 0))
     with pytest.raises(ParameterError, match="'k' parameter of neighbor_agreement"):
         neighbor_agreement(_random_unit(10, 4, 0), _random_unit(10, 4, 1), k=10)
-
-
-def test_disagreement_table_lists_least_agreement_first():
-    first, second = _random_unit(30, 5, 3), _random_unit(30, 5, 4)
-    table = disagreement_table(neighbor_agreement(first, second, k=5), [f"t{i}" for i in range(30)])
-    assert list(table.columns) == ["row", "agreement", "shared", "text"]
-    assert table["agreement"].is_monotonic_increasing
-    assert (table["shared"] == (table["agreement"] * 5).round()).all()
-    with pytest.raises(ParameterError, match="one text per document"):
-        disagreement_table(neighbor_agreement(first, second, k=5), ["only one"])
 
 
 def _brute_vote_accuracy(knn: np.ndarray, labels: list[str]) -> float:

@@ -79,24 +79,6 @@ def neighbor_agreement(
     return Agreement(k, per_point, first_graph.astype(np.int64), second_graph.astype(np.int64))
 
 
-def disagreement_table(agreement: Agreement, texts: Sequence[str]) -> pd.DataFrame:
-    """One row per document, least agreement first: row, agreement, shared, text."""
-    if len(texts) != len(agreement.per_point):
-        raise ParameterError(
-            f"disagreement_table needs one text per document; got {len(texts)} texts for "
-            f"{len(agreement.per_point)} documents."
-        )
-    table = pd.DataFrame(
-        {
-            "row": np.arange(len(texts)),
-            "agreement": agreement.per_point,
-            "shared": np.rint(agreement.per_point * agreement.k).astype(int),
-            "text": list(texts),
-        }
-    )
-    return table.sort_values(["agreement", "row"], ignore_index=True)
-
-
 # --- label recovery -------------------------------------------------------------------------------
 
 
