@@ -501,3 +501,22 @@ def test_an_indexed_project_keeps_its_folder_when_only_the_mark_was_left(store: 
     assert ProjectStore(store.root).leftovers_removed == 0
     assert not (store.root / saved.id / projects.UNINDEXED_MARK).exists()
     assert ProjectStore(store.root).load(saved.id).id == saved.id
+
+
+def test_a_delete_killed_after_unindexing_leaves_a_folder_the_next_open_removes(
+    store: ProjectStore, monkeypatch
+):
+    saved, _ = _save(store)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # stands for SIGKILL between the index row and the move
+
+    monkeypatch.setattr(projects.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        store.delete(saved.id)
+    monkeypatch.undo()
+    assert store.list() == []
+    assert ProjectStore(store.root).leftovers_removed == 0  # this process may still finish it
+    (store.root / saved.id / projects.UNINDEXED_MARK).write_text(_dead_owner())
+    assert ProjectStore(store.root).leftovers_removed == 1
+    assert not (store.root / saved.id).exists()

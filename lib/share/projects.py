@@ -363,12 +363,21 @@ class ProjectStore:
         return [ProjectSummary(*row) for row in rows]
 
     def delete(self, project_id: str) -> None:
-        """Remove a project from the index, then its files (a half-deleted one is unlisted)."""
+        """Remove a project from the index, then its files (a half-deleted one is unlisted).
+
+        The folder is marked unindexed first, so a kill after the index row is gone leaves a
+        folder that the next open removes."""
         project_id = check_project_id(project_id)
         self._require_indexed(project_id)
+        folder = self.root / project_id
+        try:
+            (folder / UNINDEXED_MARK).write_text(owner_tag(), encoding="utf-8")
+        except FileNotFoundError:
+            pass  # indexed without files: nothing to mark
+        except OSError as exc:
+            raise store_error(folder, exc) from exc
         with self._index() as conn:
             conn.execute("DELETE FROM projects WHERE id = ?", (project_id,))
-        folder = self.root / project_id
         if folder.exists():
             try:
                 doomed = Path(tempfile.mkdtemp(prefix=DELETING_PREFIX + owner_tag(), dir=self.root))
