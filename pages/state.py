@@ -187,3 +187,66 @@ def set_saved_project_id(project_id: str) -> None:
 
 
 # --- Lessons and bookmarks (keys and setters of pages/lessons.py and pages/lesson_parts/) ---
+
+from collections.abc import Iterable  # noqa: E402
+
+from lib.share.bookmarks import LessonLink, Step  # noqa: E402  (this section's own import)
+
+LESSONS_REVEALED = "lessons_revealed"  # lesson name -> what the learner had guessed at Reveal
+LESSONS_BENCH = "lessons_bench"  # the analogy benchmark was asked for (it takes a while)
+BOOKMARKS_DRAFT = "bookmarks_draft"  # the teacher's unsaved steps (a tuple of Step)
+BOOKMARKS_SAVED = "bookmarks_saved"  # id of the lesson just saved (for its link)
+BOOKMARKS_FOLLOWING = "bookmarks_following"  # the LessonLink this tab follows
+ARITH_EXPRESSION = "arith_expression"  # the Arithmetic page's expression box
+
+
+def revealed_guess(name: str) -> str | None:
+    """What the learner had guessed when they last pressed Reveal in lesson `name`."""
+    return st.session_state.get(LESSONS_REVEALED, {}).get(name)
+
+
+def set_revealed_guess(name: str, guess: str) -> None:
+    st.session_state[LESSONS_REVEALED] = {**st.session_state.get(LESSONS_REVEALED, {}), name: guess}
+
+
+def bench_requested() -> bool:
+    return bool(st.session_state.get(LESSONS_BENCH))
+
+
+def request_bench() -> None:
+    st.session_state[LESSONS_BENCH] = True
+
+
+def draft_steps() -> tuple[Step, ...]:
+    """The teacher's unsaved steps, in order (Step objects)."""
+    return tuple(st.session_state.get(BOOKMARKS_DRAFT, ()))
+
+
+def set_draft_steps(steps: Iterable[Step]) -> None:
+    st.session_state[BOOKMARKS_DRAFT] = tuple(steps)
+
+
+def saved_lesson_id() -> str | None:
+    return st.session_state.get(BOOKMARKS_SAVED)
+
+
+def set_saved_lesson_id(lesson_id: str) -> None:
+    st.session_state[BOOKMARKS_SAVED] = lesson_id
+
+
+def followed_lesson_link() -> LessonLink | None:
+    """The LessonLink this tab follows, or None."""
+    return st.session_state.get(BOOKMARKS_FOLLOWING)
+
+
+def follow_lesson(link: LessonLink) -> None:
+    st.session_state[BOOKMARKS_FOLLOWING] = link
+
+
+def stop_following_lesson() -> None:
+    st.session_state.pop(BOOKMARKS_FOLLOWING, None)
+
+
+def set_arith_expression(expression: str) -> None:
+    """Preset the Arithmetic page's expression box (before the page draws it)."""
+    st.session_state[ARITH_EXPRESSION] = expression

@@ -10,10 +10,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from lib.engine.corpus import DATA_DIR
 from lib.engine.honesty import check_k, check_points, check_same_length, map_knn, neighbor_overlap
 from lib.engine.neighbors import exact_knn, normalize_rows
 from lib.errors import ParameterError, QueryError, check_choice, check_int
@@ -23,6 +25,10 @@ LABEL_METRICS = ("cosine", "euclidean")
 OVERALL_SAMPLE = 2000  # points sampled for the map's overall mean pairwise distance
 QUESTION_COLUMNS = ("relation", "a", "b", "c", "expected")
 ANALOGY_BATCH = 32  # questions per matrix product: 2 x 32 x 400,000 float32 scores = 100 MB
+NEGATION_COLUMNS = ("sentence", "negation", "paraphrase")
+NEGATIONS_FILE = DATA_DIR / "negations.csv"
+MAX_NEGATION_ROWS = 50
+MIN_RANKED = 3  # a rank correlation of 2 values is always ±1: it needs 3 to say anything
 OPPOSITES = (
     ("up", "down"),
     ("early", "late"),
@@ -45,6 +51,11 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> float:
     if len(x) < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return math.nan
     return float(spearmanr(x, y).statistic)
+
+
+def _ranked_correlation(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman correlation of at least MIN_RANKED values, else NaN (see SizeReport)."""
+    return _spearman(x, y) if len(x) >= MIN_RANKED else math.nan
 
 
 def rank_agreement(guess_order: Sequence[tuple[int, int]], similarity: np.ndarray) -> float:
@@ -195,13 +206,22 @@ class SizeReport:
     `centre_distances`, one row per pair of groups: group_a, group_b, true (cosine distance of
     the normalised centroids / its mean over pairs), drawn (map distance of the centroids / its
     mean over pairs). `spread_correlation` and `gap_correlation` are the Spearman correlations
-    of true with drawn (NaN with fewer than 2 values): 1 = the map orders them faithfully.
+    of true with drawn: 1 = the map orders them faithfully. Each is NaN where it means nothing:
+    with fewer than MIN_RANKED values (two groups have one gap, and two spreads are always in
+    the same or the reverse order), or when one side has no spread of values.
+    `spreads_measured`: groups with a spread (two or more members).
     """
 
     table: pd.DataFrame
     centre_distances: pd.DataFrame
     spread_correlation: float
     gap_correlation: float
+    spreads_measured: int
+
+    @property
+    def gaps_measured(self) -> int:
+        """Pairs of groups: the gaps the gap correlation orders."""
+        return len(self.centre_distances)
 
 
 def _mean_cosine_distance(unit: np.ndarray) -> float:
@@ -277,10 +297,13 @@ def sizes_and_gaps(
     return SizeReport(
         table=table,
         centre_distances=centres,
-        spread_correlation=_spearman(
+        spread_correlation=_ranked_correlation(
             table["true_spread"].to_numpy()[measured], table["drawn_spread"].to_numpy()[measured]
         ),
-        gap_correlation=_spearman(centres["true"].to_numpy(), centres["drawn"].to_numpy()),
+        gap_correlation=_ranked_correlation(
+            centres["true"].to_numpy(), centres["drawn"].to_numpy()
+        ),
+        spreads_measured=int(measured.sum()),
     )
 
 
@@ -414,3 +437,29 @@ def opposite_pairs_report(
             "nearest": [words.words[row] for row in scores.argmax(axis=1)],
         }
     )
+
+
+def load_negations(path: str | Path = NEGATIONS_FILE) -> pd.DataFrame:
+    """Lesson 10's sentences: each with its negation and a paraphrase (data/negations.csv).
+
+    Checked on read: exactly the columns sentence, negation, paraphrase; 1 to MAX_NEGATION_ROWS
+    rows; no blank cell.
+    """
+    table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    if tuple(table.columns) != NEGATION_COLUMNS:
+        raise ParameterError(
+            f"{Path(path).name} must have the columns {', '.join(NEGATION_COLUMNS)}; "
+            f"got {', '.join(map(str, table.columns))} instead."
+        )
+    if not 1 <= len(table) <= MAX_NEGATION_ROWS:
+        raise ParameterError(
+            f"{Path(path).name} must have 1 to {MAX_NEGATION_ROWS} rows; got {len(table)} instead."
+        )
+    table = table.apply(lambda column: column.str.strip())
+    blank = table.eq("").any(axis=1)
+    if blank.any():
+        raise ParameterError(
+            f"{Path(path).name} must have no blank cell; got one in row "
+            f"{int(np.flatnonzero(blank.to_numpy())[0]) + 1} instead."
+        )
+    return table
