@@ -668,6 +668,17 @@ def test_deeply_nested_json_is_refused_naming_the_depth_limit(depth, file_format
     assert_refused(load, CorpusError, message)
 
 
+@pytest.mark.parametrize(
+    ("start", "kind"), [(b"{", "object"), (b'"', "string"), (b"-1", "number"), (b"null", "null")]
+)
+def test_a_json_file_that_is_not_a_list_is_refused_without_parsing_it(start, kind):
+    data = start + b"1" * (20 * 1024**2)
+    message = rf"big\.json holds a JSON {kind}; it must hold a list of records"
+    assert_refused(lambda: load_corpus(data, filename="big.json"), CorpusError, message)
+    with pytest.raises(CorpusError, match=r"x\.json is not valid JSON at line 1, column 3"):
+        load_corpus(b"  nope", filename="x.json")
+
+
 def test_a_csv_field_over_the_field_limit_gets_an_honest_message():
     data = b'text,label\n"' + b"a" * (MAX_FIELD_CHARS + 1) + b'",x\n'
     message = (

@@ -64,6 +64,8 @@ _BOMS = (
 )
 _DELIMITERS = {"csv": ",", "tsv": "\t"}
 _JSON_KINDS = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+_JSON_KIND_BY_START = {"{": "object", '"': "string", "t": "boolean", "f": "boolean", "n": "null"}
+_JSON_KIND_BY_START |= dict.fromkeys("-0123456789", "number")
 
 
 @dataclass(frozen=True)
@@ -442,10 +444,15 @@ def _read_jsonl(text: str, filename: str, max_rows: int) -> pd.DataFrame:
 def _read_json(text: str, filename: str, max_rows: int) -> pd.DataFrame:
     """A JSON array of objects, decoded one item at a time (reading stops at a bound)."""
     position = _JSON_SPACE.match(text).end()
-    if not text.startswith("[", position):
-        value = _parse_json(text, filename)
+    if not text.startswith("[", position):  # said from the first character: nothing is parsed
+        kind = _JSON_KIND_BY_START.get(text[position : position + 1])
+        if kind in ("boolean", "null") and not text.startswith(("true", "false", "null"), position):
+            kind = None
+        if kind is None:
+            error = json.JSONDecodeError("Expecting value", text, position)
+            raise _json_error(error, filename, 1)
         raise CorpusError(
-            f"{filename} holds a JSON {_json_kind(value)}; it must hold a list of records "
+            f"{filename} holds a JSON {kind}; it must hold a list of records "
             'such as [{"text": "..."}].'
         )
     records, decoder = _Records(filename, max_rows), json.JSONDecoder()
@@ -468,14 +475,6 @@ def _read_json(text: str, filename: str, max_rows: int) -> pd.DataFrame:
     if _JSON_SPACE.match(text, position).end() < len(text):
         raise _json_error(json.JSONDecodeError("Extra data", text, position), filename, 1)
     return records.frame()
-
-
-def _parse_json(text: str, filename: str) -> object:
-    """json.loads of a whole file, with an error that names the line."""
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError) as error:
-        raise _json_error(error, filename, 1) from error
 
 
 def _json_error(error: Exception, filename: str, line: int, indent: int = 0) -> CorpusError:
