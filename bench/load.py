@@ -27,6 +27,7 @@ import asyncio
 import os
 import platform
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +42,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# numba's compiled UMAP kept between runs (the warm-up journey is untimed, but faster with it)
+os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / "test-artifacts" / "numba-cache"))
 
 from bench.corpus_gen import generate_corpus  # noqa: E402
 from lib.batch.precompute import precompute, share_path  # noqa: E402
@@ -51,12 +54,14 @@ from tests.browser.conftest import (  # noqa: E402
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
+    ERROR_BOX,
     HITS_HOVER,
     POINTS,
     QUERY,
     start_server,
     status_mb,
     tree_rss_mb,
+    wait_or_error,
 )
 
 STEPS = ("open", "upload", "map", "query", "share")
@@ -65,7 +70,6 @@ PROJECT_MARKER = "sharedproject"
 PROJECT_SEED = 10_000  # far from the sessions' seeds (0, 1, 2, …)
 WARM_DOCS = 20  # the untimed first visit that loads the model and compiles UMAP
 SAMPLE_EVERY_S = 0.5
-ERROR_BOX = '[data-testid="stException"]'
 STATUS = '[data-testid="stStatusWidget"]'
 LIBRARIES = ("streamlit", "playwright", "torch", "sentence-transformers", "umap-learn", "plotly")
 
@@ -163,7 +167,7 @@ async def upload_and_map(page, url: str, journey: Journey, csv: bytes, docs: int
         await settled(page)
     with step(journey, "map"):
         await page.get_by_role("button", name="Embed and map").click()
-        await page.wait_for_function(POINTS, arg=docs)
+        await wait_or_error(page, POINTS, docs)
         await settled(page)
     hovers = await page.evaluate(ALL_HOVER)
     if not any(text.startswith(journey.marker) for text in hovers):
@@ -178,7 +182,7 @@ async def query(page, journey: Journey) -> None:
         box = page.get_by_role("textbox", name="Expression")
         await box.fill(f'"{journey.marker} rocket launch" + #1')
         await box.press("Enter")
-        await page.wait_for_function(QUERY, arg=journey.marker)
+        await wait_or_error(page, QUERY, journey.marker)
         await settled(page)
     hits = await page.evaluate(HITS_HOVER)
     if not hits or not all(text.startswith(journey.marker) for text in hits):
@@ -190,7 +194,7 @@ async def open_share_link(page, url: str, link: str, journey: Journey, docs: int
     """Step share: the saved project's link; its map, and none of any session's documents."""
     with step(journey, "share"):
         await page.goto(f"{url}{link}")
-        await page.wait_for_function(POINTS, arg=docs)
+        await wait_or_error(page, POINTS, docs)
         await settled(page)
     texts = await visible_texts(page)
     if not any(text.startswith(PROJECT_MARKER) for text in texts):
@@ -307,15 +311,31 @@ def load_average() -> str:
     return " ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
-def run(params: LoadParams) -> tuple[dict[str, str], list[Journey]]:
+def snapshot(folder: Path) -> str:
+    """Write the committed tree (HEAD) into `folder`; return its short commit id."""
+    archive = subprocess.run(["git", "archive", "HEAD"], cwd=ROOT, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True)
+    return commit.stdout.decode().strip()
+
+
+def run(params: LoadParams, live_tree: bool) -> tuple[dict[str, str], list[Journey]]:
     """Save the project, start the server, drive the sessions, stop the server."""
     ARTIFACTS.mkdir(exist_ok=True)
     facts = {"machine": f"{os.cpu_count()} cores, load average at start {load_average()}"}
-    with tempfile.TemporaryDirectory(prefix="embedscope-load-") as home:
+    with tempfile.TemporaryDirectory(prefix="embedscope-load-") as scratch:
+        home, app = Path(scratch) / "home", Path(scratch) / "app"
+        home.mkdir()
+        app.mkdir()
+        code = "working tree" if live_tree else f"commit {snapshot(app)} (a copy)"
+        facts["server code"] = f"{code}, file watcher off"
         started = time.perf_counter()
-        link = share_path(save_project(Path(home), params.project_docs))
+        link = share_path(save_project(home, params.project_docs))
         facts["project saved in"] = f"{time.perf_counter() - started:.1f} s"
-        url, server = start_server({"EMBEDSCOPE_HOME": home})
+        url, server = start_server(
+            {"EMBEDSCOPE_HOME": str(home), "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"},
+            root=ROOT if live_tree else app,
+        )
         try:
             facts["server memory at start (VmRSS)"] = f"{tree_rss_mb(server.pid):.0f} MB"
             journeys = asyncio.run(drive(url, link, server.pid, params, facts))
@@ -335,10 +355,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds one step may take")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="5 sessions × 100 documents")
     parser.add_argument("--out", type=Path, help="also write the report to this file")
+    parser.add_argument(
+        "--live-tree",
+        action="store_true",
+        help="serve the working tree as it is (default: a copy of HEAD, safe from edits)",
+    )
     args = parser.parse_args(argv)
     sessions, docs = (5, 100) if args.quick else (args.sessions, args.docs)
     params = LoadParams(sessions, docs, args.project_docs, args.step_timeout)
-    facts, journeys = run(params)
+    facts, journeys = run(params, args.live_tree)
     text = report(params, facts, journeys)
     print(text)
     if args.out:

@@ -49,16 +49,19 @@ def wait_healthy(url: str, process: subprocess.Popen) -> None:
     raise TimeoutError(f"streamlit did not become healthy within {BOOT_SECONDS} s")
 
 
-def start_server(extra_env: dict[str, str] | None = None) -> tuple[str, subprocess.Popen]:
+def start_server(
+    extra_env: dict[str, str] | None = None, root: Path = ROOT
+) -> tuple[str, subprocess.Popen]:
+    """`streamlit run <root>/app.py` on a free port, healthy; its output goes to ARTIFACTS."""
     port = free_port()
     command = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+        sys.executable, "-m", "streamlit", "run", str(root / "app.py"),
         "--server.headless", "true", "--server.port", str(port),
         "--server.address", "127.0.0.1", "--client.showErrorDetails", "full",
     ]  # fmt: skip
     log = open(ARTIFACTS / f"server-{port}.log", "w")  # noqa: SIM115 - closed with the process
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "EMBEDSCOPE_WARM_UP": "1", **(extra_env or {})}
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     wait_healthy(url, process)
     return url, process
@@ -178,3 +181,16 @@ def tree_rss_mb(pid: int) -> float:
         except (OSError, LookupError):
             continue
     return total
+
+
+ERROR_BOX = '[data-testid="stException"]'
+
+
+async def wait_or_error(page, predicate: str, arg: object) -> None:
+    """Await the JS `predicate(arg)` (async Playwright page); an error box ends the wait at once,
+    raising an AssertionError with its text instead of running into the timeout."""
+    either = f"arg => ({predicate})(arg) || !!document.querySelector('{ERROR_BOX}')"
+    await page.wait_for_function(either, arg=arg)
+    boxes = page.locator(ERROR_BOX)
+    if await boxes.count():
+        raise AssertionError(f"error box: {(await boxes.first.inner_text())[:300]}")

@@ -7,12 +7,10 @@ writes to test-artifacts/load.txt the server's memory (VmRSS from /proc) and the
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -24,7 +22,9 @@ from tests.browser.conftest import (
     HITS_HOVER,
     POINTS,
     QUERY,
+    start_server,
     status_mb,
+    wait_or_error,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.model, pytest.mark.load]
@@ -70,23 +70,6 @@ def session_lines(code: str) -> list[str]:
     return [f"{code} note {i}: {SUBJECTS[i % len(SUBJECTS)]}" for i in range(LINES)]
 
 
-def server_pid(url: str) -> int:
-    """The pid of this test run's `streamlit run` child listening on the url's port."""
-    port = str(urlsplit(url).port)
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().split(b"\0")
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        words = [word.decode(errors="replace") for word in command]
-        if parent == os.getpid() and "streamlit" in words and port in words:
-            return int(entry.name)
-    raise LookupError(f"no streamlit child of this test process listens on port {port}")
-
-
 async def one_session(browser, url: str, code: str) -> SessionResult:
     """Open the app, paste and embed this session's corpus, then run an arithmetic query."""
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
@@ -101,12 +84,12 @@ async def one_session(browser, url: str, code: str) -> SessionResult:
         await area.press("Control+Enter")
         await page.get_by_text(f"{LINES} documents · text column 'text'").wait_for()
         await page.get_by_role("button", name="Embed and map").click()
-        await page.wait_for_function(POINTS, arg=LINES)
+        await wait_or_error(page, POINTS, LINES)
         await page.locator('[data-testid="stSidebarNav"] a', has_text="Arithmetic").click()
         field = page.get_by_role("textbox", name="Expression")
         await field.fill(f'"{code} harbour ferry" + #1')
         await field.press("Enter")
-        await page.wait_for_function(QUERY, arg=code)
+        await wait_or_error(page, QUERY, code)
         await page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached")
         seconds = time.perf_counter() - started
         return SessionResult(
@@ -168,8 +151,19 @@ def in_own_thread(url: str, pid: int, peak: list[float]) -> list[SessionResult]:
     return outcome["results"]
 
 
-def test_ten_concurrent_sessions_each_see_only_their_own_corpus(server_url):
-    pid = server_pid(server_url)
+@pytest.fixture(scope="module")
+def quiet_server() -> Iterator[tuple[str, int]]:
+    """A server of its own that does not watch files: ten sessions importing pages at once while
+    a watched file changes (another edit in this tree) see half-unloaded modules (KeyError)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    url, process = start_server({"STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"})
+    yield url, process.pid
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def test_ten_concurrent_sessions_each_see_only_their_own_corpus(quiet_server):
+    server_url, pid = quiet_server
     before = status_mb(pid)
     peak = [before]
     results = in_own_thread(server_url, pid, peak)
