@@ -27,6 +27,7 @@ navigation = st.navigation(
         "Explore": [
             page("map.py", "Map", "scatter_plot", default=True),
             page("corpus.py", "Corpus", "upload_file"),
+            page("compare.py", "Compare", "compare"),
         ],
         "Query": [
             page("arithmetic.py", "Arithmetic", "calculate"),

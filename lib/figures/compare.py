@@ -51,7 +51,7 @@ def compare_map(
             f"got {int(rows.max() if rows.max() >= len(coords) else rows.min())} instead."
         )
     figure = map_figure(coords, hover, color=color, title=title, height=height)
-    figure.update_layout(dragmode="lasso", uirevision="compare")
+    figure.update_layout(uirevision="compare")  # zoom kept when the highlights change
     if rows.size:
         add_markers(
             figure, coords[rows], name=f"{SELECTED_NAME} ({rows.size})",

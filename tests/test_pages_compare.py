@@ -1,0 +1,133 @@
+"""AppTest of the Compare page with fake text models (conftest's FakeModel and a noisier twin):
+its controls, linked selection, tables and errors. Every test opens a new session.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pages._common as common
+from lib.engine.corpus import corpus_from_frame
+from lib.engine.embed import DEFAULT_MODEL, MULTILINGUAL_MODEL
+from lib.engine.service import Engine
+from pages import state
+from tests.apptest_tools import chart_specs, new_app
+from tests.conftest import FakeModel, make_topic_texts
+
+N_DOCS = 80
+
+
+class NoisyFakeModel(FakeModel):
+    """Another 'model': the same topic directions under three times the noise."""
+
+    model_id = "fake/noisy-32"
+
+    def _vector(self, text: str) -> np.ndarray:
+        return super()._vector(text) + 2.0 * super()._vector(text[::-1])
+
+
+def fake_loader(name: str):
+    return NoisyFakeModel() if name == MULTILINGUAL_MODEL else FakeModel()
+
+
+@pytest.fixture
+def fake_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    monkeypatch.setenv("EMBEDSCOPE_HOME", str(tmp_path))
+    monkeypatch.setenv("EMBEDSCOPE_WARM_UP", "0")
+    monkeypatch.delenv("EMBEDSCOPE_HOSTED", raising=False)
+    found = Engine(tmp_path, model_loader=fake_loader)
+    monkeypatch.setattr(common, "engine", lambda: found)
+    return found
+
+
+def topic_corpus(n_per_topic: int = N_DOCS // 8):
+    texts, labels = make_topic_texts(per_topic=n_per_topic, seed=3)
+    frame = pd.DataFrame({"text": texts, "topic": labels})
+    return corpus_from_frame(frame, "text", source="topics.csv")
+
+
+def open_compare(corpus, **preset):
+    """A new session showing `corpus` (uploaded, default model) on the Compare page."""
+    at = new_app()
+    at.session_state[state.SOURCE] = state.Source(state.UPLOAD, corpus.content_hash, DEFAULT_MODEL)
+    at.session_state[state.UPLOADED_CORPUS] = corpus
+    at.session_state["compare_first_layout"] = "PCA"
+    at.session_state["compare_second_layout"] = "PCA"
+    for key, value in preset.items():
+        at.session_state[key] = value
+    at.switch_page("pages/compare.py")
+    return at.run()
+
+
+def test_two_models_side_by_side_with_agreement_and_label_recovery(fake_engine):
+    at = open_compare(topic_corpus())
+    assert not at.exception and not at.error
+    assert at.title[0].value == "Compare embeddings"
+    assert at.selectbox(key="compare_first").value == DEFAULT_MODEL
+    assert at.selectbox(key="compare_second").value == MULTILINGUAL_MODEL
+    specs = chart_specs(at)
+    maps = [spec for spec in specs if spec["data"][0].get("customdata")]
+    assert len(maps) == 2
+    assert [sum(len(t["customdata"]) for t in spec["data"]) for spec in maps] == [N_DOCS] * 2
+    mean = at.metric[0].value
+    assert mean.endswith("%") and 0 < int(mean.rstrip("%")) < 100
+    table = at.dataframe[0].value
+    assert table["agreement"].is_monotonic_increasing and len(table) == N_DOCS
+    side_by_side = at.dataframe[1].value
+    assert list(side_by_side["rank"]) == list(range(1, 11))
+    recovery = at.dataframe[2].value
+    assert recovery["embedding"].tolist() == [DEFAULT_MODEL, MULTILINGUAL_MODEL]
+    assert (recovery["full dimension"] > recovery["majority baseline"]).all()
+    assert recovery["majority baseline"].tolist() == [0.125, 0.125]
+
+
+def test_a_selection_on_one_map_is_ringed_on_both_and_listed(fake_engine):
+    at = open_compare(topic_corpus())
+    at.session_state["compare_chart_first"] = {
+        "selection": {"points": [{"customdata": 4}, {"customdata": 7}, {"customdata": 10**6}]}
+    }
+    at.run()
+    assert not at.exception
+    assert at.subheader[0].value == "2 selected documents"
+    assert at.dataframe[0].value["id"].tolist() == [4, 7]
+    for spec in chart_specs(at)[:2]:
+        ringed = [t for t in spec["data"] if t["name"].startswith("selected")]
+        assert len(ringed) == 1 and len(ringed[0]["x"]) == 2
+    at.session_state["compare_chart_second"] = {"selection": {"points": [{"customdata": 9}]}}
+    at.run()
+    assert at.subheader[0].value == "1 selected documents"
+    assert at.dataframe[0].value["id"].tolist() == [9]
+    at.button(key="compare_clear").click().run()
+    assert not any(s.value.endswith("selected documents") for s in at.subheader)
+
+
+def test_picking_a_document_shows_its_neighbours_under_each(fake_engine):
+    at = open_compare(topic_corpus(), compare_row=12)
+    neighbours = at.dataframe[1].value
+    assert 12 not in neighbours[f"{DEFAULT_MODEL} id"].tolist()
+    both = neighbours["in both (1)"]
+    assert both.sum() == neighbours["in both (2)"].sum()
+
+
+def test_the_same_embedding_twice_is_refused(fake_engine):
+    at = open_compare(topic_corpus(), compare_second=DEFAULT_MODEL)
+    assert not at.exception
+    assert "Pick two different embeddings" in at.info[0].value
+    assert chart_specs(at) == []
+
+
+def test_a_corpus_too_small_to_compare_says_so(fake_engine):
+    at = open_compare(topic_corpus(n_per_topic=1))
+    assert not at.exception
+    assert "needs more than 10 documents; this corpus has 8" in at.info[0].value
+
+
+def test_colour_by_a_label_column(fake_engine):
+    at = open_compare(topic_corpus(), compare_color="topic")
+    assert not at.exception
+    legend = {t["name"].split(" (")[0] for t in chart_specs(at)[0]["data"]}
+    assert {"finance", "football"} <= legend
