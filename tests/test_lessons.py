@@ -22,6 +22,7 @@ from lib.teach.lessons import (
     analogy_axes,
     analogy_benchmark,
     label_recovery,
+    load_negations,
     majority_share,
     opposite_pairs_report,
     placement_error,
@@ -319,6 +320,71 @@ def test_sizes_and_gaps_single_point_groups_and_errors(three_groups):
         sizes_and_gaps(np.ones((4, 3)), np.zeros((4, 2)), ["a", "a", "b", "b"])
     with pytest.raises(ParameterError, match="every group is missing"):
         sizes_and_gaps(vectors, coords, [None] * 120)
+
+
+def test_sizes_and_gaps_ranks_nothing_for_two_groups_and_says_how_many():
+    """Defect 12: two groups have one gap and two spreads; a rank correlation of them is
+    ±1 or undefined whatever the map does, so both are NaN, with the counts to explain why."""
+    rng = np.random.default_rng(8)
+    centre = rng.normal(size=8)
+    vectors = np.vstack(
+        [centre + 0.05 * rng.normal(size=(30, 8)), -centre + rng.normal(size=(30, 8))]
+    )
+    coords = np.vstack([0.2 * rng.normal(size=(30, 2)), [10, 0] + 2 * rng.normal(size=(30, 2))])
+    report = sizes_and_gaps(vectors, coords, ["tight"] * 30 + ["wide"] * 30)
+    assert math.isnan(report.spread_correlation) and math.isnan(report.gap_correlation)
+    assert (report.spreads_measured, report.gaps_measured) == (2, 1)
+    assert report.table["true_spread"].notna().all(), "the spreads themselves are defined"
+    assert lessons.MIN_RANKED == 3
+
+
+def test_sizes_and_gaps_ranks_from_three_groups_and_counts_measured_spreads(three_groups):
+    vectors, coords, groups = three_groups
+    report = sizes_and_gaps(vectors, coords, groups)
+    assert (report.spreads_measured, report.gaps_measured) == (3, 3)
+    assert not math.isnan(report.spread_correlation)
+    with_solo = sizes_and_gaps(vectors, coords, ["solo", *groups[1:]])
+    assert (with_solo.spreads_measured, with_solo.gaps_measured) == (3, 6)
+    assert with_solo.spread_correlation == pytest.approx(
+        spearmanr(
+            with_solo.table["true_spread"].dropna(), with_solo.table["drawn_spread"].dropna()
+        ).statistic
+    )
+
+
+def test_load_negations_reads_the_shipped_table():
+    table = load_negations()
+    assert tuple(table.columns) == ("sentence", "negation", "paraphrase")
+    assert len(table) == 5
+    assert table.iloc[0].tolist() == [
+        "I love this movie",
+        "I do not love this movie",
+        "This film is one of my favourites",
+    ]
+    assert (table.apply(lambda column: column.str.len()) > 0).all().all()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("sentence,negation\na,b\n", "must have the columns sentence, negation, paraphrase"),
+        ("sentence,negation,paraphrase\n", "must have 1 to 50 rows; got 0 instead"),
+        ("sentence,negation,paraphrase\na,b,c\nd, ,f\n", "no blank cell; got one in row 2"),
+    ],
+)
+def test_load_negations_refuses_malformed_tables(tmp_path, text, message):
+    path = tmp_path / "negations.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ParameterError, match=message):
+        load_negations(path)
+
+
+def test_load_negations_refuses_too_many_rows(tmp_path):
+    path = tmp_path / "negations.csv"
+    rows = "".join(f"s{i},n{i},p{i}\n" for i in range(lessons.MAX_NEGATION_ROWS + 1))
+    path.write_text("sentence,negation,paraphrase\n" + rows, encoding="utf-8")
+    with pytest.raises(ParameterError, match=f"got {lessons.MAX_NEGATION_ROWS + 1} instead"):
+        load_negations(path)
 
 
 # Lesson 9 and 10

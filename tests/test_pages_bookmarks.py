@@ -1,29 +1,42 @@
-"""AppTest of lesson 11: a teacher saves a bookmark lesson; a new session follows its link."""
+"""AppTest of lesson 11: a teacher saves a bookmark lesson; a new session follows its link.
+
+Every test starts new sessions (new browser tabs). Tests that need a saved lesson save it with
+lib (`LessonStore`) exactly as the teacher's test shows the page saves one, so no test depends
+on another's order. Hosted mode: no lesson saving, and only the allow-listed projects open.
+"""
+
+from __future__ import annotations
 
 import json
-from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib.engine.cluster import ClusterParams
-from lib.engine.corpus import load_sample
-from lib.engine.reduce import UMAPParams
-from lib.share.bookmarks import LessonStore, Step
-from lib.share.projects import ProjectView, ShareTarget
+from lib.engine.corpus import corpus_from_frame, load_sample
+from lib.engine.embed import DEFAULT_MODEL
+from lib.engine.reduce import PCAParams, UMAPParams, project_pca
+from lib.share.bookmarks import MAX_CAPTION_CHARS, MAX_STEPS, LessonStore, Step
+from lib.share.projects import ProjectStore, ProjectView, ShareTarget
+from pages import state
+from tests.apptest_tools import new_app
+from tests.apptest_tools import shown as source_of
+from tests.conftest import FakeModel, make_topic_texts
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.model
 
 FIRST = "First the flat map: <b>ten</b> topics, ten islands"
 FIRST_SHOWN = "First the flat map\\: \\<b\\>ten\\</b\\> topics, ten islands"  # markdown made inert
 SECOND = "Now in 3D, coloured by label"
 TEACHER_WIDGETS = ("bookmarks_add", "bookmarks_save", "bookmarks_caption", "bookmarks_rows")
+TOPICS = ShareTarget("sample", "topics")
 
 
 def lessons_app(**query: str) -> AppTest:
     """A new session (a new browser) opening the Lessons page, with these query parameters."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at = new_app()
     for name, value in query.items():
         at.query_params[name] = value
     at.run()  # app.py first (routing, session defaults), as a browser opening the link does
@@ -45,7 +58,7 @@ def add_step(at: AppTest, caption: str, rows: str = "") -> None:
     assert not at.exception and not at.error, [error.value for error in at.error]
 
 
-def shown(at: AppTest) -> list[str]:
+def steps_shown(at: AppTest) -> list[str]:
     return [block.value for block in at.markdown if block.value.startswith("**Step ")]
 
 
@@ -62,9 +75,22 @@ def point_count(at: AppTest) -> int:
     return sum(len(trace.get("customdata") or []) for trace in traces)
 
 
-@pytest.fixture(scope="module")
-def teacher() -> AppTest:
-    """A teacher's session that saved a 2-step lesson on the bundled sample: 2-D, then 3-D."""
+def two_views() -> list[Step]:
+    """The two steps the teacher's test adds on the sample: 2-D by clusters, 3-D by label."""
+    clusters = ClusterParams(space="map")
+    flat = ProjectView.from_params(UMAPParams(), clusters, dimensions=2, color_by="found clusters")
+    deep = ProjectView.from_params(
+        UMAPParams(n_components=3), clusters, dimensions=3, color_by="label"
+    )
+    return [Step(TOPICS, flat, (1, 3), FIRST), Step(TOPICS, deep, (), SECOND)]
+
+
+@pytest.fixture
+def lesson_id() -> str:
+    return LessonStore().save(title="Two views of topics", steps=two_views()).id
+
+
+def test_the_teacher_saves_both_views_in_order_and_gets_a_link():
     at = teacher_app()
     add_step(at, FIRST, rows="3, #1")
     at.session_state["bookmarks_view"] = "3D"
@@ -73,70 +99,55 @@ def teacher() -> AppTest:
     at.text_input(key="bookmarks_title").input("Two views of topics")
     at.button(key="bookmarks_save").click().run()
     assert not at.exception and not at.error
-    return at
-
-
-@pytest.fixture(scope="module")
-def lesson_id(teacher) -> str:
-    return teacher.session_state["bookmarks_saved"]
-
-
-def test_the_teacher_saves_both_views_in_order_and_gets_a_link(teacher, lesson_id):
-    assert shown(teacher) == [f"**Step 1 of 2.** {FIRST_SHOWN}", f"**Step 2 of 2.** {SECOND}"]
-    assert [code.value for code in teacher.code] == [
-        f"http://localhost:8501/lessons?lesson={lesson_id}"
-    ]
+    assert steps_shown(at) == [f"**Step 1 of 2.** {FIRST_SHOWN}", f"**Step 2 of 2.** {SECOND}"]
+    lesson_id = at.session_state[state.BOOKMARKS_SAVED]
+    assert [code.value for code in at.code] == [f"http://localhost:8501/lessons?lesson={lesson_id}"]
     lesson = LessonStore().load(lesson_id)
     assert lesson.title == "Two views of topics"
-    first, second = lesson.steps
-    assert (first.caption, second.caption) == (FIRST, SECOND)
-    assert first.source == second.source == ShareTarget("sample", "topics")
-    assert (first.view.dimensions, second.view.dimensions) == (2, 3)
-    assert (first.view.color_by, second.view.color_by) == ("found clusters", "label")
-    assert first.view.layout_params() == UMAPParams()
-    assert second.view.layout_params() == UMAPParams(n_components=3)
-    assert first.view.cluster_params() == ClusterParams(space="map")
-    assert (first.selection, second.selection) == ((1, 3), ())
+    assert list(lesson.steps) == two_views()
 
 
 def test_a_new_session_steps_through_the_lesson_read_only(lesson_id):
     at = lessons_app(lesson=lesson_id)
-    assert shown(at) == [f"**Step 1 of 2.** {FIRST_SHOWN}"]
+    assert steps_shown(at) == [f"**Step 1 of 2.** {FIRST_SHOWN}"]
     assert at.title[0].value == "Two views of topics"
-    texts = load_sample("topics").texts
-    assert at.dataframe[0].value["text"].tolist() == [texts[1], texts[3]]
+    sample = load_sample("topics")
+    table = at.dataframe[0].value
+    assert table["id"].tolist() == [1, 3]
+    assert table["text"].tolist() == [sample.texts[1], sample.texts[3]]
+    assert table["label"].tolist() == sample.metadata["label"].iloc[[1, 3]].tolist()
     assert not any(has_widget(at, key) for key in TEACHER_WIDGETS)
     assert at.button(key="bookmarks_previous").disabled
 
     at.button(key="bookmarks_next").click().run()
-    assert shown(at) == [f"**Step 2 of 2.** {SECOND}"]
+    assert steps_shown(at) == [f"**Step 2 of 2.** {SECOND}"]
     assert at.query_params["step"] == "2"
     assert at.button(key="bookmarks_next").disabled
     assert not at.dataframe
 
     at.button(key="bookmarks_previous").click().run()
-    assert shown(at) == [f"**Step 1 of 2.** {FIRST_SHOWN}"]
+    assert steps_shown(at) == [f"**Step 1 of 2.** {FIRST_SHOWN}"]
 
 
 def test_show_this_step_opens_each_saved_view_on_the_map(lesson_id):
     at = lessons_app(lesson=lesson_id, step="2")
     at.button(key="bookmarks_show").click().run()
     assert not at.exception and not at.error
-    assert at.session_state["corpus"].source == "topics"
-    assert at.session_state["map_view"] == "3D"
-    assert at.session_state["map_color"] == "label"
-    assert at.session_state["map_params"] == UMAPParams(n_components=3)
+    assert source_of(at) == state.Source(state.SAMPLE, "topics", DEFAULT_MODEL)
+    assert at.session_state[state.MAP_VIEW] == "3D"
+    assert at.session_state[state.MAP_COLOR] == "label"
+    assert at.session_state[state.MAP_METHOD] == "UMAP"
     assert chart_types(at) == {"scatter3d"}
     assert point_count(at) == 800
     assert at.query_params["lesson"] == lesson_id
 
     at.switch_page("pages/lessons.py").run()  # back: the session remembers the lesson and step
-    assert shown(at) == [f"**Step 2 of 2.** {SECOND}"]
+    assert steps_shown(at) == [f"**Step 2 of 2.** {SECOND}"]
     at.button(key="bookmarks_previous").click().run()
     at.button(key="bookmarks_show").click().run()
     assert not at.exception and not at.error
-    assert at.session_state["map_view"] == "2D"
-    assert at.session_state["map_color"] == "found clusters"
+    assert at.session_state[state.MAP_VIEW] == "2D"
+    assert at.session_state[state.MAP_COLOR] == "found clusters"
     assert "scatter3d" not in chart_types(at)
     assert point_count(at) == 800
 
@@ -144,7 +155,7 @@ def test_show_this_step_opens_each_saved_view_on_the_map(lesson_id):
 def test_leaving_the_lesson_brings_back_the_lessons(lesson_id):
     at = lessons_app(lesson=lesson_id)
     at.button(key="bookmarks_leave").click().run()
-    assert not shown(at)
+    assert not steps_shown(at)
     assert "lesson" not in at.query_params
     assert at.session_state["lessons_pick"] == "similarity"
 
@@ -160,7 +171,7 @@ def test_leaving_the_lesson_brings_back_the_lessons(lesson_id):
 def test_bad_lesson_links_say_so_and_show_the_lessons(query, message):
     at = lessons_app(**query)
     assert any(message in error.value for error in at.error)
-    assert not shown(at)
+    assert not steps_shown(at)
     assert at.session_state["lessons_pick"] == "similarity"
 
 
@@ -169,19 +180,40 @@ def test_teachers_reorder_and_remove_steps_before_saving():
     for caption in ("one", "two", "three"):
         add_step(at, caption)
     at.button(key="bookmarks_up_2").click().run()
-    assert shown(at) == ["**Step 1 of 3.** one", "**Step 2 of 3.** three", "**Step 3 of 3.** two"]
+    assert steps_shown(at) == [
+        "**Step 1 of 3.** one",
+        "**Step 2 of 3.** three",
+        "**Step 3 of 3.** two",
+    ]
     at.button(key="bookmarks_down_0").click().run()
     at.button(key="bookmarks_remove_2").click().run()
-    assert shown(at) == ["**Step 1 of 2.** three", "**Step 2 of 2.** one"]
+    assert steps_shown(at) == ["**Step 1 of 2.** three", "**Step 2 of 2.** one"]
     at.text_input(key="bookmarks_rows").input("12, 800")
     at.button(key="bookmarks_add").click().run()
-    assert len(shown(at)) == 2
+    assert len(steps_shown(at)) == 2
     assert "There is no document \\#800" in at.error[0].value
+
+
+def test_authoring_inputs_are_bounded_with_messages_naming_the_limits():
+    at = teacher_app()
+    at.text_area(key="bookmarks_caption").input("x" * (MAX_CAPTION_CHARS + 1))
+    at.button(key="bookmarks_add").click().run()
+    assert not at.exception
+    assert [error.value for error in at.error] == [
+        f"The caption can be {MAX_CAPTION_CHARS:,} characters at most; "
+        f"it has {MAX_CAPTION_CHARS + 1:,}."
+    ]
+    assert not steps_shown(at)
+    at.session_state[state.BOOKMARKS_DRAFT] = tuple(two_views()[:1] * MAX_STEPS)
+    at.run()
+    assert len(steps_shown(at)) == MAX_STEPS
+    assert at.button(key="bookmarks_add").disabled
+    assert any(f"at most {MAX_STEPS} steps" in caption.value for caption in at.caption)
 
 
 def test_a_corpus_without_a_stable_link_must_be_saved_first():
     at = teacher_app()
-    at.session_state["model_name"] = "some-other-model"
+    at.session_state[state.SOURCE] = state.Source(state.SAMPLE, "topics", "some-other-model")
     at.run()
     assert not at.exception
     assert any("save this corpus as a project first" in info.value for info in at.info)
@@ -190,11 +222,11 @@ def test_a_corpus_without_a_stable_link_must_be_saved_first():
 
 
 def test_a_step_on_a_saved_project_reopens_the_project_on_its_page():
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at = new_app()
     at.run()
     at.text_input(key="map_title").input("saved topics").run()
     at.button(key="map_save").click().run()
-    project = at.session_state["project"]
+    project_id = at.session_state[state.MAP_SAVED]
     at.switch_page("pages/lessons.py").run()
     at.session_state["lessons_pick"] = "bookmarks"
     at.session_state["bookmarks_page"] = "arithmetic"
@@ -202,15 +234,16 @@ def test_a_step_on_a_saved_project_reopens_the_project_on_its_page():
     at.text_input(key="bookmarks_query").input('"a rainy day" + "beach"')
     add_step(at, "Arithmetic on the saved project")
     at.button(key="bookmarks_save").click().run()
-    lesson_id = at.session_state["bookmarks_saved"]
-    assert LessonStore().load(lesson_id).steps[0].source == ShareTarget("project", project.id)
+    lesson_id = at.session_state[state.BOOKMARKS_SAVED]
+    assert LessonStore().load(lesson_id).steps[0].source == ShareTarget("project", project_id)
 
     student = lessons_app(lesson=lesson_id)
     assert any("saved project “saved topics”" in caption.value for caption in student.caption)
     student.button(key="bookmarks_show").click().run()
     assert not student.exception and not student.error
-    assert student.session_state["project"].id == project.id
-    assert student.session_state["own_key"] == f"project:{project.id}"
+    assert source_of(student) == state.Source(
+        state.PROJECT, project_id, DEFAULT_MODEL, read_only=True
+    )
     assert student.text_input(key="arith_expression").value == '"a rainy day" + "beach"'
     assert student.title[0].value == "Arithmetic"
 
@@ -220,10 +253,73 @@ def test_a_step_whose_project_is_gone_says_so_and_stays_on_the_lesson():
     step = Step(gone, ProjectView(color_by="found clusters"), (1,), "A deleted project")
     lesson = LessonStore().save(title="Dangling", steps=[step])
     at = lessons_app(lesson=lesson.id)
-    assert shown(at) == ["**Step 1 of 1.** A deleted project"]
+    assert steps_shown(at) == ["**Step 1 of 1.** A deleted project"]
     assert "No saved project with id" in at.error[0].value
     at.button(key="bookmarks_show").click().run()
     assert not at.exception
     assert "No saved project with id" in at.error[0].value
-    assert shown(at) == ["**Step 1 of 1.** A deleted project"]
-    assert at.session_state["corpus"].source == "topics"
+    assert steps_shown(at) == ["**Step 1 of 1.** A deleted project"]
+    assert source_of(at).kind == state.SAMPLE
+
+
+# --- hosted mode ---------------------------------------------------------------------------
+
+
+def saved_project(title: str, secret: str):
+    """A small PCA project of fake-model vectors whose first text is `secret`."""
+    texts, labels = make_topic_texts(per_topic=5, seed=3)
+    texts[0] = secret
+    frame = pd.DataFrame({"text": texts, "topic": labels})
+    corpus = corpus_from_frame(frame, "text", source=title)
+    vectors = FakeModel().encode(texts)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    view = ProjectView.from_params(
+        PCAParams(), ClusterParams(method="kmeans", n_clusters=4), color_by="found clusters"
+    )
+    codes = np.unique(labels, return_inverse=True)[1] % 4
+    return ProjectStore().save(
+        title=title, model_name=None, corpus=corpus, vectors=vectors,
+        coords=project_pca(vectors).coords, cluster_labels=codes,
+        cluster_names={c: f"group {c}" for c in range(4)}, view=view,
+    )  # fmt: skip
+
+
+def test_a_hosted_server_offers_no_lesson_saving(monkeypatch):
+    monkeypatch.setenv("EMBEDSCOPE_HOSTED", "1")
+    at = teacher_app()
+    assert not at.exception and not at.error
+    assert any("Saving lessons is off on this hosted server" in info.value for info in at.info)
+    assert not any(has_widget(at, key) for key in TEACHER_WIDGETS)
+
+
+def test_a_hosted_lesson_opens_only_allow_listed_projects(monkeypatch):
+    listed = saved_project("Listed demo", "a listed text about rain")
+    hidden = saved_project("Hidden drafts", "a private text nobody was shown")
+    view = ProjectView.from_params(
+        PCAParams(), ClusterParams(method="kmeans", n_clusters=4), color_by="found clusters"
+    )
+    steps = [
+        Step(ShareTarget("project", project.id), view, (0,), f"On {project.title}")
+        for project in (listed, hidden)
+    ]
+    lesson = LessonStore().save(title="Mixed", steps=steps)
+    monkeypatch.setenv("EMBEDSCOPE_HOSTED", "1")
+    monkeypatch.setenv("EMBEDSCOPE_PROJECTS", listed.id)
+
+    at = lessons_app(lesson=lesson.id)
+    assert any("saved project “Listed demo”" in caption.value for caption in at.caption)
+    assert at.dataframe[0].value["text"].tolist() == ["a listed text about rain"]
+
+    at.button(key="bookmarks_next").click().run()
+    assert not at.exception
+    assert steps_shown(at) == ["**Step 2 of 2.** On Hidden drafts"]
+    assert len(at.error) == 1
+    assert "This server does not offer a project with id" in at.error[0].value
+    page_text = " ".join(element.value for element in [*at.caption, *at.markdown])
+    assert "Hidden drafts" not in page_text.replace("On Hidden drafts", "")
+    assert not at.dataframe, "no text of the unlisted project is shown"
+    at.button(key="bookmarks_show").click().run()
+    assert not at.exception
+    assert "does not offer a project" in at.error[0].value
+    assert steps_shown(at) == ["**Step 2 of 2.** On Hidden drafts"]
+    assert source_of(at).kind == state.SAMPLE

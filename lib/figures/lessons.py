@@ -341,6 +341,21 @@ def agreement_figure(
 # Lesson 4: small multiples
 
 
+def _checked_panels(
+    panels: Sequence[np.ndarray], titles: Sequence[str], groups: np.ndarray
+) -> list[np.ndarray]:
+    """The panels as 2-D point arrays, checked: at least one, same points, a title each."""
+    if not panels:
+        raise ParameterError("small_multiples needs at least one map.")
+    maps = [_map_points(panel) for panel in panels]
+    if any(len(panel) != len(maps[0]) for panel in maps):
+        raise ParameterError("Every panel must map the same points (one row per point).")
+    if len(titles) != len(maps):
+        raise ParameterError(f"Got {len(titles)} titles for {len(maps)} maps; they must match.")
+    check_lengths(maps[0], groups=groups)
+    return maps
+
+
 def small_multiples(
     panels: Sequence[np.ndarray],
     titles: Sequence[str],
@@ -357,15 +372,8 @@ def small_multiples(
     """
     check_int("small_multiples", "columns", columns, 1)
     check_int("small_multiples", "max_points", max_points, 1)
-    if not panels:
-        raise ParameterError("small_multiples needs at least one map.")
-    maps = [_map_points(panel) for panel in panels]
+    maps = _checked_panels(panels, titles, groups)
     n = len(maps[0])
-    if any(len(panel) != n for panel in maps):
-        raise ParameterError("Every panel must map the same points (one row per point).")
-    if len(titles) != len(maps):
-        raise ParameterError(f"Got {len(titles)} titles for {len(maps)} maps; they must match.")
-    check_lengths(maps[0], groups=groups)
     shown = np.arange(n)
     if n > max_points:
         shown = np.sort(np.random.default_rng(seed).choice(n, max_points, replace=False))

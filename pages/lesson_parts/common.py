@@ -17,6 +17,7 @@ from lib.engine.cluster import ClusterParams
 from lib.engine.corpus import DATA_DIR, Corpus
 from lib.engine.embed import DEFAULT_MODEL, embed_texts
 from lib.engine.reduce import PCAParams, Projection, UMAPParams
+from lib.engine.store import default_home
 from lib.errors import EmbedscopeError
 from lib.figures.map import ColorBy, hover_labels
 from lib.query.words import WordVectors, load_glove
@@ -72,10 +73,14 @@ def recovery(
     return recovery_report(_vectors, _coords, _labels, k)
 
 
-@st.cache_resource(show_spinner=False)
 def lesson_store() -> LessonStore:
-    """Saved bookmark lessons, shared by every session of this server."""
-    return LessonStore()
+    """Saved bookmark lessons of this server's data home, shared by every session."""
+    return _lesson_store(str(default_home()))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _lesson_store(home: str) -> LessonStore:
+    return LessonStore(home)
 
 
 def sentence_model() -> str:

@@ -47,7 +47,9 @@ def show() -> None:
         "its label) falls to the **majority share**, what always guessing the commonest label "
         "would score: the blobs carry no meaning."
     )
-    random_key = f"{key}|random-{RANDOM_SEED}"
+    # The random vectors' key must not start with the corpus's: the engine serves a bundled
+    # sample's shipped maps by that prefix, and the random side would show the real map.
+    random_key = f"random-{RANDOM_SEED}|{key}"
     noise = random_vectors(vectors, key, RANDOM_SEED)
     sides = {
         REAL: (vectors, key, map_of(vectors, key, umap_params())),

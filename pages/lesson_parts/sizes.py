@@ -78,14 +78,14 @@ def correlation(label: str, value: float, count: int, what: str) -> None:
         st.metric(label, f"{value:+.2f}")
     elif count < MIN_RANKED:
         st.info(
-            f"**{label}:** not defined with {count} {what}. A rank correlation needs at least "
+            f"**{label}:** not defined here ({what}: {count}). A rank correlation needs at least "
             f"{MIN_RANKED} values to order: one value has no order, and two are always in the "
             "same or the reverse order (±1), whatever the map does. Pick a column with more groups."
         )
     else:
         st.info(
-            f"**{label}:** not defined: all {count} {what} measure the same in full dimension "
-            "or on the map, so there is no order to compare."
+            f"**{label}:** not defined here: all {count} {what} measure the same in full "
+            "dimension or on the map, so there is no order to compare."
         )
 
 
