@@ -352,9 +352,12 @@ def wait_for_warm_up() -> None:
 # --- display ------------------------------------------------------------------------------------
 
 
-def show_error(error: EmbedscopeError, source: str | None = None) -> None:
-    """A lib error as a message; for a malformed expression also the source with a caret."""
-    st.error(md(error))
+def show_error(
+    error: EmbedscopeError, source: str | None = None, *, what: str | None = None
+) -> None:
+    """A lib error as a message (after `what` failed, when given); for a malformed expression
+    also the source with a caret. The one way pages show errors."""
+    st.error(md(f"{what}: {error}" if what else error))
     position = getattr(error, "position", None)
     if source is not None and position is not None:
         st.code(pointer(source, position), language=None)

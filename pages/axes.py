@@ -12,7 +12,7 @@ from lib.query.axes import (
     pole_vector,
     split_prompts,
 )
-from pages._common import active_corpus, active_vectors, md, text_embedder
+from pages._common import active_corpus, active_vectors, md, show_error, text_embedder
 
 AUC_TEXT = (
     "**AUC** is the chance that a random document with the label lies further toward the first "
@@ -37,7 +37,7 @@ if embed is None:
 try:
     vectors, _ = active_vectors(corpus)
 except EmbedscopeError as error:
-    st.error(f"Could not embed this corpus: {md(error)}")
+    show_error(error, what="Could not embed this corpus")
     st.stop()
 
 a_column, b_column = st.columns(2)
@@ -68,7 +68,7 @@ try:
     poles = [pole_vector(embed(split_prompts(pole))) for pole in (pole_a, pole_b, pole_c, pole_d)]
     placed = axis_projection(vectors, *poles, orthogonal=orthogonal)
 except EmbedscopeError as error:
-    st.error(md(error))
+    show_error(error)
     st.stop()
 
 angle = f"The x and y directions are {placed.angle_degrees:.0f}° apart (90° = unrelated)"

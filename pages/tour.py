@@ -88,7 +88,7 @@ def show_vector() -> None:
     try:
         summary = vector_summary(embed([sentence])[0], SHOWN_NUMBERS)
     except EmbedscopeError as error:
-        st.error(md(error))
+        show_error(error)
         return
     size_column, length_column = st.columns(2)
     size_column.metric("Numbers in the vector", summary.dimension)
@@ -123,7 +123,7 @@ def show_similarity() -> None:
     try:
         matrix = cosine_matrix(embed(sentences))
     except EmbedscopeError as error:
-        st.error(md(error))
+        show_error(error)
         return
     st.plotly_chart(similarity_heatmap(matrix, sentences), key="tour_heatmap")
 
@@ -142,7 +142,7 @@ def show_clusters(
         found = clustering(vectors, sample, key, params, mapped)
         agreement = cluster_agreement(labels, found.labels)
     except EmbedscopeError as error:
-        st.error(md(error))
+        show_error(error)
         return
     st.metric(
         "Agreement of the groups with the topics (adjusted Rand index)",
@@ -258,7 +258,7 @@ def show_honesty(vectors: np.ndarray, key: str, mapped: Projection, hover: list[
     try:
         report = honesty(vectors, key, mapped, k)
     except EmbedscopeError as error:
-        st.error(md(error))
+        show_error(error)
         return
     kept_column, trust_column = st.columns(2)
     kept_column.metric("True neighbours kept (mean)", f"{report.mean:.0%}")
@@ -317,7 +317,7 @@ with step(
     try:
         sample, vectors, key, mapped = sample_map()
     except EmbedscopeError as error:
-        st.error(f"Could not map the sample: {md(error)}")
+        show_error(error, what="Could not map the sample")
         st.stop()
     hover = hover_labels(sample.texts, sample.metadata)
     show_clusters(sample, vectors, key, mapped, hover)

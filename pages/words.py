@@ -75,7 +75,7 @@ answer = None
 try:
     analogy_hits = analogy(vocabulary, a, b, c, k, exclude_inputs=exclude)
 except EmbedscopeError as error:
-    st.error(md(error))
+    show_error(error)
 else:
     answer = analogy_hits[0].word
     st.markdown(f"{md(a)} : {md(b)} :: {md(c)} : **{md(answer)}**")
@@ -138,6 +138,6 @@ try:
     mapped = projection(vocabulary.lookup(mapped_words), words_key, params)
     figure = word_map_figure(mapped.coords, mapped_words, labelled=shown, arrows=arrows)
 except EmbedscopeError as error:
-    st.error(md(error))
+    show_error(error)
 else:
     st.plotly_chart(figure, key="words_map")
