@@ -103,7 +103,9 @@ def test_a_stale_result_written_under_other_library_versions_is_recomputed(engin
     vectors = FakeModel().encode(make_topic_texts(per_topic=10)[0])
     found = engine.uploaded(vectors)
     engine.layout(found, PCAParams())
-    monkeypatch.setattr(service, "library_versions", lambda: {"numpy": "99"})
+    import lib.engine.store as store
+
+    monkeypatch.setattr(store, "library_versions", lambda: {"numpy": "99"})
     assert Engine(engine.home).peek_layout(found, PCAParams()) is None
 
 

@@ -53,7 +53,7 @@ from lib.engine.reduce import (
     project_pca,
     project_umap,
 )
-from lib.engine.store import EmbeddingCache, ResultCache, default_home, library_versions, result_key
+from lib.engine.store import EmbeddingCache, ResultCache, default_home, result_key
 
 logger = logging.getLogger(__name__)
 
@@ -262,7 +262,7 @@ class Engine:
 
     def _read_layout(self, embedding: Embedding, params: LayoutParams) -> Projection | None:
         stored = self.results.get(_layout_key(embedding.key, params))
-        if stored is not None and stored[1].get("versions") == library_versions():
+        if stored is not None:  # the store counts other library versions as a miss
             arrays, meta = stored
             return self._placed(
                 embedding, arrays["coords"], params, tuple(meta.get("notes", ())),
@@ -278,7 +278,7 @@ class Engine:
             k = knn_size(len(embedding.vectors), params.n_neighbors)
             mapped = project_umap(embedding.vectors, params, self.knn(embedding, k))
             mapped = self._placed(embedding, mapped.coords, mapped.params, mapped.notes)
-        meta = {"params": repr(params), "notes": list(mapped.notes), "versions": library_versions(),
+        meta = {"params": repr(params), "notes": list(mapped.notes),
                 "explained_variance": mapped.explained_variance}  # fmt: skip
         self.results.put(_layout_key(embedding.key, params), {"coords": mapped.coords}, meta)
         return mapped
@@ -306,14 +306,13 @@ class Engine:
 
     def _cluster(self, key, embedding, corpus, params, coords) -> Clustering:
         stored = self.results.get(key)
-        if stored is not None and stored[1].get("versions") == library_versions():
+        if stored is not None:
             arrays, meta = stored
             names = {int(c): name for c, name in meta["names"].items()}
             sizes = {int(c): int(n) for c, n in meta["sizes"].items()}
             return Clustering(arrays["labels"], names, sizes)
         found = cluster_corpus(embedding.vectors, corpus.texts, params, map_coords=coords)
-        meta = {"names": found.names, "sizes": found.sizes, "params": repr(params),
-                "versions": library_versions()}  # fmt: skip
+        meta = {"names": found.names, "sizes": found.sizes, "params": repr(params)}
         self.results.put(key, {"labels": found.labels}, meta)
         return found
 
