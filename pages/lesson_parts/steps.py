@@ -1,4 +1,5 @@
-"""Saved lesson steps as the teacher and the students see them: what a step opens, its documents.
+"""Lesson steps: what a new step reopens (the session's corpus and Map view), and a saved step
+as the teacher and the students see it (what it opens, the documents it points at).
 
 A step on a saved project reads it through `saved_project`, so a hosted server's allow-list
 applies: a project the server does not offer shows a refusal, never its title or texts.
@@ -6,15 +7,28 @@ applies: a project the server does not offer shows a refusal, never its title or
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from lib.engine.corpus import Corpus
+from lib.engine.embed import DEFAULT_MODEL
 from lib.engine.reduce import UMAPParams
 from lib.errors import EmbedscopeError
 from lib.figures.tables import document_table
 from lib.share.bookmarks import Step
-from lib.share.projects import PROJECT_PARAM, ShareTarget
-from pages._common import md, sample_corpus, saved_project, show_error
+from lib.share.projects import PROJECT_PARAM, SAMPLE_PARAM, ProjectView, ShareTarget
+from pages import state
+from pages._common import (
+    active_corpus,
+    current_map_params,
+    is_bundled_sample,
+    md,
+    sample_corpus,
+    saved_project,
+    show_error,
+)
+from pages.lesson_parts.common import FOUND_CLUSTERS, MAP_CLUSTERS
 
 STEP_FILES = {"map": ("pages/map.py", "Map"), "arithmetic": ("pages/arithmetic.py", "Arithmetic")}
 
@@ -59,3 +73,34 @@ def show_step(step: Step, number: int, total: int) -> None:
                 st.dataframe(document_table(corpus, rows), hide_index=True)
         except EmbedscopeError as error:  # e.g. the step's project was deleted, or is not offered
             show_error(error)
+
+
+def current_source() -> ShareTarget | None:
+    """What a step can reopen for the session's corpus: its saved project or bundled sample."""
+    source = state.source()
+    if source.kind == state.PROJECT:
+        return ShareTarget(PROJECT_PARAM, source.name)
+    if source.model_name == DEFAULT_MODEL and is_bundled_sample(active_corpus()):
+        return ShareTarget(SAMPLE_PARAM, active_corpus().source)
+    return None
+
+
+def current_view(page: str, dimensions: int, color_by: str, query: str) -> ProjectView:
+    """The Map page's layout in `dimensions`, with the open project's clustering (or the Map's)."""
+    source = state.source()
+    if source.kind == state.PROJECT:
+        clusters = saved_project(source.name).view.cluster_params()
+    else:
+        clusters = MAP_CLUSTERS
+    layout = replace(current_map_params(), n_components=dimensions)
+    return ProjectView.from_params(
+        layout, clusters, page=page, dimensions=dimensions, color_by=color_by, query=query
+    )
+
+
+def saved_color() -> str:
+    """The colouring a new step starts from: the open project's, else the found clusters."""
+    source = state.source()
+    if source.kind == state.PROJECT:
+        return saved_project(source.name).view.color_by
+    return FOUND_CLUSTERS
