@@ -38,6 +38,7 @@ from pages._common import (
     active_embedding,
     corpus_embedding,
     engine,
+    honesty,
     hosted,
     layout,
     md,
@@ -54,6 +55,7 @@ LAST_SEEN = "compare_last_seen"  # each chart's selection as last read, to spot 
 AGREEMENT_COLOR = "neighbours in common"
 NO_COLOR = "none"
 SELECTION_MODES = ("points", "box", "lasso")
+METHOD_NAMES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
 
 
 @dataclass(frozen=True)
@@ -233,9 +235,9 @@ if first_map is not None and second_map is not None:
     )
 else:
     second_coords = None
-for column, mapped, coords, choice, chart in (
-    (left, first_map, None, first_choice, CHARTS[0]),
-    (right, second_map, second_coords, second_choice, CHARTS[1]),
+for column, found, mapped, coords, choice, chart in (
+    (left, first, first_map, None, first_choice, CHARTS[0]),
+    (right, second, second_map, second_coords, second_choice, CHARTS[1]),
 ):
     if mapped is None:
         continue
@@ -243,8 +245,11 @@ for column, mapped, coords, choice, chart in (
         mapped.coords if coords is None else coords, hover, highlight=selection, color=color,
         title=choice.label,
     )  # fmt: skip
-    column.plotly_chart(
-        figure, key=chart, on_select="rerun", selection_mode=("points", "lasso", "box")
+    column.plotly_chart(figure, key=chart, on_select="rerun", selection_mode=SELECTION_MODES)
+    kept = honesty(found.vectors, found.key, mapped, AGREEMENT_K)
+    column.caption(
+        f"{METHOD_NAMES.get(mapped.method, mapped.method)} keeps {kept.mean:.0%} of each "
+        f"document's {AGREEMENT_K} true neighbours (trustworthiness {kept.trustworthiness:.3f})."
     )
 
 if selection:
