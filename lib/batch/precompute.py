@@ -27,7 +27,8 @@ from lib.engine.corpus import Corpus, load_corpus
 from lib.engine.embed import DEFAULT_MODEL, TextModel, embed_texts, load_model
 from lib.engine.reduce import PCAParams, UMAPParams
 from lib.engine.scale import SAMPLE_SIZE, ScaleParams, cluster_at_scale, project_at_scale
-from lib.engine.store import CACHE_FILE_NAME, EmbeddingCache
+from lib.engine.service import Engine
+from lib.engine.store import default_home
 from lib.errors import EmbedscopeError, check_choice, check_int
 from lib.share.projects import PROJECT_PARAM, Project, ProjectStore, ProjectView, _check_title
 
@@ -81,44 +82,30 @@ def precompute(
     check_int("precompute", "batch_size", batch_size, 1)
     title = _check_title(title)  # before hours of work, not at the save
     settings = _ray_settings(ray_address, ray_actors) if engine == "ray" else None
-    store = ProjectStore(None if home is None else Path(home).expanduser() / PROJECTS_DIR)
+    folder = Path(home).expanduser() if home is not None else default_home()
     corpus = load_corpus(
         Path(corpus_path), text_column=text_column, max_documents=NO_LIMIT, max_bytes=NO_LIMIT
     )
-    text_model = load_model(model) if isinstance(model, str) else model
-    model_name = model if isinstance(model, str) else text_model.model_id
-    logger.info(
-        "%s: %s documents (column %r), model %s",
-        corpus.source,
-        f"{len(corpus):,}",
-        corpus.text_column,
-        model_name,
-    )
-    cache = EmbeddingCache(None if home is None else Path(home).expanduser() / CACHE_FILE_NAME)
+    model_name = model if isinstance(model, str) else model.model_id
+    engine = Engine(folder, model_loader=load_model if isinstance(model, str) else lambda _: model)
+    engine.model(model_name)  # a model that cannot load fails before anything is logged
+    logger.info("%s: %s documents (column %r), model %s", corpus.source, f"{len(corpus):,}",
+                corpus.text_column, model_name)  # fmt: skip
     try:
-        vectors = _embed(corpus, model, text_model, cache, settings, batch_size, progress)
+        vectors = _embed(corpus, model, engine, settings, batch_size, progress)
     finally:
-        cache.close()
+        engine.embedding_cache.close()
     mapped = project_at_scale(vectors, layout, scale, _stage(progress, "place"))
     clusters = cluster_at_scale(vectors, corpus.texts, clustering, mapped)
-    project = store.save(
-        title=title,
-        model_name=model_name,
-        corpus=corpus,
-        vectors=vectors,
-        coords=mapped.coords,
-        cluster_labels=clusters.labels,
-        cluster_names=clusters.names,
-        view=ProjectView.from_params(layout, clustering, dimensions=layout.n_components),
+    view = ProjectView.from_params(layout, clustering, dimensions=layout.n_components)
+    project = ProjectStore(folder / PROJECTS_DIR).save(
+        title=title, model_name=model_name, corpus=corpus, vectors=vectors, coords=mapped.coords,
+        cluster_labels=clusters.labels, cluster_names=clusters.names, view=view,
         extra={"fitted_mask": mapped.fitted_mask},
-    )
-    logger.info(
-        "saved project %s: %d clusters, map fitted on %s of %s points",
-        project.id,
-        clusters.n_clusters,
-        f"{int(mapped.fitted_mask.sum()):,}",
-        f"{len(corpus):,}",
-    )
+    )  # fmt: skip
+    fitted = f"{int(mapped.fitted_mask.sum()):,}"
+    logger.info("saved project %s: %d clusters, map fitted on %s of %s points", project.id,
+                clusters.n_clusters, fitted, f"{len(corpus):,}")  # fmt: skip
     return project
 
 
@@ -134,16 +121,18 @@ def _ray_settings(address: str | None, actors: int) -> RaySettings:
 def _embed(
     corpus: Corpus,
     model: str | TextModel,
-    text_model: TextModel,
-    cache: EmbeddingCache,
+    engine: Engine,
     settings: RaySettings | None,
     batch_size: int,
     progress: StageProgress | None,
 ) -> np.ndarray:
-    """Vectors of the corpus through the cache: missing ones encoded here or on Ray first."""
+    """Vectors of the corpus through the engine's cache (the app's keys: its model id at the
+    precision really used): missing ones encoded here or on Ray first."""
     total = len(corpus)
     started = time.perf_counter()
     embed_progress = _stage(progress, "embed")
+    model_name = model if isinstance(model, str) else model.model_id
+    text_model, cache = engine.model(model_name), engine.embedding_cache
     if settings is None:
         run = embed_texts(
             corpus.texts, text_model, cache=cache, batch_size=batch_size, progress=embed_progress
@@ -153,23 +142,13 @@ def _embed(
         from lib.batch.ray_engine import embed_missing
 
         n_computed = embed_missing(
-            corpus.texts,
-            model,
-            model_id=text_model.model_id,
-            dimension=text_model.dimension,
-            cache=cache,
-            settings=settings,
-            batch_size=batch_size,
-            progress=embed_progress,
-        )
+            corpus.texts, model, model_id=text_model.model_id,
+            dimension=text_model.dimension, cache=cache, settings=settings,
+            batch_size=batch_size, progress=embed_progress,
+        )  # fmt: skip
         run = embed_texts(corpus.texts, text_model, cache=cache, batch_size=batch_size)
-    logger.info(
-        "reused %s of %s from the cache; embedded %s in %.1f s",
-        f"{total - n_computed:,}",
-        f"{total:,}",
-        f"{n_computed:,}",
-        time.perf_counter() - started,
-    )
+    logger.info("reused %s of %s from the cache; embedded %s in %.1f s", f"{total - n_computed:,}",
+                f"{total:,}", f"{n_computed:,}", time.perf_counter() - started)  # fmt: skip
     return run.vectors
 
 
