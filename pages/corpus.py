@@ -14,7 +14,13 @@ from lib.engine.corpus import (
     list_samples,
     read_table,
 )
-from lib.engine.embed import CHARS_PER_TOKEN, DEFAULT_MODEL, estimate_truncated, model_max_tokens
+from lib.engine.embed import (
+    CHARS_PER_TOKEN,
+    DEFAULT_MODEL,
+    available_models,
+    estimate_truncated,
+    model_max_tokens,
+)
 from lib.engine.vectors import UploadedVectors, load_vectors
 from lib.errors import EmbedscopeError
 from lib.share.projects import ProjectSummary
@@ -165,12 +171,16 @@ def show_preview(corpus: Corpus) -> None:
 
 
 def choose_model(others: bool) -> str:
-    """The model to embed with; `others` offers any sentence-transformers name or folder."""
-    options = [DEFAULT_MODEL, OTHER_MODEL] if others else [DEFAULT_MODEL]
+    """The model to embed with: the bundled ones (only the default on a hosted server); `others`
+    also offers any sentence-transformers name or folder."""
+    notes = {
+        info.name: info.note for info in available_models() if others or info.name == DEFAULT_MODEL
+    }
+    options = [*notes, OTHER_MODEL] if others else list(notes)
     choice = st.selectbox("Embedding model", options, key="corpus_model")
     if choice != OTHER_MODEL:
-        st.caption("Bundled with the app, works offline: 384 dimensions, English-first.")
-        return DEFAULT_MODEL
+        st.caption(notes[choice])
+        return choice
     return st.text_input(
         "Model name or local folder",
         key="corpus_model_name",

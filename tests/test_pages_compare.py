@@ -131,3 +131,13 @@ def test_colour_by_a_label_column(fake_engine):
     assert not at.exception
     legend = {t["name"].split(" (")[0] for t in chart_specs(at)[0]["data"]}
     assert {"finance", "football"} <= legend
+
+
+def test_a_hosted_server_compares_only_precomputed_embeddings(fake_engine, monkeypatch):
+    monkeypatch.setenv("EMBEDSCOPE_HOSTED", "1")
+    at = new_app().run()
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception
+    assert at.title[0].value == "Compare embeddings"
+    assert "compares only embeddings computed in advance" in at.info[0].value
+    assert chart_specs(at) == []

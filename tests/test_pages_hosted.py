@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 from lib.batch.precompute import precompute
 from lib.engine.cluster import ClusterParams
-from lib.engine.embed import DEFAULT_MODEL
+from lib.engine.embed import DEFAULT_MODEL, MULTILINGUAL_MODEL
 from lib.engine.reduce import PCAParams
 from lib.engine.service import Engine
 from lib.share.projects import Project, ProjectStore
@@ -194,6 +194,7 @@ def test_without_hosted_mode_uploads_stay_and_saved_projects_open(home: Path):
     assert len(corpus_page(at, "Upload vectors").get("file_uploader")) == 1
     assert corpus_page(at, "Sample").selectbox(key="corpus_model").options == [
         DEFAULT_MODEL,
+        MULTILINGUAL_MODEL,
         "Another sentence-transformers model…",
     ]
 
