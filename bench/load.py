@@ -52,9 +52,11 @@ from lib.errors import check_int  # noqa: E402
 from tests.browser.conftest import (  # noqa: E402
     ALL_HOVER,
     ARTIFACTS,
+    BOOT_SECONDS,
     CHROMIUM,
     CHROMIUM_ARGS,
     ERROR_BOX,
+    FRONT_PAGE_NAV,
     HITS_HOVER,
     POINTS,
     QUERY,
@@ -138,6 +140,7 @@ def step(journey: Journey, name: str) -> Iterator[None]:
     started = time.perf_counter()
     yield
     journey.seconds[name] = time.perf_counter() - started
+    print(f"{journey.marker} {name}: {journey.seconds[name]:.1f} s", file=sys.stderr, flush=True)
 
 
 async def settled(page) -> None:
@@ -178,7 +181,7 @@ async def upload_and_map(page, url: str, journey: Journey, csv: bytes, docs: int
 async def query(page, journey: Journey) -> None:
     """Step query: an expression mixing free text and a document; its hits must be the session's."""
     with step(journey, "query"):
-        await page.locator('[data-testid="stSidebarNav"] a', has_text="Arithmetic").click()
+        await page.locator(FRONT_PAGE_NAV, has_text="Arithmetic").click()
         box = page.get_by_role("textbox", name="Expression")
         await box.fill(f'"{journey.marker} rocket launch" + #1')
         await box.press("Enter")
@@ -217,6 +220,7 @@ async def one_journey(browser, url: str, link: str, index: int, params: LoadPara
         journey.error = f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"
         failed = next((name for name in STEPS if name not in journey.seconds), "after")
         journey.error = f"step {failed}: {journey.error}"
+        print(f"{journey.marker} failed: {journey.error}", file=sys.stderr, flush=True)
         await page.screenshot(path=str(ARTIFACTS / f"load-bench-{journey.marker}.png"))
     finally:
         await context.close()
@@ -230,6 +234,18 @@ async def watch_memory(pid: int, peak: list[float], stop: asyncio.Event) -> None
         await asyncio.sleep(SAMPLE_EVERY_S)
 
 
+async def first_visit(browser, url: str) -> None:
+    """The front page once, so that Streamlit routes direct links through app.py from now on
+    (tests/browser/conftest.py `open_front_page` says why)."""
+    context = await browser.new_context()
+    try:
+        page = await context.new_page()
+        await page.goto(url)
+        await page.wait_for_selector(FRONT_PAGE_NAV, timeout=BOOT_SECONDS * 1000)
+    finally:
+        await context.close()
+
+
 async def drive(url: str, link: str, pid: int, params: LoadParams, facts: dict[str, str]):
     """One untimed warm-up journey, then all journeys at once in one Chromium, the server's
     memory sampled meanwhile; its figures go into `facts`."""
@@ -238,6 +254,7 @@ async def drive(url: str, link: str, pid: int, params: LoadParams, facts: dict[s
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
+            await first_visit(browser, url)
             warm = await one_journey(
                 browser, url, link, params.sessions, replace(params, docs=WARM_DOCS)
             )

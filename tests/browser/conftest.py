@@ -194,3 +194,22 @@ async def wait_or_error(page, predicate: str, arg: object) -> None:
     boxes = page.locator(ERROR_BOX)
     if await boxes.count():
         raise AssertionError(f"error box: {(await boxes.first.inner_text())[:300]}")
+
+
+FRONT_PAGE_NAV = '[data-testid="stSidebarNav"] a'
+
+
+def open_front_page(browser, url: str) -> None:
+    """Open `url` once (sync Playwright) until the app's navigation shows.
+
+    On a fresh server, until some run has gone through app.py's st.navigation, Streamlit serves
+    pages/ as stand-alone pages: a first visit straight to /corpus runs pages/corpus.py without
+    app.py (no sidebar, no session defaults) and, as that page never reads the session's source,
+    it is never routed back through app.py (pages/state.py `_route_through_app`).
+    """
+    context = browser.new_context()
+    try:
+        context.new_page().goto(url)
+        context.pages[0].wait_for_selector(FRONT_PAGE_NAV, timeout=BOOT_SECONDS * 1000)
+    finally:
+        context.close()

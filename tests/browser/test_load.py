@@ -22,6 +22,7 @@ from tests.browser.conftest import (
     HITS_HOVER,
     POINTS,
     QUERY,
+    open_front_page,
     start_server,
     status_mb,
     wait_or_error,
@@ -152,11 +153,13 @@ def in_own_thread(url: str, pid: int, peak: list[float]) -> list[SessionResult]:
 
 
 @pytest.fixture(scope="module")
-def quiet_server() -> Iterator[tuple[str, int]]:
+def quiet_server(browser) -> Iterator[tuple[str, int]]:
     """A server of its own that does not watch files: ten sessions importing pages at once while
-    a watched file changes (another edit in this tree) see half-unloaded modules (KeyError)."""
+    a watched file changes (another edit in this tree) see half-unloaded modules (KeyError).
+    Its front page is opened once first (see `open_front_page`)."""
     ARTIFACTS.mkdir(exist_ok=True)
     url, process = start_server({"STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"})
+    open_front_page(browser, url)
     yield url, process.pid
     process.terminate()
     process.wait(timeout=30)
