@@ -321,7 +321,8 @@ def test_precision_check_measures_neighbour_overlap():
 
 
 @pytest.mark.model
-def test_bf16_model_passes_the_guard_and_keeps_its_own_cache_id():
+def test_bf16_model_passes_the_guard_and_keeps_its_own_cache_id(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("EMBEDSCOPE_BACKEND", "torch")  # the OpenVINO path: tests/test_ov_backend.py
     fp32 = load_model(precision="fp32")
     bf16 = load_model(precision="bf16")
     check = bf16.precision_check

@@ -86,6 +86,11 @@ class SentenceTransformerModel:
         self.dimension = int(dimension)
         self.max_tokens: int | None = model.max_seq_length
 
+    def checked(self, precision_check: PrecisionCheck) -> SentenceTransformerModel:
+        """The same model and precision carrying the quality guard's measurement."""
+        plain_id = self.model_id.partition("@")[0]
+        return SentenceTransformerModel(self.model, plain_id, self.precision, precision_check)
+
     def encode(self, texts: list[str]) -> np.ndarray:
         """Encode `texts` as one batch (the caller, `embed_texts`, does the batching), quietly."""
         with _autocast(self.precision):
@@ -239,17 +244,29 @@ def load_model(
     return model
 
 
-def _guarded(model: SentenceTransformerModel, precision: str) -> SentenceTransformerModel:
-    """`model` at `precision` if that keeps fp32's neighbours on reference texts, else fp32."""
+def _guarded(model: SentenceTransformerModel, precision: str) -> TextModel:
+    """The fastest path at `precision` that keeps fp32's neighbours on reference texts: OpenVINO
+    bf16 where installed (lib.engine.ov_backend), then torch autocast; else `model` at fp32."""
     from lib.engine.corpus import load_sample
+    from lib.engine.ov_backend import openvino_model
 
     texts = load_sample(GUARD_SAMPLE).texts
     texts = [texts[i] for i in np.linspace(0, len(texts) - 1, GUARD_TEXTS, dtype=int)]
-    faster = SentenceTransformerModel(model.model, model.model_id, precision)
-    check = check_precision(model.encode(texts), faster.encode(texts), precision, GUARD_MIN_OVERLAP)
-    logger.info("precision guard for %s: %s", model.model_id, check.summary())
-    chosen = precision if check.accepted else "fp32"
-    return SentenceTransformerModel(model.model, model.model_id, chosen, check)
+    reference = model.encode(texts)
+    check = None
+    candidates = (
+        lambda: openvino_model(model) if precision == "bf16" else None,
+        lambda: SentenceTransformerModel(model.model, model.model_id, precision),
+    )
+    for candidate in candidates:
+        faster = candidate()
+        if faster is None:
+            continue
+        check = check_precision(reference, faster.encode(texts), precision, GUARD_MIN_OVERLAP)
+        logger.info("precision guard for %s: %s", faster.model_id, check.summary())
+        if check.accepted:
+            return faster.checked(check)
+    return SentenceTransformerModel(model.model, model.model_id, "fp32", check)
 
 
 class UniversalSentenceEncoderModel:

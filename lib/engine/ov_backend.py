@@ -1,0 +1,154 @@
+"""OpenVINO bf16: the faster CPU path for sentence-transformers models, behind the quality guard.
+
+The model's transformer is converted once from the loaded torch module (`openvino.convert_model`,
+no optimum, no export extra) and kept as OpenVINO IR in <EMBEDSCOPE_HOME>/openvino/; it runs with
+bf16 inference on CPUs that have it. Tokenizer and mean pooling stay the sentence-transformers
+ones. `lib.engine.embed._guarded` tries this path first and keeps it only when its vectors keep
+fp32's neighbours on the reference sentences, like the torch bf16 path.
+
+EMBEDSCOPE_BACKEND=torch turns it off; "openvino" and "auto" (the default) use it where the
+`openvino` package is installed. Measured here (2 loaded cores, 640 generated sentences): 3.1 CPU
+s against torch bf16's 12.5 (4×), 10-NN overlap with torch fp32 0.995.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lib.engine.store import default_home
+from lib.errors import check_choice
+
+logger = logging.getLogger(__name__)
+
+BACKEND_ENV = "EMBEDSCOPE_BACKEND"
+BACKENDS = ("auto", "torch", "openvino")
+ID_SUFFIX = "openvino-bf16"  # cache ids: "<model id>@openvino-bf16"
+IR_FILE = "model.xml"
+
+
+def resolve_backend() -> str:
+    """ "openvino" or "torch": $EMBEDSCOPE_BACKEND, else openvino where the package is installed."""
+    chosen = os.environ.get(BACKEND_ENV, "auto").strip().lower() or "auto"
+    check_choice(BACKEND_ENV, "value", chosen, BACKENDS)
+    if chosen == "auto":
+        return "openvino" if importlib.util.find_spec("openvino") is not None else "torch"
+    return chosen
+
+
+class OpenVINOModel:
+    """A sentence-transformers model whose transformer runs in OpenVINO at bf16 (TextModel).
+
+    base: the loaded fp32 torch model (tokenizer, pooling, truncation counts come from it).
+    """
+
+    precision = "bf16"
+    backend = "openvino"
+
+    def __init__(self, base: Any, compiled: Any, precision_check: Any = None) -> None:
+        self.base = base
+        self.model = base.model
+        self.compiled = compiled
+        self.precision_check = precision_check
+        self.model_id = f"{base.model_id}@{ID_SUFFIX}"
+        self.dimension = base.dimension
+        self.max_tokens = base.max_tokens
+        self._inputs = [port.get_any_name() for port in compiled.inputs]
+
+    def checked(self, precision_check: Any) -> OpenVINOModel:
+        """The same model carrying the quality guard's measurement."""
+        return OpenVINOModel(self.base, self.compiled, precision_check)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Mean-pooled token states (len(texts), dimension) float32; `embed_texts` normalises."""
+        tokens = self.model.tokenizer(
+            list(texts), padding=True, truncation=True, max_length=self.max_tokens,
+            return_tensors="np",
+        )  # fmt: skip
+        request = self.compiled.create_infer_request()  # one per call: thread-safe
+        states = request.infer({name: tokens[name] for name in self._inputs})[0]
+        mask = tokens["attention_mask"][..., None].astype(np.float32)
+        pooled = (np.asarray(states, np.float32) * mask).sum(axis=1)
+        return (pooled / np.clip(mask.sum(axis=1), 1e-9, None)).astype(np.float32)
+
+    def count_truncated(self, texts: Sequence[str]) -> int:
+        return self.base.count_truncated(texts)
+
+
+def openvino_model(base: Any) -> OpenVINOModel | None:
+    """`base` (a fp32 SentenceTransformerModel) compiled by OpenVINO for bf16, or None where that
+    does not apply: the package is missing, the backend is off, or the model is not a plain
+    transformer + mean pooling (+ normalise) pipeline."""
+    if resolve_backend() != "openvino" or not _mean_pooled(base.model):
+        return None
+    try:
+        return OpenVINOModel(base, _compiled(base))
+    except Exception as exc:  # a broken install or an unsupported graph: torch paths remain
+        logger.warning("OpenVINO backend unavailable for %s: %s", base.model_id, exc)
+        return None
+
+
+def _compiled(base: Any) -> Any:
+    """The compiled OpenVINO model of `base`, converted on first use and then read from disk."""
+    import openvino
+
+    core = openvino.Core()
+    folder = _ir_folder(base.model_id)
+    core.set_property({"CACHE_DIR": str(folder.parent / "compiled")})
+    if not (folder / IR_FILE).exists():
+        _convert(base.model, folder)
+    return core.compile_model(
+        core.read_model(folder / IR_FILE), "CPU", {"INFERENCE_PRECISION_HINT": "bf16"}
+    )
+
+
+def _mean_pooled(model: Any) -> bool:
+    """True for Transformer -> Pooling(mean) [-> Normalize], what OpenVINOModel reproduces."""
+    names = [type(module).__name__ for module in model]
+    if names not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
+        return False
+    pooling = model[1]
+    mode = getattr(pooling, "pooling_mode", None)  # sentence-transformers 6: one mode string
+    if mode is None:  # older releases: one flag per mode
+        return bool(getattr(pooling, "pooling_mode_mean_tokens", False)) and not getattr(
+            pooling, "pooling_mode_max_tokens", False
+        )
+    return mode == "mean" and getattr(pooling, "include_prompt", True)
+
+
+def _ir_folder(model_id: str) -> Path:
+    """Where the converted model lives: one folder per model id and library versions."""
+    key = "|".join([model_id, version("openvino"), version("transformers"), version("torch")])
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return default_home() / "openvino" / digest
+
+
+def _convert(model: Any, folder: Path) -> None:
+    """Trace the torch transformer into OpenVINO IR (fp32 weights) under `folder`, atomically."""
+    import openvino
+    import torch
+
+    example = dict(model.tokenizer(["a b", "a"], padding=True, return_tensors="pt"))
+    with torch.inference_mode():
+        converted = openvino.convert_model(model[0].auto_model.eval(), example_input=example)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".staging-"))
+    try:
+        openvino.save_model(converted, staging / IR_FILE, compress_to_fp16=False)
+        os.replace(staging, folder)
+    except OSError:
+        if not (folder / IR_FILE).exists():
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    logger.info("converted %s to OpenVINO IR in %s", type(model[0].auto_model).__name__, folder)
