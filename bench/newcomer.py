@@ -109,9 +109,9 @@ def open_page(url: str, shot: Path) -> dict[str, float]:
     return {"title s": title, "first map s": first_map}
 
 
-def wait_warm(log_path: Path, started: float) -> dict[str, float | str]:
+def wait_warm(log_path: Path, started: float, timeout: float) -> dict[str, float | str]:
     """Seconds from the server's start to the warm-up's log line, and the line's own figures."""
-    deadline = time.monotonic() + WARM_TIMEOUT_S
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = WARM_LINE.search(log_path.read_text(encoding="utf-8", errors="replace"))
         if found:
@@ -121,7 +121,50 @@ def wait_warm(log_path: Path, started: float) -> dict[str, float | str]:
     return {"warm s": float("nan"), "warm-up steps": "no 'embedscope: warm' line in the log"}
 
 
-def one_start(home: Path, work: Path, label: str) -> dict:
+WARM_ALONE = (
+    "import time; t = time.perf_counter(); from lib.engine.warmup import start_warm_up; "
+    "start_warm_up().join(); print(f'process {time.perf_counter() - t:.1f} s')"
+)
+
+
+def warm_up_alone(home: Path) -> dict[str, float | str]:
+    """lib.engine.warmup in a new process on `home` (what the server runs once the app calls it):
+    seconds from the process start to its 'embedscope: warm' line."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "EMBEDSCOPE_HOME": str(home),
+           "NUMBA_CACHE_DIR": str(home / "numba")}  # fmt: skip
+    env.pop("EMBEDSCOPE_WARM_UP", None)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", WARM_ALONE], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=WARM_TIMEOUT_S, check=False,
+    )  # fmt: skip
+    found = WARM_LINE.search(done.stdout + done.stderr)
+    if found is None:
+        return {"warm s": float("nan"), "warm-up steps": (done.stderr or "no output")[-300:]}
+    return {"warm s": time.perf_counter() - started, "warm-up steps": found.group(2).strip()}
+
+
+def warm_up_runs(runs: int) -> str:
+    """The warm-up alone, `runs` times: a fresh data folder, then a second start on it."""
+    firsts, seconds, steps = [], [], []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(prefix="embedscope-warm-") as tmp:
+            first, second = warm_up_alone(Path(tmp)), warm_up_alone(Path(tmp))
+        firsts.append(first["warm s"])
+        seconds.append(second["warm s"])
+        steps += [f"fresh: {first['warm-up steps']}", f"second: {second['warm-up steps']}"]
+        print(f"  warm-up alone: {firsts[-1]:.1f} s, second {seconds[-1]:.1f} s", file=sys.stderr)
+    return "\n".join([
+        f"warm-up alone (new process, lib.engine.warmup): fresh data folder median "
+        f"{median(firsts):.1f} s (runs {', '.join(f'{v:.1f}' for v in firsts)}) target "
+        f"{TARGETS['warm s']:g}; second start median {median(seconds):.1f} s (runs "
+        f"{', '.join(f'{v:.1f}' for v in seconds)}) target {TARGETS['second warm s']:g}; "
+        f"today {TODAY['warm s']}",
+        *(f"  {line}" for line in steps),
+    ])  # fmt: skip
+
+
+def one_start(home: Path, work: Path, label: str, warm_timeout: float) -> dict:
     """Start the server on `home`, open the page, wait for the warm line, stop the server."""
     log_path = work / f"server-{label}.log"
     server, url, started = start_server(home, log_path)
@@ -129,7 +172,7 @@ def one_start(home: Path, work: Path, label: str) -> dict:
         wait_healthy(url, server)
         healthy = time.perf_counter() - started
         found = {"healthy s": healthy, **open_page(url, work / f"page-{label}.png")}
-        found.update(wait_warm(log_path, started))
+        found.update(wait_warm(log_path, started, warm_timeout))
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -137,14 +180,14 @@ def one_start(home: Path, work: Path, label: str) -> dict:
     return found
 
 
-def newcomer_runs(runs: int, keep: Path | None) -> list[tuple[dict, dict]]:
+def newcomer_runs(runs: int, keep: Path | None, warm_timeout: float) -> list[tuple[dict, dict]]:
     """`runs` times: a fresh data folder, first start, then a second start on it."""
     found = []
     for run in range(runs):
         work = Path(tempfile.mkdtemp(prefix="embedscope-newcomer-"))
         home = work / "home"
-        first = one_start(home, work, f"{run}-first")
-        second = one_start(home, work, f"{run}-second")
+        first = one_start(home, work, f"{run}-first", warm_timeout)
+        second = one_start(home, work, f"{run}-second", warm_timeout)
         found.append((first, second))
         if keep is not None:
             shutil.copytree(work, keep / f"run-{run}", dirs_exist_ok=True)
@@ -181,6 +224,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=1, help="fresh-folder runs (default 1)")
     parser.add_argument("--n", type=int, default=DEFAULT_N, help="documents of the click rows")
     parser.add_argument("--no-pipeline", action="store_true", help="skip the click rows")
+    parser.add_argument("--warm-timeout", type=float, default=WARM_TIMEOUT_S,
+                        help="seconds to wait for the server's warm line")  # fmt: skip
     parser.add_argument("--keep", type=Path, help="copy logs and screenshots to this folder")
     args = parser.parse_args(argv)
     if args.runs < 1:
@@ -202,7 +247,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     if args.keep is not None:
         args.keep.mkdir(parents=True, exist_ok=True)
-    print(report(newcomer_runs(args.runs, args.keep)), flush=True)
+    print(report(newcomer_runs(args.runs, args.keep, args.warm_timeout)), flush=True)
+    print(warm_up_runs(args.runs), flush=True)
     if not args.no_pipeline:
         print(f"\nclick -> full map on {args.n:,} generated documents (bench/pipeline.py):")
         print(click_rows(args.n), flush=True)
