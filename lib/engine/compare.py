@@ -167,15 +167,7 @@ def alignment_gap(first: np.ndarray, second: np.ndarray) -> float:
 
     0 means the maps coincide; two unrelated maps of the same spread sit around 1.4.
     """
-    owner = "alignment_gap"
-    first_points = check_points(owner, "first", first)
-    second_points = check_points(owner, "second", second)
-    check_same_length(owner, first=first_points, second=second_points)
-    if first_points.shape[1] != second_points.shape[1]:
-        raise ParameterError(
-            f"{owner} needs maps with the same number of dimensions; got "
-            f"{first_points.shape[1]} and {second_points.shape[1]}."
-        )
+    first_points, second_points = _two_maps("alignment_gap", first=first, second=second)
     offsets = normalised(first_points) - normalised(second_points)
     return float(np.sqrt((offsets**2).sum(axis=1)).mean())
 
@@ -188,18 +180,24 @@ def align_procrustes(reference: np.ndarray, coords: np.ndarray) -> np.ndarray:
     """
     from scipy.linalg import orthogonal_procrustes
 
-    owner = "align_procrustes"
-    target = check_points(owner, "reference", reference)
-    points = check_points(owner, "coords", coords)
-    check_same_length(owner, reference=target, coords=points)
-    if target.shape[1] != points.shape[1]:
-        raise ParameterError(
-            f"{owner} needs maps with the same number of dimensions; got "
-            f"{target.shape[1]} and {points.shape[1]}."
-        )
+    target, points = _two_maps("align_procrustes", reference=reference, coords=coords)
     target_centre, points_centre = target.mean(axis=0), points.mean(axis=0)
     target_centred, points_centred = target - target_centre, points - points_centre
     rotation, singular_sum = orthogonal_procrustes(points_centred, target_centred)
     spread = (points_centred**2).sum()
     scale = singular_sum / spread if spread > 0 else 1.0
     return (scale * points_centred @ rotation + target_centre).astype(np.float32)
+
+
+def _two_maps(owner: str, **maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two maps of the same documents as float arrays with as many rows and dimensions."""
+    (first_name, first), (second_name, second) = maps.items()
+    first_points = check_points(owner, first_name, first)
+    second_points = check_points(owner, second_name, second)
+    check_same_length(owner, **{first_name: first_points, second_name: second_points})
+    if first_points.shape[1] != second_points.shape[1]:
+        raise ParameterError(
+            f"{owner} needs maps with the same number of dimensions; got "
+            f"{first_points.shape[1]} and {second_points.shape[1]}."
+        )
+    return first_points, second_points
