@@ -171,19 +171,18 @@ def show_preview(corpus: Corpus) -> None:
 
 
 def choose_model(others: bool) -> str:
-    """The model to embed with: the bundled ones (only the default on a hosted server); `others`
-    also offers any sentence-transformers name or folder."""
-    notes = {
-        info.name: info.note for info in available_models() if others or info.name == DEFAULT_MODEL
-    }
-    options = [*notes, OTHER_MODEL] if others else list(notes)
+    """The model to embed with: with `others` every bundled model and any sentence-transformers
+    name or folder; without (a hosted server) the default model only."""
+    bundled = {info.name: info for info in available_models()}
+    options = [*bundled, OTHER_MODEL] if others else [DEFAULT_MODEL]
     choice = st.selectbox("Embedding model", options, key="corpus_model")
     if choice != OTHER_MODEL:
-        st.caption(notes[choice])
+        st.caption(bundled[choice].note)
         return choice
     return st.text_input(
         "Model name or local folder",
         key="corpus_model_name",
+        max_chars=500,
         help="A sentence-transformers model name (downloaded when this server is online) "
         "or a path to a sentence-transformers folder on the server.",
     ).strip()
