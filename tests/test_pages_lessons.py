@@ -336,3 +336,29 @@ def test_opposites_lesson_matches_the_report_and_the_model(model):
     np.testing.assert_allclose(
         array(bars[1]["y"]), np.einsum("ij,ij->i", sentence, paraphrase), atol=1e-5
     )
+
+
+@pytest.fixture
+def hosted_no_fits(monkeypatch):
+    """A hosted server on which any UMAP fit fails the test."""
+    monkeypatch.setenv("EMBEDSCOPE_HOSTED", "1")
+    import umap
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a hosted server must not fit UMAP for a visitor")
+
+    monkeypatch.setattr(umap.UMAP, "fit", no_fit)
+    monkeypatch.setattr(umap.UMAP, "fit_transform", no_fit)
+
+
+NEW_MAPS = {"parameters", "noise", "seeds"}  # lessons that fit maps of their own
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_every_lesson_on_a_hosted_server_fits_no_map(hosted_no_fits, lesson):
+    at = lessons_page(lesson)
+    notes = [info.value for info in at.info]
+    says_off = any("this hosted server fits none per visitor" in note for note in notes)
+    assert says_off == (lesson in NEW_MAPS)
+    if lesson in NEW_MAPS:
+        assert not at.get("plotly_chart")

@@ -30,6 +30,7 @@ from pages._common import (
     clustering,
     current_map_params,
     embedding_cache,
+    hosted,
     md,
     projection,
     show_error,
@@ -83,6 +84,18 @@ def _lesson_store(home: str) -> LessonStore:
     return LessonStore(home)
 
 
+def fits_new_maps() -> bool:
+    """Whether this lesson may fit new UMAP maps; on a hosted server it says why it may not."""
+    if not hosted().hosted:
+        return True
+    st.info(
+        "This lesson fits new UMAP maps for you, and this hosted server fits none per visitor "
+        "(it serves its saved maps only). Run embedscope on your own machine to try it.",
+        icon=":material/lock:",
+    )
+    return False
+
+
 def sentence_model() -> str:
     """The corpus's text model, or the bundled one when the corpus came as uploaded vectors."""
     return state.source().model_name or DEFAULT_MODEL
@@ -116,7 +129,13 @@ def umap_params() -> UMAPParams:
 
 
 def map_of(vectors: np.ndarray, key: str, params: UMAPParams | PCAParams) -> Projection:
-    """A cached map; lib errors stop the lesson with a message."""
+    """A cached map; lib errors stop the lesson with a message.
+
+    On a hosted server a UMAP map other than the one the Map page shows would be a new fit for
+    this visitor: the lesson says so and stops instead.
+    """
+    if isinstance(params, UMAPParams) and params != current_map_params() and not fits_new_maps():
+        st.stop()
     try:
         return projection(vectors, key, params)
     except EmbedscopeError as error:

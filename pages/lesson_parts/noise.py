@@ -17,6 +17,7 @@ from pages.lesson_parts.common import (
     MAP_CLUSTERS,
     K,
     corpus_context,
+    fits_new_maps,
     hover,
     map_id,
     map_of,
@@ -47,6 +48,8 @@ def show() -> None:
         "its label) falls to the **majority share**, what always guessing the commonest label "
         "would score: the blobs carry no meaning."
     )
+    if not fits_new_maps():
+        return
     # The random vectors' key must not start with the corpus's: the engine serves a bundled
     # sample's shipped maps by that prefix, and the random side would show the real map.
     random_key = f"random-{RANDOM_SEED}|{key}"

@@ -17,6 +17,7 @@ from pages._common import clustering, honesty, projection, show_error
 from pages.lesson_parts.common import (
     MAP_CLUSTERS,
     corpus_context,
+    fits_new_maps,
     group_picker,
     honesty_k,
     map_of,
@@ -39,6 +40,8 @@ def show() -> None:
         "and the share of true neighbours it keeps (kNN kept). Clusters you see can be a "
         "setting, not a fact."
     )
+    if not fits_new_maps():
+        return
     grid = [
         replace(umap_params(), n_neighbors=n, min_dist=d)
         for n in GRID_NEIGHBOURS

@@ -11,7 +11,15 @@ from lib.errors import EmbedscopeError
 from lib.figures.lessons import agreement_figure
 from lib.teach.lessons import seed_agreement
 from pages._common import honesty, show_error
-from pages.lesson_parts.common import K, corpus_context, hover, map_id, map_of, umap_params
+from pages.lesson_parts.common import (
+    K,
+    corpus_context,
+    fits_new_maps,
+    hover,
+    map_id,
+    map_of,
+    umap_params,
+)
 
 MAX_SEED = 2**31 - 1
 
@@ -32,6 +40,8 @@ def show() -> None:
         f"another seed and compare, for each document, its {K} nearest neighbours on both maps: "
         "the share they agree on is the colour (blue = same neighbours, red = different)."
     )
+    if not fits_new_maps():
+        return
     seed_column, _ = st.columns([1, 3])
     other = seed_column.number_input(
         "Another seed", 0, MAX_SEED, params.seed + 1, key="lessons_seed_other"
