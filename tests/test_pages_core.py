@@ -179,3 +179,27 @@ def test_a_big_corpus_shows_a_growing_preview_while_it_embeds():
     assert titles[0] == "Preview: PCA of 512 of 2,100 documents, growing as they embed"
     assert sum(len(trace["customdata"]) for trace in charts[0]["data"]) == 512
     assert figure_points(at)[-1] == 2100
+
+
+def test_the_multilingual_model_groups_the_multilingual_sample_by_topic():
+    """Issue 16 through the app's own path: Corpus page → multilingual USE → Map."""
+    import pages._common as common
+    from lib.engine.neighbors import exact_knn
+
+    at = new_app().run()
+    at.switch_page("pages/corpus.py").run()
+    at.selectbox(key="corpus_sample").set_value("multilingual").run()
+    at.selectbox(key="corpus_model").set_value("use-multilingual-v3").run()
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    assert shown(at) == state.Source(state.SAMPLE, "multilingual", "use-multilingual-v3")
+    corpus = common.engine().sample("multilingual")
+    vectors = common.engine().peek_vectors(corpus, "use-multilingual-v3").vectors
+    rows = exact_knn(vectors, 10).indices
+    topic = corpus.metadata["label"].to_numpy()
+    language = corpus.metadata["language"].to_numpy()
+    assert (topic[rows] == topic[:, None]).mean() >= 0.78
+    assert (language[rows] == language[:, None]).mean() <= 0.30
+    at.switch_page("pages/map.py").run()
+    assert not at.exception
+    assert figure_points(at) == [360]
