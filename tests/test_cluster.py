@@ -1,11 +1,15 @@
 """Clustering agrees with known labels; names come from each cluster's distinctive words."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from lib.engine.cluster import NOISE, ClusterParams, cluster_corpus, name_clusters
+from lib.engine.corpus import Corpus, load_sample
 from lib.engine.reduce import PCAParams, project_pca
+from lib.engine.shipped import shipped_vectors
+from lib.engine.stopwords import all_stop_words, content_words, stop_words
 from lib.errors import ParameterError
 
 
@@ -22,7 +26,8 @@ def test_hdbscan_keeps_noise_as_its_own_group(topic_vectors, topic_texts):
     rng = np.random.default_rng(0)
     outliers = rng.normal(size=(6, topic_vectors.shape[1])).astype(np.float32) * 3
     vectors = np.vstack([topic_vectors, outliers])
-    found = cluster_corpus(vectors, [*texts, *["stray"] * 6], ClusterParams(space="embeddings"))
+    params = ClusterParams(method="hdbscan", space="embeddings")
+    found = cluster_corpus(vectors, [*texts, *["stray"] * 6], params)
     clustered = found.labels[: len(texts)] != NOISE
     assert (
         adjusted_rand_score(np.array(labels)[clustered], found.labels[: len(texts)][clustered])
@@ -66,20 +71,89 @@ def test_bad_parameters_and_lengths():
         cluster_corpus(np.eye(3, dtype=np.float32), ["a", "b"])
 
 
+def test_names_skip_filler_words_and_words_of_one_document():
+    goals = [
+        "Did the striker score a goal? He did, a late goal.",
+        "Does the keeper ever save a penalty goal? He does.",
+        "The striker did it again: a goal from the halfway line.",
+        "My African aunties watched the striker and the goal.",
+    ]
+    food = ["The garlic sauce simmered in the oven.", "Garlic bread from the oven with sauce."]
+    names = name_clusters(goals + food, np.array([0] * 4 + [1] * 2))
+    assert set(names[0].split(" · ")) == {"striker", "goal"}
+    assert set(names[1].split(" · ")) == {"garlic", "sauce", "oven"}
+
+
+def test_stop_words_follow_each_document_language():
+    assert "son" in content_words("My son plays football every Saturday.")
+    assert "son" not in content_words("Ellos son muy buenos amigos desde la escuela.")
+    assert "die" not in content_words("Die Kinder spielen heute im Garten.")
+    assert content_words("la na ok") == []
+    with pytest.raises(ParameterError, match="'language' parameter of stop_words must be one of"):
+        stop_words("it")
+
+
+def _majority_topics(labels: np.ndarray, topics: np.ndarray) -> dict[int, str]:
+    return {
+        int(c): pd.Series(topics[labels == c]).value_counts().index[0] for c in np.unique(labels)
+    }
+
+
+def _typical_topic(word: str, texts: list[str], topics: np.ndarray) -> str:
+    """The topic whose documents hold `word` most often."""
+    holders = [word in content_words(text) for text in texts]
+    return pd.Series(topics[np.array(holders)]).value_counts().index[0]
+
+
+def _shipped_sample(name: str) -> tuple[Corpus, np.ndarray]:
+    corpus = load_sample(name)
+    vectors = shipped_vectors(corpus.content_hash, "all-MiniLM-L6-v2")
+    assert vectors is not None
+    return corpus, vectors
+
+
+def test_default_clusters_of_topics_are_its_topics_named_by_their_words():
+    corpus, vectors = _shipped_sample("topics")
+    topics = corpus.metadata["label"].to_numpy()
+    found = cluster_corpus(vectors, corpus.texts, ClusterParams())
+    assert adjusted_rand_score(topics, found.labels) >= 0.85
+    majority = _majority_topics(found.labels, topics)
+    assert sorted(majority.values()) == sorted(set(topics))  # ten clusters, one per topic
+    for cluster_id, name in found.names.items():
+        words = name.split(" · ")
+        assert len(words) == 3 and not set(words) & all_stop_words(), name
+        typical = {_typical_topic(word, corpus.texts, topics) for word in words}
+        assert majority[cluster_id] in typical, name
+
+
+def test_multilingual_cluster_names_have_no_stop_words_and_no_single_document_words():
+    corpus, vectors = _shipped_sample("multilingual")
+    found = cluster_corpus(vectors, corpus.texts, ClusterParams())
+    assert found.n_clusters == ClusterParams().n_clusters
+    for cluster_id, name in found.names.items():
+        words = name.split(" · ")
+        assert not set(words) & all_stop_words(), name
+        members = [corpus.texts[row] for row in np.flatnonzero(found.labels == cluster_id)]
+        for word in words:
+            assert sum(word in content_words(text) for text in members) >= 2, (name, word)
+
+
 @pytest.mark.model
-def test_real_sample_clusters_agree_with_its_labels(real_model):
-    from lib.engine.corpus import load_sample
+def test_default_settings_find_the_topics_of_the_sample(real_model):
+    """Defect 10: the first map (default layout and clustering, fp32 vectors) finds the ten
+    topics of `topics`; on the map alone HDBSCAN still finds most of them."""
     from lib.engine.embed import embed_texts
     from lib.engine.reduce import UMAPParams, project_umap
 
     corpus = load_sample("topics")
     labels = corpus.metadata["label"].to_numpy()
     vectors = embed_texts(corpus.texts, real_model).vectors
-    kmeans = cluster_corpus(
-        vectors, corpus.texts, ClusterParams(method="kmeans", space="embeddings")
-    )
-    assert adjusted_rand_score(labels, kmeans.labels) > 0.75
     coords = project_umap(vectors, UMAPParams()).coords
-    on_map = cluster_corpus(vectors, corpus.texts, ClusterParams(space="map"), coords)
+    found = cluster_corpus(vectors, corpus.texts, ClusterParams(), coords)
+    assert adjusted_rand_score(labels, found.labels) >= 0.85
+    assert found.n_clusters == 10
+    on_map = cluster_corpus(
+        vectors, corpus.texts, ClusterParams(method="hdbscan", space="map"), coords
+    )
     assert adjusted_rand_score(labels, on_map.labels) > 0.55
     assert 6 <= on_map.n_clusters <= 16

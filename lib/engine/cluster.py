@@ -20,6 +20,11 @@ SPACES = ("pca", "embeddings", "map")
 
 DEFAULT_MIN_CLUSTER_SIZE = 10
 DEFAULT_N_CLUSTERS = 10
+KMEANS_RESTARTS = (
+    10  # best of 10 seeded starts: ARI on `topics` 0.84-0.88 over 20 seeds (3: 0.72-0.88)
+)
+MIN_WORD_DOCUMENTS = 2  # a cluster's name words each appear in at least this many of its documents
+MIN_WORD_SHARE = 0.03  # ... and in at least this share of them
 
 
 @dataclass(frozen=True)
@@ -28,12 +33,17 @@ class ClusterParams:
 
     `space`: "pca" (a cheap `pca_dims`-D PCA of the embeddings), "embeddings" (full dimension),
     or "map" (the 2-D/3-D map coordinates, what the eye sees).
+
+    The defaults (KMeans, 10 clusters, full embeddings) find the `topics` sample's ten topics
+    with all-MiniLM-L6-v2 (adjusted Rand index 0.88, every document in a cluster). HDBSCAN in the
+    embeddings or their PCA leaves most documents as noise there (ARI < 0.15); it works on the
+    map (`space="map"`, ARI about 0.7 with the noise counted as a group).
     """
 
-    method: str = "hdbscan"
+    method: str = "kmeans"
     min_cluster_size: int = DEFAULT_MIN_CLUSTER_SIZE
     n_clusters: int = DEFAULT_N_CLUSTERS
-    space: str = "pca"
+    space: str = "embeddings"
     pca_dims: int = 20
     seed: int = 42
 
@@ -99,7 +109,7 @@ def find_clusters(points: np.ndarray, params: ClusterParams) -> np.ndarray:
         from sklearn.cluster import KMeans
 
         k = min(params.n_clusters, n)
-        model = KMeans(n_clusters=k, n_init=3, random_state=params.seed)
+        model = KMeans(n_clusters=k, n_init=KMEANS_RESTARTS, random_state=params.seed)
         return model.fit_predict(points).astype(np.int64)
     from sklearn.cluster import HDBSCAN
 
@@ -111,7 +121,12 @@ def find_clusters(points: np.ndarray, params: ClusterParams) -> np.ndarray:
 
 
 def name_clusters(texts: Sequence[str], labels: np.ndarray, top_n: int = 3) -> dict[int, str]:
-    """Name each cluster by its `top_n` highest class-TF-IDF words ("rocket · orbit · nasa")."""
+    """Name each cluster by its `top_n` highest class-TF-IDF words ("rocket · orbit · nasa").
+
+    Stop words (English and the document's own language, see lib.engine.stopwords) never name a
+    cluster, and a name word must appear in at least MIN_WORD_DOCUMENTS documents and
+    MIN_WORD_SHARE of the cluster's documents, so one odd document cannot name its cluster.
+    """
     check_int("name_clusters", "top_n", top_n, 1, 20)
     ids = sorted(int(c) for c in np.unique(labels))
     keywords = _class_tfidf_keywords(texts, labels, ids, top_n)
@@ -125,11 +140,15 @@ def name_clusters(texts: Sequence[str], labels: np.ndarray, top_n: int = 3) -> d
 def _class_tfidf_keywords(
     texts: Sequence[str], labels: np.ndarray, ids: list[int], top_n: int
 ) -> dict[int, list[str]]:
-    """Top words per cluster by c-TF-IDF: term frequency in the class times log(1 + A / f_t)."""
+    """Top words per cluster by c-TF-IDF on document counts: the share of the class's documents
+    that hold the word times log(1 + A / f_t), where f_t counts the word's documents in all
+    classes and A is the average number of word occurrences per class."""
     from scipy import sparse
     from sklearn.feature_extraction.text import CountVectorizer
 
-    vectorizer = CountVectorizer(stop_words="english", token_pattern=r"(?u)\b[^\W\d_]{2,}\b")
+    from lib.engine.stopwords import content_words
+
+    vectorizer = CountVectorizer(analyzer=content_words, binary=True)
     try:
         counts = vectorizer.fit_transform(texts)
     except ValueError:  # only stop words or no words at all
@@ -138,20 +157,27 @@ def _class_tfidf_keywords(
         (np.ones(len(labels)), (np.searchsorted(ids, labels), np.arange(len(labels)))),
         shape=(len(ids), len(labels)),
     )
-    per_class = (membership @ counts).tocsr().astype(np.float64)
-    class_totals = np.asarray(per_class.sum(axis=1)).ravel()
+    per_class = (membership @ counts).tocsr().astype(np.float64)  # documents holding each word
+    class_sizes = np.asarray(membership.sum(axis=1)).ravel()
     term_totals = np.asarray(per_class.sum(axis=0)).ravel()
-    average_words = class_totals.mean() if len(class_totals) else 1.0
+    average_words = per_class.sum(axis=1).mean() if len(ids) else 1.0
     idf = np.log1p(average_words / np.maximum(term_totals, 1))
-    tf = sparse.diags(1.0 / np.maximum(class_totals, 1)) @ per_class
+    tf = sparse.diags(1.0 / np.maximum(class_sizes, 1)) @ per_class
     scores = (tf @ sparse.diags(idf)).tocsr()
+    minimum = np.maximum(MIN_WORD_DOCUMENTS, np.ceil(MIN_WORD_SHARE * class_sizes))
     vocabulary = vectorizer.get_feature_names_out()
-    return {cid: _top_terms(scores.getrow(row), vocabulary, top_n) for row, cid in enumerate(ids)}
+    return {
+        cid: _top_terms(scores.getrow(row), per_class.getrow(row), minimum[row], vocabulary, top_n)
+        for row, cid in enumerate(ids)
+    }
 
 
-def _top_terms(row, vocabulary: np.ndarray, top_n: int) -> list[str]:
-    order = np.argsort(-row.data, kind="stable")[:top_n]
-    return [str(vocabulary[row.indices[i]]) for i in order]
+def _top_terms(row, documents, minimum: float, vocabulary: np.ndarray, top_n: int) -> list[str]:
+    """The `top_n` best-scoring words of a class held by at least `minimum` of its documents."""
+    scores = row.toarray().ravel()
+    scores[documents.toarray().ravel() < minimum] = -np.inf
+    order = np.argsort(-scores, kind="stable")[:top_n]
+    return [str(vocabulary[i]) for i in order if np.isfinite(scores[i])]
 
 
 def _deduplicate_names(names: dict[int, str]) -> dict[int, str]:
