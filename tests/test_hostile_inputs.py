@@ -40,6 +40,7 @@ from lib.engine.vectors import MAX_DIMENSIONS, MAX_VECTOR_ROWS, load_vectors
 from lib.errors import CorpusError, EmbedscopeError, QueryError, VectorsError
 from lib.figures.map import selected_rows
 from lib.query.expressions import MAX_WEIGHT, evaluate, parse_expression
+from pages import state
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.model
@@ -99,9 +100,10 @@ def embed_button(at: AppTest):
 def assert_session_kept(at: AppTest) -> None:
     """No traceback, and the session still shows the sample it started with."""
     assert not at.exception
-    corpus = at.session_state["corpus"]
-    assert (corpus.source, len(corpus)) == ("topics", 800)
-    assert at.session_state["own_vectors"] is None
+    shown_source = at.session_state[state.SOURCE]
+    assert (shown_source.kind, shown_source.name) == (state.SAMPLE, "topics")
+    kept = state.UPLOADED_CORPUS not in at.session_state
+    assert kept or at.session_state[state.UPLOADED_CORPUS] is None
 
 
 def markdown_elements(at: AppTest) -> list:
@@ -342,7 +344,7 @@ def test_markup_is_text_in_the_preview_map_selection_and_query():
 
     embed_button(at).click().run()
     assert not at.exception
-    assert at.session_state["corpus"].source == name
+    assert at.session_state[state.UPLOADED_CORPUS].source == name
     at.session_state["map_color"] = columns[1]
     at.switch_page("pages/map.py").run()  # AppTest reruns the page it was told, not the switched-to
     assert not at.exception
@@ -406,7 +408,7 @@ def test_markup_in_a_too_long_project_title_is_escaped_in_the_error():
     at.button(key="map_save").click().run()
     assert_session_kept(at)
     assert "'title' parameter of ProjectStore.save must be a non-blank str" in shown(at.error)
-    assert at.session_state["project"] is None
+    assert state.MAP_SAVED not in at.session_state or at.session_state[state.MAP_SAVED] is None
     assert_markdown_inert(at)
 
 
@@ -835,7 +837,7 @@ def test_sessions_are_isolated_and_identical_corpora_share_embeddings(monkeypatc
 
     second = new_app().run()
     assert not second.exception
-    assert second.session_state["corpus"].source == "topics"
+    assert second.session_state[state.SOURCE].name == "topics"
     assert point_count(second) == 800
     assert not any("Private line" in text for text in figure_strings(second))
     assert not second.subheader, "no selection leaks in"
@@ -853,6 +855,9 @@ def test_sessions_are_isolated_and_identical_corpora_share_embeddings(monkeypatc
     assert computed == [12], "the second session computed nothing: same content, same vectors"
     assert not second.status
     assert point_count(second) == 12
-    assert first.session_state["corpus"].content_hash == second.session_state["corpus"].content_hash
+    first_corpus, second_corpus = (
+        app.session_state[state.UPLOADED_CORPUS] for app in (first, second)
+    )
+    assert first_corpus.content_hash == second_corpus.content_hash
     first.run()
     assert first.subheader[0].value == "1 selected", "the first session's selection is its own"
