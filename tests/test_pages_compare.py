@@ -11,8 +11,11 @@ import pandas as pd
 import pytest
 
 import pages._common as common
+from lib.batch.precompute import precompute
+from lib.engine.cluster import ClusterParams
 from lib.engine.corpus import corpus_from_frame
 from lib.engine.embed import DEFAULT_MODEL, MULTILINGUAL_MODEL
+from lib.engine.reduce import PCAParams
 from lib.engine.service import Engine
 from pages import state
 from tests.apptest_tools import chart_specs, new_app
@@ -141,3 +144,28 @@ def test_a_hosted_server_compares_only_precomputed_embeddings(fake_engine, monke
     assert at.title[0].value == "Compare embeddings"
     assert "compares only embeddings computed in advance" in at.info[0].value
     assert chart_specs(at) == []
+
+
+@pytest.mark.model
+def test_a_second_precompute_run_gives_a_hosted_project_its_second_model(tmp_path, monkeypatch):
+    """No new command: precompute with another --model on the same file, in the same data home,
+    fills the embedding cache the hosted server then reads."""
+    monkeypatch.setenv("EMBEDSCOPE_HOME", str(tmp_path))
+    monkeypatch.delenv("EMBEDSCOPE_HOSTED", raising=False)
+    path = tmp_path / "corpus.csv"
+    topic_corpus().metadata.assign(text=topic_corpus().texts).to_csv(path, index=False)
+    common_options = dict(text_column="text", layout=PCAParams(), home=tmp_path,
+                          clustering=ClusterParams(method="kmeans", n_clusters=8))  # fmt: skip
+    project = precompute(path, title="Two models", model=MULTILINGUAL_MODEL, **common_options)
+    precompute(path, title="Second model", model=DEFAULT_MODEL, **common_options)
+    monkeypatch.setenv("EMBEDSCOPE_HOSTED", "1")
+    monkeypatch.setenv("EMBEDSCOPE_PROJECTS", project.id)
+    at = new_app()
+    at.query_params["project"] = project.id
+    at.run()
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception and not at.error
+    labels = at.selectbox(key="compare_first").options
+    assert labels == ["saved project's vectors", DEFAULT_MODEL, MULTILINGUAL_MODEL]
+    assert len([s for s in chart_specs(at) if s["data"][0].get("customdata")]) == 2
+    assert not at.status, "nothing embedded on the hosted server"
