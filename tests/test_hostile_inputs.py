@@ -530,11 +530,12 @@ def test_a_raw_pickle_named_npy_is_never_unpickled(tmp_path):
 # --- inputs that cost far more than their size (lib level, measured) -------------------------
 # Each is refused in under 2 s of CPU and 300 MB of extra peak memory (Python and numpy
 # allocations via tracemalloc, pyarrow's via a private memory pool), with a message naming the
-# limit. CPU time (time.process_time) is asserted because the test machine is shared; wall time
-# (time.perf_counter) gets a generous 5x margin. pytest -s prints each measured figure.
+# limit. CPU time (time.process_time) is asserted because the test machine is shared by many
+# jobs: wall time (time.perf_counter) is measured and printed too, but only bounded by a loose
+# 60 s (on the shared 2-core machine a 1.4 s-CPU refusal took 20 s of wall). pytest -s prints them.
 
 SECONDS = 2.0
-WALL_SECONDS = 5 * SECONDS
+WALL_SECONDS = 30 * SECONDS
 PEAK_BYTES = 300 * 1024**2
 _POOLS: list = []
 
