@@ -152,15 +152,15 @@ def test_a_read_only_project_cannot_be_changed_until_a_copy_is_edited(saved_3d_p
     at.button(key="map_edit_copy").click().run()
     assert not at.selectbox(key=state.MAP_CLUSTER).disabled
     at.segmented_control(key=state.MAP_VIEW).set_value("2D").run()
-    at.selectbox(key=state.MAP_CLUSTER).set_value("kmeans").run()
+    at.selectbox(key=state.MAP_CLUSTER).set_value("hdbscan").run()
     assert not at.exception
     assert not any("shown as it was saved" in info.value for info in at.info)
     at.button(key="map_save").click().run()
     copy_id = shown(at).name
     assert copy_id != project_id and shown(at).read_only
     assert any(f"Saved as project {copy_id}" in s.value for s in at.success)
-    assert ProjectStore().load(copy_id).view.cluster_params().method == "kmeans"
-    assert ProjectStore().load(project_id).view.cluster_params().method == "hdbscan"
+    assert ProjectStore().load(copy_id).view.cluster_params().method == "hdbscan"
+    assert ProjectStore().load(project_id).view.cluster_params().method == "kmeans"
 
 
 def cluster_words(at: AppTest) -> set[str]:

@@ -38,7 +38,8 @@ from pages._common import (
 )
 
 K = 10  # neighbours behind every kNN score of the lessons
-MAP_CLUSTERS = ClusterParams(space="map")  # HDBSCAN on the map: what the eye would call clusters
+# HDBSCAN on the map: what the eye would call clusters (the app default is KMeans on embeddings)
+MAP_CLUSTERS = ClusterParams(method="hdbscan", space="map")
 FOUND_CLUSTERS = "found clusters"
 
 
