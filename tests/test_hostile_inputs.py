@@ -740,6 +740,12 @@ def test_an_npy_header_claiming_a_huge_shape_is_refused_before_allocating(shape,
     assert_refused(lambda: load_vectors({"v.npy": data}), VectorsError, message)
 
 
+def test_a_vectors_table_stops_at_the_row_cap_plus_one():
+    data = b"dim_0,dim_1\n" + b"1,2\n" * 5_000_000
+    message = r"v\.csv has more than 50,000 rows \(reading stopped there\); the limit here is 50,0"
+    assert_refused(lambda: load_vectors({"v.csv": data}), VectorsError, message)
+
+
 def test_headerless_vectors_stop_at_the_row_cap_plus_one():
     data = b"1\t2\n" * 5_000_000
     message = r"has 50,001 vectors; the limit here is 50,000"

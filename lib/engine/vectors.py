@@ -212,10 +212,10 @@ def _read_numeric_text(data: bytes, name: str, delimiter: str) -> np.ndarray:
 def _read_table(data: bytes, name: str) -> pd.DataFrame:
     """A CSV/TSV (header row) or Parquet table via the corpus reader; its errors as VectorsError.
 
-    Reading stops one row past MAX_VECTOR_ROWS, so the shape check can name the limit.
+    Reading stops at row MAX_VECTOR_ROWS + 1.
     """
     try:
-        return read_table(data, name, max_rows=MAX_VECTOR_ROWS + 1)
+        return read_table(data, name, max_rows=MAX_VECTOR_ROWS)
     except CorpusError as error:
         raise VectorsError(str(error)) from error
 
