@@ -174,7 +174,7 @@ try:
     corpus = active_corpus()
     choices = embedding_choices(corpus, is_hosted)
 except EmbedscopeError as error:
-    show_error(error)
+    show_error(error, what="Reading the corpus")
     st.stop()
 if len(corpus) <= AGREEMENT_K:
     st.info(f"Comparing needs more than {AGREEMENT_K} documents; this corpus has {len(corpus)}.")
@@ -210,7 +210,7 @@ try:
     with right:
         second_map = choice_layout(second, second_method, "second")
 except EmbedscopeError as error:
-    show_error(error)
+    show_error(error, what="Embedding or mapping the corpus")
     st.stop()
 
 mean_col, same_col, none_col = st.columns(3)
@@ -292,7 +292,7 @@ else:
             )
         }
     except EmbedscopeError as error:
-        show_error(error)
+        show_error(error, what=f"Label recovery for '{label}'")
     else:
         st.dataframe(recovery_table(recoveries), hide_index=True)
         st.caption(

@@ -17,6 +17,7 @@ from lib.engine.corpus import corpus_from_frame
 from lib.engine.embed import DEFAULT_MODEL, MULTILINGUAL_MODEL
 from lib.engine.reduce import PCAParams
 from lib.engine.service import Engine
+from lib.errors import ModelError
 from pages import state
 from tests.apptest_tools import chart_specs, new_app
 from tests.conftest import FakeModel, make_topic_texts
@@ -169,3 +170,20 @@ def test_a_second_precompute_run_gives_a_hosted_project_its_second_model(tmp_pat
     assert labels == ["saved project's vectors", DEFAULT_MODEL, MULTILINGUAL_MODEL]
     assert len([s for s in chart_specs(at) if s["data"][0].get("customdata")]) == 2
     assert not at.status, "nothing embedded on the hosted server"
+
+
+def test_a_model_that_fails_to_load_is_an_error_message(tmp_path, monkeypatch):
+    def failing_loader(name: str):
+        if name == MULTILINGUAL_MODEL:
+            raise ModelError(f"Could not load model '{name}': simulated.")
+        return FakeModel()
+
+    monkeypatch.setenv("EMBEDSCOPE_HOME", str(tmp_path))
+    monkeypatch.delenv("EMBEDSCOPE_HOSTED", raising=False)
+    broken = Engine(tmp_path, model_loader=failing_loader)
+    monkeypatch.setattr(common, "engine", lambda: broken)
+    at = open_compare(topic_corpus())
+    assert not at.exception
+    message = at.error[0].value.replace("\\", "")  # markdown escapes
+    assert message.startswith("Embedding or mapping the corpus: Could not load model")
+    assert chart_specs(at) == []
