@@ -4,20 +4,24 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from lib.engine.corpus import Corpus
 from lib.engine.neighbors import cosine_matrix
+from lib.engine.reduce import Projection
 from lib.errors import EmbedscopeError, QueryError
 from lib.figures.map import ColorBy, hover_labels
 from lib.figures.query import map_positions, query_map_figure, similarity_heatmap, step_labels
+from lib.query.examples import Example, corpus_examples
 from lib.query.expressions import Hit, evaluate, parse_expression, rank
-from pages._common import NO_TEXT_MODEL, current_map, md, show_error, text_embedder
-
-# Ids are rows of the bundled "topics" sample: #11 is a news headline about airline shares.
-PRESETS = (
-    '#11 - "formal" + "casual"',
-    '"a rainy day" + "beach"',
-    '"a rainy day" - "rain" + "sunshine"',
-    'mean("guitar", "drums") - "noise"',
+from pages._common import (
+    NO_TEXT_MODEL,
+    clustering,
+    current_cluster_params,
+    current_map,
+    md,
+    show_error,
+    text_embedder,
 )
+
 GRAMMAR = (
     'Terms: "quoted text", #id (a document), or bare words; combine with + and -, weight with '
     '0.5 * "text", group with ( ), average with mean(a, b, ...).'
@@ -35,13 +39,38 @@ embedder = text_embedder()
 embed = embedder or no_text_model
 
 
-def use_preset(source: str) -> None:
+def use_example(source: str) -> None:
     st.session_state["arith_expression"] = source
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _examples(
+    _texts: list[str], _vectors: np.ndarray, _groups: np.ndarray, _names: dict[int, str],
+    key: str, grouping: str, free_text: bool,
+) -> list[Example]:  # fmt: skip
+    """Examples for the corpus whose vectors are under `key`, grouped by `grouping`."""
+    return corpus_examples(_texts, _vectors, _groups, _names, free_text=free_text)
+
+
+def examples_for(
+    corpus: Corpus, vectors: np.ndarray, key: str, mapped: Projection
+) -> list[Example]:
+    """Examples built from this corpus: its first label column's groups, else its clusters."""
+    columns = corpus.label_columns()
+    if columns:
+        codes, values = pd.factorize(corpus.metadata[columns[0]])
+        names = {code: str(value) for code, value in enumerate(values)}
+        return _examples(corpus.texts, vectors, codes, names, key, columns[0], embedder is not None)
+    params = current_cluster_params()
+    found = clustering(vectors, corpus, key, params, mapped)
+    return _examples(
+        corpus.texts, vectors, found.labels, found.names, key, repr(params), embedder is not None
+    )
 
 
 st.title("Arithmetic")
 try:
-    corpus, vectors, _, mapped = current_map()
+    corpus, vectors, vectors_key, mapped = current_map()
 except EmbedscopeError as error:
     st.error(f"Could not build the map: {md(error)}")
     st.stop()
@@ -56,11 +85,20 @@ st.caption(
     "add and subtract documents and free text, then find the documents nearest the result."
 )
 
-st.session_state.setdefault("arith_expression", PRESETS[0])
-examples = st.container(horizontal=True, vertical_alignment="center")
-examples.caption("Examples:")
-for preset in PRESETS:
-    examples.button(f"`{preset}`", on_click=use_preset, args=(preset,), type="tertiary")
+examples = examples_for(corpus, vectors, vectors_key, mapped)
+if st.session_state.get("arith_examples_for") != vectors_key:  # a new corpus: its own default
+    st.session_state["arith_examples_for"] = vectors_key
+    st.session_state["arith_expression"] = examples[0].expression if examples else ""
+bar = st.container(horizontal=True, vertical_alignment="center")
+bar.caption("Examples:")
+for example in examples:
+    bar.button(
+        f"`{example.expression}`",
+        on_click=use_example,
+        args=(example.expression,),
+        type="tertiary",
+        help=md(example.description),
+    )
 source = st.text_input("Expression", key="arith_expression", help=GRAMMAR)
 k_column, keep_column = st.columns([2, 1])
 k = k_column.slider("Results (k)", 1, 50, 10, key="arith_k")

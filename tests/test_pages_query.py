@@ -1,24 +1,40 @@
-"""AppTest of the query pages: arithmetic (hits, map, errors, similarity), words, concept axes."""
+"""AppTest of the query pages: arithmetic (hits, map, errors, similarity, examples built from
+the corpus), words, concept axes. Every test starts a fresh session; the server caches (model,
+vectors, maps) are shared, so only the first test pays for embedding and fitting."""
 
 import json
-from pathlib import Path
+import re
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.engine.corpus import corpus_from_pasted
+from lib.engine.corpus import corpus_from_pasted, load_sample
+from lib.engine.embed import DEFAULT_MODEL
+from lib.engine.service import Engine
+from lib.engine.stopwords import content_words
+from lib.engine.store import default_home
+from pages import state
+from tests.apptest_tools import new_app
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.model
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def app() -> AppTest:
-    """One app for the module: the first run embeds the sample and fits its map (slow, once)."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
-    at.run()
+    """A fresh session of the app showing the default sample (`topics`)."""
+    at = new_app().run()
     assert not at.exception
+    return at
+
+
+def session_showing(source: state.Source, corpus=None) -> AppTest:
+    """A fresh session that shows `source` (an upload's `corpus` kept in the session)."""
+    at = new_app()
+    at.session_state[state.SOURCE] = source
+    at.session_state[state.UPLOADED_CORPUS] = corpus
+    at.run()
+    assert not at.exception, at.exception
     return at
 
 
@@ -69,12 +85,69 @@ def test_arithmetic_query_lists_hits_and_places_the_star(app):
     assert "approximations; the ranking is computed in the full 384 dimensions" in captions(at)
 
 
-def test_example_button_fills_in_and_runs_its_expression(app):
+def example_buttons(at: AppTest) -> list:
+    return [button for button in at.button if button.label.startswith("`")]
+
+
+def quoted_words(expression: str) -> list[str]:
+    return re.findall(r'"([^"]*)"', expression)
+
+
+def test_examples_of_topics_come_from_its_topics_and_run(app):
     at = open_page(app, "pages/arithmetic.py")
-    (button,) = [b for b in at.button if "mean" in b.label]
-    button.click().run()
-    assert at.text_input(key="arith_expression").value == 'mean("guitar", "drums") - "noise"'
-    assert at.dataframe[0].value["label"].head(3).tolist() == ["music"] * 3
+    default = at.text_input(key="arith_expression").value
+    assert re.fullmatch(r'#\d+ - "\w+" \+ "\w+"', default)  # a cooking document moved to gardening
+    assert at.dataframe[0].value["label"].head(3).tolist() == ["gardening"] * 3
+    buttons = example_buttons(at)
+    assert buttons[0].label.strip("`") == default and len(buttons) == 4
+    (blend,) = [b for b in buttons if "mean" in b.label]
+    blend.click().run()
+    assert at.text_input(key="arith_expression").value == blend.label.strip("`")
+    assert not at.main.error
+    assert set(at.dataframe[0].value["label"]) <= {"cooking", "programming"}
+
+
+def test_examples_of_the_multilingual_sample_use_its_words():
+    at = session_showing(state.Source(state.SAMPLE, "multilingual", DEFAULT_MODEL))
+    at = open_page(at, "pages/arithmetic.py")
+    texts = load_sample("multilingual").texts
+    vocabulary = {word for text in texts for word in content_words(text)}
+    for button in example_buttons(at):
+        assert set(quoted_words(button.label.strip("`"))) <= vocabulary, button.label
+        button.click().run()
+        assert not at.main.error and not at.exception, button.label
+        assert len(at.dataframe[0].value) == 10
+
+
+GARAGE = [
+    "Replace the brake pads when the squeal starts.",
+    "The mechanic bled the brake lines and topped up the fluid.",
+    "Worn brake discs make the steering shake when stopping.",
+    "Check the tyre tread depth before a long motorway drive.",
+    "A slow puncture means the tyre loses pressure overnight.",
+    "Rotate each tyre every ten thousand kilometres.",
+    "Knit the sleeve in rib stitch with the thicker yarn.",
+    "Cast on sixty stitches with the wool and a circular needle.",
+    "Block the finished scarf so the lace stitches open up.",
+    "Wind the yarn into a ball before you knit the cuff.",
+    "Purl the back row and knit the front to get stocking stitch.",
+    "Dropped stitches can be picked up with a crochet hook.",
+]
+
+
+def test_examples_of_an_uploaded_corpus_use_its_own_words_not_the_samples():
+    corpus = corpus_from_pasted("\n".join(GARAGE * 2))
+    at = session_showing(state.Source(state.UPLOAD, corpus.content_hash, DEFAULT_MODEL), corpus)
+    at = open_page(at, "pages/arithmetic.py")
+    ours = {word for text in GARAGE for word in content_words(text)}
+    topics = {word for text in load_sample("topics").texts for word in content_words(text)}
+    labels = [button.label.strip("`") for button in example_buttons(at)]
+    assert labels and at.text_input(key="arith_expression").value == labels[0]
+    words = {word for label in labels for word in quoted_words(label)}
+    assert words and words <= ours and not words & topics - ours
+    for label in labels:
+        assert all(0 <= int(row) < len(corpus) for row in re.findall(r"#(\d+)", label))
+    assert not at.main.error and len(at.dataframe[0].value) == 10
 
 
 def test_input_documents_are_excluded_unless_kept(app):
@@ -169,13 +242,15 @@ def test_uploaded_vectors_allow_ids_but_not_free_text():
     rng = np.random.default_rng(3)
     vectors = rng.normal(size=(40, 16)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
-    at.session_state["corpus"] = corpus_from_pasted("\n".join(f"note {i}" for i in range(40)))
-    at.session_state["model_name"] = None
-    at.session_state["own_vectors"] = vectors
-    at.session_state["own_key"] = "vectors:test-query-pages"
-    at.run()
-    at = query(open_page(at, "pages/arithmetic.py"), "#3 + #5")
+    key = Engine(default_home()).uploaded(vectors).key
+    corpus = corpus_from_pasted("\n".join(f"note {i}" for i in range(40)))
+    at = session_showing(state.Source(state.VECTORS, key, None), corpus)
+    at = open_page(at, "pages/arithmetic.py")
+    labels = [button.label.strip("`") for button in example_buttons(at)]
+    assert labels and all('"' not in label and "#" in label for label in labels)
+    assert at.text_input(key="arith_expression").value == labels[0]
+    assert not at.main.error
+    at = query(at, "#3 + #5")
     assert not at.main.error
     scores = vectors @ (vectors[3] + vectors[5])
     scores[[3, 5]] = -np.inf  # the inputs are left out

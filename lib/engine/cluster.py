@@ -137,6 +137,19 @@ def name_clusters(texts: Sequence[str], labels: np.ndarray, top_n: int = 3) -> d
     return _deduplicate_names(names)
 
 
+def cluster_keywords(
+    texts: Sequence[str], labels: np.ndarray, top_n: int = 3
+) -> dict[int, list[str]]:
+    """The `top_n` distinctive words of each cluster id in `labels` (n,), best first, as
+    `name_clusters` picks them; a cluster with no word that qualifies gets an empty list."""
+    check_int("cluster_keywords", "top_n", top_n, 1, 20)
+    if len(texts) != len(labels):
+        raise ParameterError(f"Got {len(texts)} texts for {len(labels)} labels; they must match.")
+    ids = sorted(int(c) for c in np.unique(labels))
+    keywords = _class_tfidf_keywords(texts, np.asarray(labels), ids, top_n)
+    return {cluster_id: keywords.get(cluster_id, []) for cluster_id in ids}
+
+
 def _class_tfidf_keywords(
     texts: Sequence[str], labels: np.ndarray, ids: list[int], top_n: int
 ) -> dict[int, list[str]]:
