@@ -44,7 +44,7 @@ MAP = ".js-plotly-plot"
 WARM_LINE = re.compile(r"embedscope: warm in ([0-9.]+) s(.*)")
 HEALTH_TIMEOUT_S = 180
 PAGE_TIMEOUT_S = 300
-WARM_TIMEOUT_S = 300
+WARM_TIMEOUT_S = 900
 TARGETS = {"first map s": 6.0, "warm s": 20.0, "second warm s": 10.0}
 TODAY = {  # issue 15's table, measured before this work
     "title s": "4.0",
@@ -134,10 +134,13 @@ def warm_up_alone(home: Path) -> dict[str, float | str]:
            "NUMBA_CACHE_DIR": str(home / "numba")}  # fmt: skip
     env.pop("EMBEDSCOPE_WARM_UP", None)
     started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", WARM_ALONE], cwd=ROOT, env=env, capture_output=True, text=True,
-        timeout=WARM_TIMEOUT_S, check=False,
-    )  # fmt: skip
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", WARM_ALONE], cwd=ROOT, env=env, capture_output=True,
+            text=True, timeout=WARM_TIMEOUT_S, check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return {"warm s": float("nan"), "warm-up steps": f"not warm after {WARM_TIMEOUT_S} s"}
     found = WARM_LINE.search(done.stdout + done.stderr)
     if found is None:
         return {"warm s": float("nan"), "warm-up steps": (done.stderr or "no output")[-300:]}
