@@ -8,15 +8,15 @@ from earlier runs (site-packages/__pycache__) cannot make a first run look warm.
 
   naive      SentenceTransformer(path).encode(texts) -> umap.UMAP() -> px.scatter -> to_json,
              all defaults (UMAP unseeded, like a user who never sets random_state)
-  ours cold  a new process: load_model -> embed_texts (empty EMBEDSCOPE_HOME) -> compute_knn
-             -> project_umap -> map_figure -> to_json
-  server     a new process warms up first (model + guard, numba), then times the click: embed
-             in steps with PCA previews -> kNN -> UMAP -> figure, on empty caches
-  ours warm  the same steps in a new process on the filled EMBEDSCOPE_HOME (and its numba cache)
+  ours cold  a new process: the engine service (lib/engine/service.py) as the pages call it,
+             on an empty EMBEDSCOPE_HOME: model -> vectors -> knn (exact) -> layout -> map_figure;
+             the bare click, everything timed (issue 15: >= 2.5x naive)
+  server     a new process runs lib.engine.warmup first, then times the click: vectors in steps
+             with PCA previews -> kNN -> UMAP -> figure, on empty caches (issue 15: >= 3.5x)
+  ours warm  the same calls in a new process on the filled EMBEDSCOPE_HOME (and its numba cache)
   re-param   in the warm process: a new min_dist, reusing the kNN graph, then the figure again
-  warm, app  the map page's restart path in a new process: the corpus's stored vector matrix
-             (no model) -> the map from ResultCache (both written by ours cold) ->
-             saved_projection -> map_figure -> to_json
+  warm, app  the map page's restart path in a new process: service peek_vectors (no model) ->
+             peek_layout -> map_figure -> to_json
   atlas      Apple's Embedding Atlas `compute_projection` in its own venv (--atlas), cold and warm
 
 A stage runs as `python bench/pipeline.py --stage NAME --work DIR` (internal): it reads
