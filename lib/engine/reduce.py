@@ -65,7 +65,8 @@ class PCAParams:
 
 @dataclass(frozen=True)
 class KnnGraph:
-    """Approximate kNN of each point, itself first: `indices`/`distances` (n, k) and the index."""
+    """kNN of each point, itself first: `indices`/`distances` (n, k); `search_index` is
+    pynndescent's index above EXACT_KNN_MAX points, None for the exact graph below."""
 
     indices: np.ndarray
     distances: np.ndarray
