@@ -198,6 +198,7 @@ BOOKMARKS_DRAFT = "bookmarks_draft"  # the teacher's unsaved steps (a tuple of S
 BOOKMARKS_SAVED = "bookmarks_saved"  # id of the lesson just saved (for its link)
 BOOKMARKS_FOLLOWING = "bookmarks_following"  # the LessonLink this tab follows
 ARITH_EXPRESSION = "arith_expression"  # the Arithmetic page's expression box
+ARITH_EXAMPLES_FOR = "arith_examples_for"  # the vectors key that expression was set for
 
 
 def revealed_guess(name: str) -> str | None:
@@ -247,6 +248,8 @@ def stop_following_lesson() -> None:
     st.session_state.pop(BOOKMARKS_FOLLOWING, None)
 
 
-def set_arith_expression(expression: str) -> None:
-    """Preset the Arithmetic page's expression box (before the page draws it)."""
+def set_arith_expression(expression: str, vectors_key: str) -> None:
+    """Preset the Arithmetic page's expression box for the corpus whose vectors have
+    `vectors_key` (so the page keeps it instead of that corpus's first example)."""
     st.session_state[ARITH_EXPRESSION] = expression
+    st.session_state[ARITH_EXAMPLES_FOR] = vectors_key

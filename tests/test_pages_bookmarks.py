@@ -79,7 +79,7 @@ def point_count(at: AppTest) -> int:
 
 def two_views() -> list[Step]:
     """The two steps the teacher's test adds on the sample: 2-D by clusters, 3-D by label."""
-    clusters = ClusterParams(space="map")
+    clusters = ClusterParams(method="hdbscan", space="map")
     flat = ProjectView.from_params(UMAPParams(), clusters, dimensions=2, color_by="found clusters")
     deep = ProjectView.from_params(
         UMAPParams(n_components=3), clusters, dimensions=3, color_by="label"

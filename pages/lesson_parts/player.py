@@ -22,7 +22,14 @@ from lib.share.bookmarks import (
 )
 from lib.share.projects import PROJECT_PARAM
 from pages import state
-from pages._common import md, open_project, sample_corpus, set_corpus, show_error
+from pages._common import (
+    active_vectors,
+    md,
+    open_project,
+    sample_corpus,
+    set_corpus,
+    show_error,
+)
 from pages.lesson_parts.common import lesson_store
 from pages.lesson_parts.steps import STEP_FILES, show_step
 
@@ -73,7 +80,7 @@ def open_step(step: Step) -> None:
     state.set_map_view(view.layout_params(), view.cluster_params(), view.color_by)
     state.set_dimensions(view.dimensions)
     if view.query:
-        state.set_arith_expression(view.query)
+        state.set_arith_expression(view.query, active_vectors()[1])
 
 
 def play_lesson(lesson: Lesson, number: int) -> None:
