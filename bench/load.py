@@ -27,6 +27,7 @@ import asyncio
 import os
 import platform
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -84,12 +85,14 @@ class LoadParams:
     docs: int = 500
     project_docs: int = 200
     step_timeout_s: int = 1_200
+    deadline_s: int = 3_600
 
     def __post_init__(self) -> None:
         check_int("LoadParams", "sessions", self.sessions, 1, 999)
         check_int("LoadParams", "docs", self.docs, 10, 5_000)
         check_int("LoadParams", "project_docs", self.project_docs, 10, 5_000)
         check_int("LoadParams", "step_timeout_s", self.step_timeout_s, 10)
+        check_int("LoadParams", "deadline_s", self.deadline_s, 10)
 
 
 @dataclass
@@ -205,26 +208,43 @@ async def open_share_link(page, url: str, link: str, journey: Journey, docs: int
     journey.leaks |= foreign_markers(texts, None)
 
 
-async def one_journey(browser, url: str, link: str, index: int, params: LoadParams) -> Journey:
+async def one_journey(browser, url: str, link: str, journey: Journey, params: LoadParams) -> None:
     """One visitor's journey in its own browser context; the first failure ends it."""
-    journey = Journey(marker(index))
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     page.set_default_timeout(params.step_timeout_s * 1000)
     try:
-        csv = corpus_csv(journey.marker, params.docs, seed=index)
+        csv = corpus_csv(journey.marker, params.docs, seed=int(journey.marker[-3:]))
         await upload_and_map(page, url, journey, csv, params.docs)
         await query(page, journey)
         await open_share_link(page, url, link, journey, params.project_docs)
     except Exception as error:  # a benchmark reports every failure and goes on
         journey.error = f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"
-        failed = next((name for name in STEPS if name not in journey.seconds), "after")
-        journey.error = f"step {failed}: {journey.error}"
+        journey.error = f"step {unfinished(journey)}: {journey.error}"
         print(f"{journey.marker} failed: {journey.error}", file=sys.stderr, flush=True)
         await page.screenshot(path=str(ARTIFACTS / f"load-bench-{journey.marker}.png"))
     finally:
         await context.close()
-    return journey
+
+
+def unfinished(journey: Journey) -> str:
+    return next((name for name in STEPS if name not in journey.seconds), "after")
+
+
+async def all_journeys(browser, url: str, link: str, params: LoadParams) -> list[Journey]:
+    """Every session at once; those still going at `params.deadline_s` are stopped and say so."""
+    journeys = [Journey(marker(i)) for i in range(params.sessions)]
+    tasks = [asyncio.create_task(one_journey(browser, url, link, j, params)) for j in journeys]
+    _, late = await asyncio.wait(tasks, timeout=params.deadline_s)
+    for task in late:
+        task.cancel()
+    await asyncio.gather(*late, return_exceptions=True)
+    for journey in journeys:
+        if journey.error is None and unfinished(journey) != "after":
+            journey.error = (
+                f"step {unfinished(journey)}: unfinished at the {params.deadline_s} s deadline"
+            )
+    return journeys
 
 
 async def watch_memory(pid: int, peak: list[float], stop: asyncio.Event) -> None:
@@ -255,9 +275,8 @@ async def drive(url: str, link: str, pid: int, params: LoadParams, facts: dict[s
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             await first_visit(browser, url)
-            warm = await one_journey(
-                browser, url, link, params.sessions, replace(params, docs=WARM_DOCS)
-            )
+            warm = Journey(marker(params.sessions))
+            await one_journey(browser, url, link, warm, replace(params, docs=WARM_DOCS))
             if not warm.ok:
                 raise RuntimeError(f"the warm-up journey failed: {warm.error or warm.leaks}")
             facts["warm-up journey (not in the table)"] = (
@@ -266,8 +285,7 @@ async def drive(url: str, link: str, pid: int, params: LoadParams, facts: dict[s
             peak = [tree_rss_mb(pid)]
             before, stop, started = peak[0], asyncio.Event(), time.perf_counter()
             watcher = asyncio.create_task(watch_memory(pid, peak, stop))
-            runs = [one_journey(browser, url, link, i, params) for i in range(params.sessions)]
-            journeys = await asyncio.gather(*runs)
+            journeys = await all_journeys(browser, url, link, params)
             stop.set()
             await watcher
         finally:
@@ -370,6 +388,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project-docs", type=int, default=LoadParams.project_docs)
     parser.add_argument("--step-timeout", type=int, default=LoadParams.step_timeout_s,
                         help="seconds one step may take")  # fmt: skip
+    parser.add_argument("--deadline", type=int, default=LoadParams.deadline_s,
+                        help="seconds for all sessions; later steps: unfinished")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="5 sessions × 100 documents")
     parser.add_argument("--out", type=Path, help="also write the report to this file")
     parser.add_argument(
@@ -379,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     sessions, docs = (5, 100) if args.quick else (args.sessions, args.docs)
-    params = LoadParams(sessions, docs, args.project_docs, args.step_timeout)
+    params = LoadParams(sessions, docs, args.project_docs, args.step_timeout, args.deadline)
     facts, journeys = run(params, args.live_tree)
     text = report(params, facts, journeys)
     print(text)
@@ -389,4 +409,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the server is stopped too
     sys.exit(main())

@@ -186,11 +186,12 @@ def tree_rss_mb(pid: int) -> float:
 ERROR_BOX = '[data-testid="stException"]'
 
 
-async def wait_or_error(page, predicate: str, arg: object) -> None:
+async def wait_or_error(page, predicate: str, arg: object, polling_ms: int = 250) -> None:
     """Await the JS `predicate(arg)` (async Playwright page); an error box ends the wait at once,
-    raising an AssertionError with its text instead of running into the timeout."""
+    raising an AssertionError with its text instead of running into the timeout. Checked every
+    `polling_ms`, not every animation frame: dozens of tabs polling per frame eat a core."""
     either = f"arg => ({predicate})(arg) || !!document.querySelector('{ERROR_BOX}')"
-    await page.wait_for_function(either, arg=arg)
+    await page.wait_for_function(either, arg=arg, polling=polling_ms)
     boxes = page.locator(ERROR_BOX)
     if await boxes.count():
         raise AssertionError(f"error box: {(await boxes.first.inner_text())[:300]}")
