@@ -6,10 +6,11 @@ import json
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.engine.corpus import corpus_from_pasted, load_sample
+from lib.engine.corpus import corpus_from_frame, corpus_from_pasted, load_sample
 from lib.engine.embed import DEFAULT_MODEL
 from lib.engine.service import Engine
 from lib.engine.stopwords import content_words
@@ -97,7 +98,8 @@ def test_examples_of_topics_come_from_its_topics_and_run(app):
     at = open_page(app, "pages/arithmetic.py")
     default = at.text_input(key="arith_expression").value
     assert re.fullmatch(r'#\d+ - "\w+" \+ "\w+"', default)  # a cooking document moved to gardening
-    assert at.dataframe[0].value["label"].head(3).tolist() == ["gardening"] * 3
+    hits = at.dataframe[0].value["label"]
+    assert hits.iloc[0] == "gardening" and (hits == "gardening").sum() >= 5
     buttons = example_buttons(at)
     assert buttons[0].label.strip("`") == default and len(buttons) == 4
     (blend,) = [b for b in buttons if "mean" in b.label]
@@ -119,123 +121,52 @@ def test_examples_of_the_multilingual_sample_use_its_words():
         assert len(at.dataframe[0].value) == 10
 
 
-GARAGE = [
-    "Replace the brake pads when the squeal starts.",
-    "The mechanic bled the brake lines and topped up the fluid.",
-    "Worn brake discs make the steering shake when stopping.",
-    "Check the tyre tread depth before a long motorway drive.",
-    "A slow puncture means the tyre loses pressure overnight.",
-    "Rotate each tyre every ten thousand kilometres.",
-    "Knit the sleeve in rib stitch with the thicker yarn.",
-    "Cast on sixty stitches with the wool and a circular needle.",
-    "Block the finished scarf so the lace stitches open up.",
-    "Wind the yarn into a ball before you knit the cuff.",
-    "Purl the back row and knit the front to get stocking stitch.",
-    "Dropped stitches can be picked up with a crochet hook.",
-]
+GARAGE = {
+    "brakes": [
+        "Replace the brake pads when the squeal starts.",
+        "The mechanic bled the brake lines and topped up the fluid.",
+        "Worn brake discs make the steering shake when stopping.",
+        "Brake fluid absorbs moisture, so change it every two years.",
+        "Squealing brake pads usually mean the wear indicator is touching the disc.",
+        "Soft brake pedal? Air in the brake lines needs bleeding.",
+    ],
+    "tyres": [
+        "Check the tyre tread depth before a long motorway drive.",
+        "A slow puncture means the tyre loses pressure overnight.",
+        "Rotate each tyre every ten thousand kilometres.",
+        "Winter tyre compounds stay soft and grip below seven degrees.",
+        "Tyre pressure drops when the temperature falls overnight.",
+        "Uneven tyre wear points to bad wheel alignment.",
+    ],
+    "knitting": [
+        "Knit the sleeve in rib stitch with the thicker yarn.",
+        "Cast on sixty stitches with the wool and a circular needle.",
+        "Block the finished scarf so the lace stitches open up.",
+        "Wind the yarn into a ball before you knit the cuff.",
+        "Purl the back row and knit the front to get stocking stitch.",
+        "Dropped stitches can be picked up with a crochet hook.",
+    ],
+}
 
 
 def test_examples_of_an_uploaded_corpus_use_its_own_words_not_the_samples():
-    corpus = corpus_from_pasted("\n".join(GARAGE * 2))
-    at = session_showing(state.Source(state.UPLOAD, corpus.content_hash, DEFAULT_MODEL), corpus)
-    at = open_page(at, "pages/arithmetic.py")
-    ours = {word for text in GARAGE for word in content_words(text)}
-    topics = {word for text in load_sample("topics").texts for word in content_words(text)}
+    frame = pd.DataFrame(
+        [(text, kind) for kind, texts in GARAGE.items() for text in texts], columns=["text", "kind"]
+    )
+    corpus = corpus_from_frame(frame, "text", source="garage.csv")
+    at = new_app()
+    at.session_state[state.MAP_METHOD] = "PCA"  # no UMAP compile for this small upload
+    at.session_state[state.SOURCE] = state.Source(state.UPLOAD, corpus.content_hash, DEFAULT_MODEL)
+    at.session_state[state.UPLOADED_CORPUS] = corpus
+    at = open_page(at.run(), "pages/arithmetic.py")
+    ours = {word for text in frame["text"] for word in content_words(text)}
     labels = [button.label.strip("`") for button in example_buttons(at)]
     assert labels and at.text_input(key="arith_expression").value == labels[0]
     words = {word for label in labels for word in quoted_words(label)}
-    assert words and words <= ours and not words & topics - ours
+    assert words and words <= ours  # the corpus's own words, none of the samples' presets
     for label in labels:
         assert all(0 <= int(row) < len(corpus) for row in re.findall(r"#(\d+)", label))
     assert not at.main.error and len(at.dataframe[0].value) == 10
-
-
-def test_input_documents_are_excluded_unless_kept(app):
-    at = query(open_page(app, "pages/arithmetic.py"), '#11 - "formal" + "casual"')
-    assert 11 not in at.dataframe[0].value["id"].tolist()
-    at.toggle(key="arith_keep").set_value(True).run()
-    table = at.dataframe[0].value
-    assert table["input"].tolist() == [row == 11 for row in table["id"]]
-    assert 11 in table["id"].tolist()
-    at.toggle(key="arith_keep").set_value(False).run()
-
-
-def test_malformed_expression_shows_the_message_and_a_caret(app):
-    at = query(open_page(app, "pages/arithmetic.py"), '"rain" + (')
-    assert "position 10" in at.main.error[0].value
-    assert at.main.code[0].value == '"rain" + (\n          ^'
-    assert not [element for element in at.get("plotly_chart") if element.key == "arith_map"]
-
-
-def test_unknown_document_id_names_the_valid_range(app):
-    at = query(open_page(app, "pages/arithmetic.py"), '#5000 + "rain"')
-    message = at.main.error[0].value
-    assert "5000" in message and "does not exist" in message
-    assert "ids go from \\#0 to \\#799" in message
-
-
-def test_similarity_heatmap_compares_picked_documents_and_typed_sentences(app):
-    at = open_page(app, "pages/arithmetic.py")
-    assert len(chart(at, "arith_heatmap")["data"][0]["y"]) == 3
-    at.multiselect(key="arith_compare_docs").set_value([0, 19]).run()
-    labels = chart(at, "arith_heatmap")["data"][0]["y"]
-    assert labels[:2] == [
-        "1. #0 I finally made ramen broth from…",
-        "2. #19 Anyone have a reliable recipe f…",
-    ]
-    assert labels[2:] == [
-        "3. He kicked the bucket",
-        "4. He kicked the bucket across the yard",
-        "5. He passed away",
-    ]
-
-
-def test_words_page_answers_queen_and_draws_the_parallelogram(app):
-    at = open_page(app, "pages/words.py")
-    assert not at.main.error
-    analogy = at.dataframe[0].value
-    assert analogy["word"].iloc[0] == "queen"
-    assert not {"man", "king", "woman"} & set(analogy["word"])
-    assert at.dataframe[1].value["word"].iloc[0] == "rome"
-    figure = chart(at, "words_map")
-    assert arrow_count(figure) == 2
-    assert {"man", "king", "woman", "queen"} <= {
-        note["text"] for note in figure["layout"]["annotations"] if not note.get("showarrow")
-    }
-
-
-def test_words_page_names_unknown_words_with_suggestions(app):
-    at = open_page(app, "pages/words.py")
-    at.text_input(key="words_b").set_value("kingg").run()
-    assert "kingg" in at.main.error[0].value and "did you mean king" in at.main.error[0].value
-    assert arrow_count(chart(at, "words_map")) == 0
-    at.text_input(key="words_b").set_value("king").run()
-    at.text_input(key="words_expression").set_value("paris - frnace + italy").run()
-    assert "frnace" in at.main.error[0].value
-    assert at.main.code[0].value == "paris - frnace + italy\n        ^"
-
-
-def test_axes_page_scores_each_axis_against_the_labels(app):
-    at = open_page(app, "pages/axes.py")
-    assert not at.main.error
-    figure = chart(at, "axes_chart")
-    assert "formal, polite, official →" in figure["layout"]["xaxis"]["title"]["text"]
-    x_table, y_table = at.dataframe[0].value, at.dataframe[1].value
-    for table in (x_table, y_table):
-        assert list(table.columns) == ["label", "count", "mean", "auc"]
-        assert len(table) == 10 and table["auc"].between(0, 1).all()
-    # Style (formal vs casual) hardly tells topics apart; science vs nature does.
-    assert (x_table["auc"] - 0.5).abs().max() < (y_table["auc"] - 0.5).abs().max()
-    assert y_table.set_index("label").loc["weather", "auc"] < 0.3
-    assert any("AUC" in block.value and "0.5" in block.value for block in at.markdown)
-
-
-def test_axes_page_can_make_y_orthogonal(app):
-    at = open_page(app, "pages/axes.py")
-    at.toggle(key="axes_orthogonal").set_value(True).run()
-    assert "y has been made orthogonal to x" in captions(at)
-    at.text_input(key="axes_c").set_value(" , ").run()
-    assert "A pole needs at least one prompt" in at.main.error[0].value
 
 
 def test_uploaded_vectors_allow_ids_but_not_free_text():
