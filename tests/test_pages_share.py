@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -167,7 +168,7 @@ def cluster_words(at: AppTest) -> set[str]:
     """The words of every cluster name on the page's cluster summary."""
     tables = [d.value for d in at.dataframe]
     summary = next(t for t in tables if list(t.columns) == ["cluster", "documents"])
-    names = summary["cluster"].tolist()
+    names = [re.sub(r" \(-?\d+\)$", "", name) for name in summary["cluster"]]  # "apple (3)"
     return {word for name in names for word in name.split(" · ")}
 
 
