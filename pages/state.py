@@ -16,6 +16,8 @@ import streamlit as st
 from lib.engine.cluster import ClusterParams
 from lib.engine.corpus import Corpus
 from lib.engine.reduce import PCAParams, UMAPParams
+from lib.engine.service import LayoutParams
+from lib.engine.tsne import TSNEParams
 from lib.errors import check_choice
 
 SAMPLE, PROJECT, UPLOAD, VECTORS = "sample", "project", "upload", "vectors"
@@ -113,11 +115,13 @@ def edit_copy() -> None:
     st.session_state[SOURCE] = replace(source(), read_only=False)
 
 
-def map_layout() -> UMAPParams | PCAParams:
-    """The layout the Map page shows, from its settings (other pages reuse it)."""
+def map_layout() -> LayoutParams:
+    """The layout the Map page shows, from its settings (other pages reuse it); t-SNE is 2-D."""
     dimensions = 3 if st.session_state.get(MAP_VIEW) == "3D" else 2
     if st.session_state.get(MAP_METHOD) == "PCA":
         return PCAParams(n_components=dimensions)
+    if st.session_state.get(MAP_METHOD) == "t-SNE":
+        return TSNEParams()
     return UMAPParams(
         n_neighbors=int(st.session_state[MAP_N_NEIGHBORS]),
         min_dist=float(st.session_state[MAP_MIN_DIST]),
@@ -135,9 +139,10 @@ def map_clusters() -> ClusterParams:
     )  # fmt: skip
 
 
-def set_map_layout(params: UMAPParams | PCAParams) -> None:
+def set_map_layout(params: LayoutParams) -> None:
     """Make `params` the Map page's layout (before its widgets are drawn)."""
-    st.session_state[MAP_METHOD] = "PCA" if isinstance(params, PCAParams) else "UMAP"
+    names = {PCAParams: "PCA", TSNEParams: "t-SNE"}
+    st.session_state[MAP_METHOD] = names.get(type(params), "UMAP")
     st.session_state[MAP_VIEW] = "3D" if params.n_components == 3 else "2D"
     if isinstance(params, UMAPParams):
         st.session_state[MAP_N_NEIGHBORS] = params.n_neighbors
@@ -145,7 +150,7 @@ def set_map_layout(params: UMAPParams | PCAParams) -> None:
 
 
 def set_map_view(
-    layout: UMAPParams | PCAParams, clusters: ClusterParams, color_by: str | None = None
+    layout: LayoutParams, clusters: ClusterParams, color_by: str | None = None
 ) -> None:
     """Preset the whole Map view (a saved project's, a lesson's)."""
     set_map_layout(layout)
@@ -190,11 +195,16 @@ def set_saved_project_id(project_id: str) -> None:
 
 from collections.abc import Iterable  # noqa: E402
 
-from lib.share.bookmarks import LessonLink, Step  # noqa: E402  (this section's own import)
+from lib.share.bookmarks import (  # noqa: E402  (this section's own import)
+    LessonLink,
+    Step,
+    step_from_dict,
+    step_to_dict,
+)
 
 LESSONS_REVEALED = "lessons_revealed"  # lesson name -> what the learner had guessed at Reveal
 LESSONS_BENCH = "lessons_bench"  # the analogy benchmark was asked for (it takes a while)
-BOOKMARKS_DRAFT = "bookmarks_draft"  # the teacher's unsaved steps (a tuple of Step)
+BOOKMARKS_DRAFT = "bookmarks_draft"  # the teacher's unsaved steps (as step_to_dict data)
 BOOKMARKS_SAVED = "bookmarks_saved"  # id of the lesson just saved (for its link)
 BOOKMARKS_FOLLOWING = "bookmarks_following"  # the LessonLink this tab follows
 ARITH_EXPRESSION = "arith_expression"  # the Arithmetic page's expression box
@@ -219,12 +229,16 @@ def request_bench() -> None:
 
 
 def draft_steps() -> tuple[Step, ...]:
-    """The teacher's unsaved steps, in order (Step objects)."""
-    return tuple(st.session_state.get(BOOKMARKS_DRAFT, ()))
+    """The teacher's unsaved steps, in order.
+
+    Kept as plain data (`step_to_dict`), so a module reloaded while the server runs never
+    leaves the session holding objects of a class that is no longer lib's `Step`.
+    """
+    return tuple(step_from_dict(data) for data in st.session_state.get(BOOKMARKS_DRAFT, ()))
 
 
 def set_draft_steps(steps: Iterable[Step]) -> None:
-    st.session_state[BOOKMARKS_DRAFT] = tuple(steps)
+    st.session_state[BOOKMARKS_DRAFT] = tuple(step_to_dict(step) for step in steps)
 
 
 def saved_lesson_id() -> str | None:

@@ -19,7 +19,15 @@ from lib.engine.corpus import corpus_from_frame, load_sample
 from lib.engine.embed import DEFAULT_MODEL
 from lib.engine.reduce import PCAParams, UMAPParams, project_pca
 from lib.query.expressions import MAX_LENGTH
-from lib.share.bookmarks import MAX_CAPTION_CHARS, MAX_STEPS, MAX_TITLE_CHARS, LessonStore, Step
+from lib.share.bookmarks import (
+    MAX_CAPTION_CHARS,
+    MAX_STEPS,
+    MAX_TITLE_CHARS,
+    LessonStore,
+    Step,
+    step_from_dict,
+    step_to_dict,
+)
 from lib.share.projects import ProjectStore, ProjectView, ShareTarget
 from pages import state
 from pages.lesson_parts.bookmarks import MAX_ROWS_CHARS
@@ -218,7 +226,7 @@ def test_authoring_inputs_are_bounded_with_labels_naming_the_limits():
 
 def test_a_lesson_holds_at_most_max_steps():
     at = teacher_app()
-    at.session_state[state.BOOKMARKS_DRAFT] = tuple(two_views()[:1] * MAX_STEPS)
+    at.session_state[state.BOOKMARKS_DRAFT] = tuple(map(step_to_dict, two_views()[:1] * MAX_STEPS))
     at.run()
     assert len(steps_shown(at)) == MAX_STEPS
     assert at.button(key="bookmarks_add").disabled
@@ -230,7 +238,7 @@ def test_a_lesson_holds_at_most_max_steps():
 
 
 def state_draft(at: AppTest) -> tuple[Step, ...]:
-    return at.session_state[state.BOOKMARKS_DRAFT]
+    return tuple(map(step_from_dict, at.session_state[state.BOOKMARKS_DRAFT]))
 
 
 def test_a_corpus_without_a_stable_link_must_be_saved_first():
