@@ -8,7 +8,6 @@ progress bars while the engine computes, and which corpus this session shows (pa
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -23,8 +22,8 @@ from lib.engine.cluster import Clustering, ClusterParams
 from lib.engine.corpus import Corpus, list_samples
 from lib.engine.embed import DEFAULT_MODEL, TextModel
 from lib.engine.honesty import HonestyReport
-from lib.engine.reduce import PCAParams, Projection, UMAPParams, project_pca
-from lib.engine.service import Embedding, Engine, SavedView
+from lib.engine.reduce import Projection, project_pca
+from lib.engine.service import Embedding, Engine, LayoutParams, SavedView
 from lib.engine.store import EmbeddingCache, default_home
 from lib.errors import EmbedscopeError, StoreError
 from lib.figures.map import ColorBy, hover_labels, map_figure
@@ -41,7 +40,6 @@ from lib.share.projects import (
 from pages import state
 
 DEFAULT_SAMPLE = "topics"
-WARM_UP_ENV = "EMBEDSCOPE_WARM_UP"
 PREVIEW_FROM = 2_000  # corpora this big show a growing preview map while they embed
 PROJECTS_IN_MEMORY = 8
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
@@ -50,6 +48,37 @@ NO_TEXT_MODEL = (
     "These vectors were uploaded without a text model, so free-text terms are off; "
     "document ids (#12) still work."
 )
+
+
+# --- the app's pages -----------------------------------------------------------------------------
+
+PAGE_DIR = Path(__file__).resolve().parent
+
+
+def _page(file: str, title: str, icon: str, **options) -> st.Page:
+    """One entry of the navigation; the URL path is the file name."""
+    return st.Page(PAGE_DIR / file, title=title, icon=f":material/{icon}:",
+                   url_path=file.removesuffix(".py"), **options)  # fmt: skip
+
+
+def app_pages() -> dict[str, list[st.Page]]:
+    """The app's navigation, by section (app.py shows it; share links and routing use it)."""
+    return {
+        "Explore": [
+            _page("map.py", "Map", "scatter_plot", default=True),
+            _page("corpus.py", "Corpus", "upload_file"),
+            _page("compare.py", "Compare", "compare"),
+        ],
+        "Query": [
+            _page("arithmetic.py", "Arithmetic", "calculate"),
+            _page("words.py", "Words", "abc"),
+            _page("axes.py", "Concept axes", "open_with"),
+        ],
+        "Learn": [
+            _page("tour.py", "What are embeddings?", "explore"),
+            _page("lessons.py", "Lessons", "school"),
+        ],
+    }
 
 
 # --- the engine and the stores, one per data home, shared by every session -------------------
@@ -156,7 +185,7 @@ def active_vectors(corpus: Corpus | None = None) -> tuple[np.ndarray, str]:
     return found.vectors, found.key
 
 
-def current_map_params() -> UMAPParams | PCAParams:
+def current_map_params() -> LayoutParams:
     """The layout the Map page shows: a read-only project's as saved, else the one chosen."""
     source = state.source()
     if source.kind == state.PROJECT and source.read_only:
@@ -281,7 +310,7 @@ def _embedding(vectors: np.ndarray, key: str) -> Embedding:
     return Embedding(vectors, key, state.source().model_name)
 
 
-def layout(found: Embedding, params: UMAPParams | PCAParams) -> Projection:
+def layout(found: Embedding, params: LayoutParams) -> Projection:
     """The map of `found` for `params`; computing it shows a spinner, repeats are instant."""
     mapped = engine().peek_layout(found, params)
     if mapped is not None:
@@ -291,7 +320,7 @@ def layout(found: Embedding, params: UMAPParams | PCAParams) -> Projection:
         return engine().layout(found, params)
 
 
-def projection(vectors: np.ndarray, key: str, params: UMAPParams | PCAParams) -> Projection:
+def projection(vectors: np.ndarray, key: str, params: LayoutParams) -> Projection:
     """The map for (vectors key, params) (see `layout`)."""
     return layout(_embedding(vectors, key), params)
 
@@ -318,27 +347,16 @@ def honesty(vectors: np.ndarray, key: str, mapped: Projection, k: int) -> Honest
 # --- warm-up ------------------------------------------------------------------------------------
 
 
-@st.cache_resource(show_spinner=False)
 def start_warm_up() -> threading.Thread | None:
-    """Once per server: load the default model and compile UMAP in a background thread.
+    """Once per server process: load the default model (into the engine, where the pages find
+    it) and import and compile UMAP, in a background thread; logs "embedscope: warm" when done.
 
-    Set EMBEDSCOPE_WARM_UP=0 to skip it (the tests do, to keep compilation serial).
+    EMBEDSCOPE_WARM_UP=0 skips it (the tests do, to keep compilation serial).
     """
-    if os.environ.get(WARM_UP_ENV, "1") == "0":
-        return None
-    import umap  # noqa: F401  (imports racing between the thread and a page can half-init)
-
-    from lib.engine.reduce import warm_up
+    from lib.engine import warmup
 
     the_engine = engine()
-
-    def work() -> None:
-        the_engine.model(DEFAULT_MODEL)
-        warm_up()
-
-    thread = threading.Thread(target=work, name="embedscope-warm-up", daemon=True)
-    thread.start()
-    return thread
+    return warmup.start_warm_up(lambda: the_engine.model(DEFAULT_MODEL))
 
 
 def wait_for_warm_up() -> None:

@@ -1,5 +1,7 @@
 """Map page: the corpus as a 2-D or 3-D map; select points to read them and their neighbours."""
 
+from dataclasses import replace
+
 import pandas as pd
 import streamlit as st
 
@@ -7,18 +9,10 @@ from lib.engine.cluster import NOISE
 from lib.engine.honesty import misplaced_neighbors
 from lib.engine.neighbors import neighbors_of
 from lib.engine.scale import HUGE_MAP_ABOVE, category_labels, fitted_labels, huge_map_figure
+from lib.engine.tsne import TSNEParams, estimate_tsne_seconds
 from lib.errors import EmbedscopeError
+from lib.figures import tables
 from lib.figures.map import ColorBy, hover_labels, map_figure, selected_points, selected_rows
-from lib.share.export import (
-    figure_html_bytes,
-    figure_png_bytes,
-    map_table,
-    npy_bytes,
-    projector_files,
-    to_csv_bytes,
-    to_parquet_bytes,
-)
-from lib.share.projects import ProjectView
 from pages import state
 from pages._common import (
     active_corpus,
@@ -30,17 +24,14 @@ from pages._common import (
     hosted,
     layout,
     md,
-    open_project,
-    project_store,
     saved_project,
-    share_link,
     show_error,
 )
+from pages.map_parts.honesty import honesty_section
+from pages.map_parts.share import share_section
+from pages.map_parts.view import CLUSTER_COLOR, FITTED_COLOR, HONESTY_COLOR, MapView
 
-CLUSTER_COLOR = "found clusters"
-HONESTY_COLOR = "map honesty (true neighbours kept)"
-FITTED_COLOR = "fitted or placed by UMAP"
-AUTO_HONESTY_MAX = 20_000
+TSNE_ASK_FROM = 10.0  # seconds: a t-SNE expected to take longer waits for a click
 MAX_TABLE_ROWS = 1_000
 
 source = state.source()
@@ -85,14 +76,29 @@ def explain_fixed_view() -> None:
 
 
 explain_fixed_view()
+
+
+def confirm_tsne(params: TSNEParams) -> None:
+    """Say what a t-SNE costs before it runs; a long one waits for a click."""
+    if engine().peek_layout(found, params) is not None:
+        return
+    seconds = estimate_tsne_seconds(len(corpus))
+    st.caption(f"t-SNE of {len(corpus):,} documents takes about {seconds:,.0f} s on this server.")
+    if seconds >= TSNE_ASK_FROM and not st.button("Compute t-SNE", key="map_tsne_go"):
+        st.info("t-SNE has not run yet for this corpus: start it with the button above.")
+        st.stop()
+
+
 layout_col, view_col, neighbors_col, dist_col = st.columns([1, 1, 2, 2])
 method = layout_col.segmented_control(
-    "Layout", ["UMAP", "PCA"], key=state.MAP_METHOD, persist_state="session", disabled=fixed
-)
+    "Layout", ["UMAP", "PCA", "t-SNE"], key=state.MAP_METHOD, persist_state="session",
+    disabled=fixed, help="t-SNE (openTSNE) keeps local neighbourhoods well; 2-D only, slower.",
+)  # fmt: skip
 view_col.segmented_control(
-    "View", ["2D", "3D"], key=state.MAP_VIEW, persist_state="session", disabled=fixed
-)
-is_umap = method != "PCA"
+    "View", ["2D", "3D"], key=state.MAP_VIEW, persist_state="session",
+    disabled=fixed or method == "t-SNE",
+)  # fmt: skip
+is_umap = method == "UMAP"
 neighbors_col.slider(
     "Neighbours (local ↔ global)",
     2,
@@ -153,6 +159,8 @@ space_col.selectbox(
 try:
     params, cluster_params = current_map_params(), current_cluster_params()
     dimensions = params.n_components
+    if isinstance(params, TSNEParams):
+        confirm_tsne(params)
     mapped = layout(found, params)
     with st.spinner("Finding clusters…"):
         clusters = engine().clusters(found, corpus, cluster_params, mapped)
@@ -164,59 +172,13 @@ for note in mapped.notes:
     st.info(note)
 
 
-def explain_huge_honesty() -> None:
-    """What a huge map can say about its honesty without an exact kNN of every point."""
-    st.markdown(
-        "Measuring every point's true neighbours takes minutes at this size, so this page does "
-        "not. `bench/scale.py` measures it offline: points placed by transform keep fewer of "
-        "their true neighbours than fitted points."
-    )
-    if fitted_mask is not None:
-        fitted = int(fitted_mask.sum())
-        st.caption(
-            f"UMAP was fitted on {fitted:,} points; the other {len(corpus) - fitted:,} were "
-            f"placed next to their nearest fitted neighbours. Colour by “{FITTED_COLOR}” to see "
-            "which are which."
-        )
-
-
-def measure_honesty() -> int:
-    """The honesty expander's controls and figures; returns the k chosen for neighbours."""
-    st.markdown(
-        f"A flat map cannot keep every distance of a {vectors.shape[1]}-dimensional space. "
-        "For each document we "
-        "compare its **k nearest neighbours in full dimension** with its k nearest on the map: "
-        "the share that survives is its honesty score (1 = all kept)."
-    )
-    largest_k = min(50, (len(corpus) - 1) // 2)
-    chosen_k = min(10, largest_k)
-    if largest_k > 2:
-        chosen_k = st.slider("k (neighbours compared)", 2, largest_k, chosen_k, key="map_k_true")
-    measure = len(corpus) <= AUTO_HONESTY_MAX or color_choice == HONESTY_COLOR
-    if largest_k < 1:
-        st.caption("Too few documents to compare neighbourhoods.")
-    elif measure or st.button("Measure (slow on big corpora)", key="map_honesty_go"):
-        report = honesty(vectors, key, mapped, chosen_k)
-        kept_col, trust_col, pca_col = st.columns(3)
-        kept_col.metric("True neighbours kept (mean)", f"{report.mean:.0%}")
-        trust_col.metric("Trustworthiness", f"{report.trustworthiness:.3f}")
-        if mapped.explained_variance is not None:
-            pca_col.metric("Variance kept by PCA", f"{mapped.explained_variance:.0%}")
-        if report.note:
-            st.caption(md(report.note))
-        st.caption(
-            "Trustworthiness (scikit-learn) asks the opposite question: are map neighbours "
-            "true neighbours? Select a point below to see the true neighbours the map put far away."
-        )
-    return chosen_k
-
-
+view = MapView(
+    source=source, corpus=corpus, found=found, params=params, cluster_params=cluster_params,
+    mapped=mapped, clusters=clusters, color_choice=color_choice, fixed=fixed, huge=huge,
+    is_hosted=is_hosted, fitted_mask=fitted_mask,
+)  # fmt: skip
 with st.expander("How honest is this map?", expanded=color_choice == HONESTY_COLOR):
-    if huge:
-        explain_huge_honesty()
-        honesty_k = 10
-    else:
-        honesty_k = measure_honesty()
+    honesty_k = honesty_section(view)
 
 
 def huge_figure():
@@ -257,12 +219,8 @@ figure = drawn.figure if drawn is not None else regular_figure()
 
 def document_table(rows: list[int], **columns) -> pd.DataFrame:
     """Texts of the given rows with their metadata and cluster, plus any extra columns first."""
-    table = corpus.metadata.iloc[rows].reset_index(drop=True)
-    table["cluster"] = clusters.point_names(rows)
-    for position, (name, values) in enumerate({"id": rows, **columns}.items()):
-        table.insert(position, name, list(values))
-    table.insert(len(columns) + 1, "text", [corpus.texts[i] for i in rows])
-    return table
+    names = clusters.point_names(rows)
+    return tables.document_table(corpus, rows, cluster_names=list(names), **columns)
 
 
 def show_focus(focus: int) -> None:
@@ -330,82 +288,5 @@ with st.expander(f"{clusters.n_clusters} clusters found"):
         st.caption(f"{clusters.sizes[NOISE]:,} documents fit no cluster (HDBSCAN noise).")
 
 
-def export_table() -> pd.DataFrame:
-    """Text, metadata, map coordinates and clusters: one row per point."""
-    return map_table(corpus, mapped.coords, clusters.labels, clusters.names)
-
-
-def projector_export() -> tuple[bytes, bytes]:
-    """vectors.tsv and metadata.tsv for the TensorFlow Embedding Projector."""
-    return projector_files(vectors, export_table().drop(columns=["x", "y", "z"], errors="ignore"))
-
-
-def save_project(title: str) -> None:
-    """Store this exact view as a new project; the session then shows it, read-only."""
-    view = ProjectView.from_params(
-        params, cluster_params, dimensions=dimensions, color_by=color_choice, page="map"
-    )
-    saved = project_store().save(
-        title=title, model_name=source.model_name, corpus=corpus, vectors=vectors,
-        coords=mapped.coords, cluster_labels=clusters.labels, cluster_names=clusters.names,
-        view=view,
-    )  # fmt: skip
-    open_project(saved.id)
-    state.set_saved_project_id(saved.id)
-
-
-def save_section() -> None:
-    """Save this view as a project, or say why it cannot be, or confirm what was saved."""
-    if state.saved_project_id() == source.name and source.read_only:
-        st.success(f"Saved as project {source.name}: the link below reopens this exact view.",
-                   icon=":material/check_circle:")  # fmt: skip
-    elif huge:
-        st.markdown("**This precomputed project is saved**: its link reopens this view.")
-    elif is_hosted:
-        st.markdown("**Saving is off on this hosted server.**")
-    elif source.read_only:
-        st.markdown("**This project is saved**: its link reopens this view.")
-    else:
-        st.markdown("**Save as a project** to get a link that reopens this exact view.")
-        title = st.text_input("Title", value=str(corpus.source)[:80], key="map_title")
-        if st.button("Save project", icon=":material/save:", key="map_save"):
-            try:
-                save_project(title)
-            except EmbedscopeError as error:
-                show_error(error)
-            else:
-                st.rerun()
-    link = share_link("")  # the Map is the default page: its URL is /
-    if link:
-        st.code(link, language=None, wrap_lines=True)
-
-
-def download_section() -> None:
-    """Table, figure and vectors, each made on click; the big ones left out on huge maps."""
-    st.markdown("**Download** the table, the figure or the raw vectors (made on click).")
-    tables = {
-        "Table (CSV)": (lambda: to_csv_bytes(export_table()), "embedscope-map.csv"),
-        "Table (Parquet)": (lambda: to_parquet_bytes(export_table()), "embedscope-map.parquet"),
-        "Interactive figure (HTML)": (lambda: figure_html_bytes(figure), "embedscope-map.html"),
-    }
-    large = {  # an image, 1.5 GB of vectors or gigabytes of TSV are no use on a huge map
-        "Static image (PNG)": (lambda: figure_png_bytes(figure) or b"", "embedscope-map.png"),
-        "Vectors (.npy)": (lambda: npy_bytes(vectors), "embeddings.npy"),
-        "Projector vectors.tsv": (lambda: projector_export()[0], "vectors.tsv"),
-        "Projector metadata.tsv": (lambda: projector_export()[1], "metadata.tsv"),
-    }
-    downloads = tables if huge else {**tables, **large}
-    for label, (make, filename) in downloads.items():
-        st.download_button(label, make, filename, on_click="ignore", key=f"map_dl_{filename}")
-    if not huge:
-        st.caption(
-            "The two .tsv files load in the TensorFlow Embedding Projector (Load → Choose file)."
-        )
-
-
 with st.expander("Save, share and export", expanded=state.saved_project_id() is not None):
-    save_col, export_col = st.columns(2)
-    with save_col:
-        save_section()
-    with export_col:
-        download_section()
+    share_section(replace(view, figure=figure))

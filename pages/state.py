@@ -9,7 +9,6 @@ upload is the one exception: their corpus (texts and metadata) stays in their se
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import streamlit as st
 
@@ -43,7 +42,6 @@ class Source:
         check_choice("Source", "kind", self.kind, SOURCE_KINDS)
 
 
-APP_SCRIPT = Path(__file__).resolve().parent.parent / "app.py"
 SOURCE = "source"
 UPLOADED_CORPUS = "uploaded_corpus"
 OPENED_LINK = "opened_link"
@@ -90,10 +88,13 @@ def _route_through_app() -> None:
 
     On a fresh server, before any run has called st.navigation, Streamlit treats pages/ as a
     folder of stand-alone pages, and a direct link (/map?sample=topics) runs the page without
-    the app's frame (no session defaults, no sidebar). Calling st.navigation switches that off
-    for the whole server; the rerun then goes through app.py, which shows the linked page.
+    the app's frame (no session defaults, no sidebar). Calling st.navigation with the app's
+    pages switches that off for the whole server and keeps the linked page known; the rerun
+    then goes through app.py, which shows it.
     """
-    st.navigation([st.Page(APP_SCRIPT, default=True)], position="hidden")
+    from pages._common import app_pages  # pages._common imports this module
+
+    st.navigation(app_pages(), position="hidden")
     st.rerun()
 
 

@@ -33,3 +33,8 @@ def figure_points(at: AppTest) -> list[int]:
 def shown(at: AppTest) -> state.Source:
     """What the session shows."""
     return at.session_state[state.SOURCE]
+
+
+def document_tables(at: AppTest) -> list:
+    """The page's document tables (those with an `id` column), in page order."""
+    return [frame.value for frame in at.dataframe if "id" in frame.value.columns]

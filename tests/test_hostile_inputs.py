@@ -41,6 +41,7 @@ from lib.errors import CorpusError, EmbedscopeError, QueryError, VectorsError
 from lib.figures.map import selected_rows
 from lib.query.expressions import MAX_WEIGHT, evaluate, parse_expression
 from pages import state
+from tests.apptest_tools import document_tables
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.model
@@ -362,7 +363,7 @@ def test_markup_is_text_in_the_preview_map_selection_and_query():
     at.run()
     assert not at.exception
     assert at.subheader[0].value == "3 selected"
-    selected = at.dataframe[0].value
+    selected = document_tables(at)[0]
     assert selected["text"].tolist() == texts[:3]
     assert selected[columns[1]].tolist() == frame[columns[1]].tolist()[:3]
 

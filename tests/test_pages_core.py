@@ -3,6 +3,7 @@
 Every test opens a new session (new_app), so none depends on another's state or order.
 """
 
+import base64
 import json
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 from lib.engine.corpus import corpus_from_pasted
 from pages import state
-from tests.apptest_tools import chart_specs, figure_points, new_app, shown
+from tests.apptest_tools import chart_specs, document_tables, figure_points, new_app, shown
 
 pytestmark = pytest.mark.model
 
@@ -32,7 +33,7 @@ def test_map_selection_lists_documents_and_neighbours():
     at.run()
     assert not at.exception
     assert at.subheader[0].value == "2 selected"
-    selected, neighbours = at.dataframe[0].value, at.dataframe[1].value
+    selected, neighbours = document_tables(at)[:2]
     assert selected["id"].tolist() == [3, 10]
     assert len(neighbours) == 10
     assert 3 not in neighbours["id"].tolist()
@@ -47,7 +48,7 @@ def test_a_forged_selection_beyond_the_table_is_ignored():
     at.run()
     assert not at.exception
     assert at.subheader[0].value == "1 selected"
-    assert at.dataframe[0].value["id"].tolist() == [5]
+    assert document_tables(at)[0]["id"].tolist() == [5]
 
 
 def test_the_map_opens_in_a_mode_where_a_click_selects():
@@ -116,19 +117,36 @@ def test_bad_upload_shows_a_message_and_keeps_the_session():
     assert shown(at) == state.Source(state.SAMPLE, "topics", "all-MiniLM-L6-v2")
 
 
+def plotted_coords(spec: dict, n_rows: int) -> np.ndarray:
+    """The (n, 2) positions a 2-D map figure draws, row by row (rows from customdata)."""
+    coords = np.full((n_rows, 2), np.nan)
+    for trace in spec["data"]:
+        rows = np.asarray(trace["customdata"], dtype=int)
+        coords[rows] = np.column_stack([plotly_array(trace["x"]), plotly_array(trace["y"])])
+    return coords
+
+
+def plotly_array(value) -> np.ndarray:
+    """A Plotly JSON array: a plain list or a base64 typed array {'dtype', 'bdata'}."""
+    if not isinstance(value, dict):
+        return np.asarray(value, dtype=float)
+    return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).astype(float)
+
+
 def test_honesty_numbers_are_recomputed_independently(real_model):
+    """The page's measures, recomputed here from the map it draws and the model's own vectors."""
     from sklearn.manifold import trustworthiness
 
     from lib.engine.corpus import load_sample
     from lib.engine.embed import embed_texts
-    from lib.engine.reduce import UMAPParams, project_umap
     from lib.engine.store import EmbeddingCache
 
     at = new_app().run()
     at.session_state["map_chart"] = {"selection": {"points": [{"customdata": 3}]}}
     at.run()
     vectors = embed_texts(load_sample("topics").texts, real_model, cache=EmbeddingCache()).vectors
-    coords = project_umap(vectors, UMAPParams()).coords
+    coords = plotted_coords(chart_specs(at)[0], len(vectors))
+    assert not np.isnan(coords).any()
     similarity = vectors @ vectors.T - 2 * np.eye(len(vectors))
     true = np.argsort(-similarity, axis=1, kind="stable")[:, :10]
     drawn = ((coords[:, None] - coords[None]) ** 2).sum(-1)
@@ -138,7 +156,9 @@ def test_honesty_numbers_are_recomputed_independently(real_model):
     metrics = {m.label: m.value for m in at.metric}
     assert abs(float(metrics["True neighbours kept (mean)"].rstrip("%")) - 100 * kept) <= 1
     expected_trust = trustworthiness(vectors, coords, n_neighbors=10, metric="cosine")
-    assert abs(float(metrics["Trustworthiness"]) - expected_trust) <= 0.005
+    assert abs(float(metrics["Trustworthiness"]) - expected_trust) <= 0.002
+    far = document_tables(at)[2]  # selected, its true neighbours, those the map put far away
+    assert set(far["id"]) == set(true[3]) - set(on_map[3])
 
 
 def test_a_restarted_server_gets_vectors_maps_and_clusters_back_from_disk(monkeypatch):
@@ -203,3 +223,20 @@ def test_the_multilingual_model_groups_the_multilingual_sample_by_topic():
     at.switch_page("pages/map.py").run()
     assert not at.exception
     assert figure_points(at) == [360]
+
+
+def test_t_sne_is_a_third_layout_measured_beside_umap_and_pca():
+    """Issue 16: t-SNE on the Map page, its honesty numbers beside UMAP's and PCA's."""
+    at = new_app().run()
+    at.segmented_control(key=state.MAP_METHOD).set_value("t-SNE").run()
+    assert any("t-SNE of 800 documents takes about" in c.value for c in at.caption)
+    if any(b.key == "map_tsne_go" for b in at.button):
+        at.button(key="map_tsne_go").click().run()
+    assert not at.exception
+    assert figure_points(at) == [800]
+    at.button(key="map_layouts_go").click().run()
+    table = next(d.value for d in at.dataframe if "layout (2-D)" in d.value.columns)
+    assert table["layout (2-D)"].tolist() == ["UMAP", "PCA", "t-SNE"]
+    kept = dict(zip(table["layout (2-D)"], table["true neighbours kept"], strict=True))
+    assert kept["t-SNE"] > kept["PCA"] and kept["UMAP"] > kept["PCA"]
+    assert table["trustworthiness"].between(0, 1).all()

@@ -226,6 +226,7 @@ def test_warm_up_loads_the_default_model_once_while_a_page_waits_for_it(
 ):
     linked_session(precomputed(home, "Warm", seed=12).id)  # pages._common imported by a run
     import lib.engine.reduce as reduce
+    import lib.engine.warmup as warmup
     import pages._common as common
 
     loads: list[str] = []
@@ -241,11 +242,13 @@ def test_warm_up_loads_the_default_model_once_while_a_page_waits_for_it(
     monkeypatch.setenv("EMBEDSCOPE_WARM_UP", "1")
     monkeypatch.setattr(engine, "_model_loader", slow_load)
     monkeypatch.setattr(reduce, "warm_up", lambda: None)
+    monkeypatch.setattr(reduce, "umap_module", lambda: None)
+    monkeypatch.setattr(warmup, "_thread", None)  # this process has not warmed up yet
     engine._models.clear()
-    common.start_warm_up.clear()
     try:
         thread = common.start_warm_up()
         assert thread is not None and loading.wait(5)
+        assert common.start_warm_up() is thread, "one warm-up per process"
         model = engine.model(DEFAULT_MODEL)  # a page asking mid-load waits, no second load
         thread.join(5)
         assert not thread.is_alive()
@@ -253,4 +256,3 @@ def test_warm_up_loads_the_default_model_once_while_a_page_waits_for_it(
         assert engine.model(DEFAULT_MODEL) is model
     finally:
         engine._models.clear()  # the next test loads the real model again
-        common.start_warm_up.clear()  # and no warm-up runs

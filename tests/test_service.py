@@ -172,3 +172,15 @@ def test_the_same_key_is_computed_once_by_concurrent_sessions(engine):
     for thread in threads:
         thread.join()
     assert calls == [1]
+
+
+def test_a_shipped_map_serves_only_the_shipped_vectors_key(engine, monkeypatch):
+    """Vectors derived from a sample's (their key extended) never get the sample's shipped map."""
+    coords = np.zeros((4, 2), np.float32)
+    monkeypatch.setattr(service.shipped, "shipped_layout", lambda *args: coords)
+    vectors = np.eye(4, dtype=np.float32)
+    own = Embedding(vectors, "abc:sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2")
+    derived = Embedding(vectors, f"{own.key}|random-0", "all-MiniLM-L6-v2")
+    assert service._shipped_layout(own, UMAPParams()) is coords
+    assert service._shipped_layout(derived, UMAPParams()) is None
+    assert service._shipped_layout(Embedding(vectors, "upload:abc", None), UMAPParams()) is None

@@ -54,10 +54,11 @@ from lib.engine.reduce import (
     project_umap,
 )
 from lib.engine.store import EmbeddingCache, ResultCache, default_home, result_key
+from lib.engine.tsne import TSNEParams, project_tsne
 
 logger = logging.getLogger(__name__)
 
-LayoutParams = UMAPParams | PCAParams
+LayoutParams = UMAPParams | PCAParams | TSNEParams
 Progress = Callable[[int, int], None]
 StepCallback = Callable[[np.ndarray, np.ndarray], None]
 MEMORY_ENTRIES = 64  # results kept in memory across sessions (maps, clusters, kNN graphs, vectors)
@@ -274,6 +275,8 @@ class Engine:
     def _fit(self, embedding: Embedding, params: LayoutParams) -> Projection:
         if isinstance(params, PCAParams):
             mapped = project_pca(embedding.vectors, params)
+        elif isinstance(params, TSNEParams):
+            mapped = project_tsne(embedding.vectors, params)
         else:
             k = knn_size(len(embedding.vectors), params.n_neighbors)
             mapped = project_umap(embedding.vectors, params, self.knn(embedding, k))
@@ -287,7 +290,7 @@ class Engine:
     def _placed(embedding, coords, params, notes=(), explained_variance=None) -> Projection:
         """A map whose new points are placed from the positions of their true neighbours."""
         coords = np.asarray(coords, np.float32)
-        method = "pca" if isinstance(params, PCAParams) else "umap"
+        method = {PCAParams: "pca", TSNEParams: "tsne"}.get(type(params), "umap")
         placement = NeighborPlacement(embedding.vectors, coords)
         return Projection(coords, method, params, placement, tuple(notes), explained_variance)
 
@@ -379,8 +382,11 @@ def _clusters_key(vectors_key: str, texts_hash: str, params: ClusterParams, layo
 
 
 def _shipped_layout(embedding: Embedding, params: LayoutParams) -> np.ndarray | None:
-    """Coordinates shipped in data/ for a bundled sample's default maps."""
-    corpus_hash, _, _ = embedding.key.partition(":")
-    if embedding.model_name is None or embedding.key.startswith((PROJECT_PREFIX, UPLOAD_PREFIX)):
+    """Coordinates shipped in data/ for a bundled sample's default maps: only for exactly the
+    shipped vectors' key ("<texts hash>:<fp32 model id>"), never for vectors derived from them."""
+    if embedding.model_name is None:
+        return None
+    corpus_hash, _, model_id = embedding.key.partition(":")
+    if model_id != model_id_for(embedding.model_name, "fp32"):
         return None
     return shipped.shipped_layout(corpus_hash, embedding.model_name, params)

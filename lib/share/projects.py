@@ -52,6 +52,7 @@ from lib.engine.store import (
     store_error,
     write_synced,
 )
+from lib.engine.tsne import TSNEParams
 from lib.errors import EmbedscopeError, ParameterError, StoreError, check_int, invalid_parameter
 from lib.share.export import to_parquet_bytes
 
@@ -71,7 +72,7 @@ DELETING_PREFIX = ".deleting-"
 TEXT_FIELD = "__embedscope_text__"
 FORMAT_VERSION = 1
 MAX_TITLE_CHARS = 200
-LAYOUT_METHODS = {"umap": UMAPParams, "pca": PCAParams}
+LAYOUT_METHODS = {"umap": UMAPParams, "pca": PCAParams, "tsne": TSNEParams}
 _EXTRA_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 _EXTRA_PREFIX = "extra__"
 _CORE_ARRAYS = ("vectors", "coords", "cluster_labels")
@@ -113,9 +114,9 @@ def check_project_id(text: object) -> str:
     return str(text)
 
 
-def layout_dict(params: UMAPParams | PCAParams) -> dict:
-    """Layout parameters as JSON-able data, tagged with their method ('umap' or 'pca')."""
-    method = "pca" if isinstance(params, PCAParams) else "umap"
+def layout_dict(params: UMAPParams | PCAParams | TSNEParams) -> dict:
+    """Layout parameters as JSON-able data, tagged with their method ('umap', 'pca', 'tsne')."""
+    method = next(name for name, kind in LAYOUT_METHODS.items() if isinstance(params, kind))
     return {"method": method, **asdict(params)}
 
 
@@ -124,7 +125,9 @@ def _layout_params(layout: Mapping) -> UMAPParams | PCAParams:
     values = dict(layout)
     method = values.pop("method", None)
     if method not in LAYOUT_METHODS:
-        raise invalid_parameter("ProjectView", "layout['method']", "'umap' or 'pca'", method)
+        raise invalid_parameter(
+            "ProjectView", "layout['method']", "'umap', 'pca' or 'tsne'", method
+        )
     return _params_from(LAYOUT_METHODS[method], values, "layout")
 
 

@@ -1,0 +1,42 @@
+"""What the Map page shows, gathered once so its parts draw from one description."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import plotly.graph_objects as go
+
+from lib.engine.cluster import Clustering, ClusterParams
+from lib.engine.corpus import Corpus
+from lib.engine.reduce import Projection
+from lib.engine.service import Embedding, LayoutParams
+from pages.state import Source
+
+CLUSTER_COLOR = "found clusters"
+HONESTY_COLOR = "map honesty (true neighbours kept)"
+FITTED_COLOR = "fitted or placed by UMAP"
+
+
+@dataclass(frozen=True)
+class MapView:
+    """The corpus, its vectors, the map and clusters drawn, and how the page may change them.
+
+    fixed: the layout and clustering are as saved or as the server offers them (not editable);
+    huge: a precomputed map above the huge-map threshold; fitted_mask: which points UMAP was
+    fitted on (huge maps placed in part), None when all were.
+    """
+
+    source: Source
+    corpus: Corpus = field(repr=False)
+    found: Embedding = field(repr=False)
+    params: LayoutParams
+    cluster_params: ClusterParams
+    mapped: Projection = field(repr=False)
+    clusters: Clustering = field(repr=False)
+    color_choice: str
+    fixed: bool
+    huge: bool
+    is_hosted: bool
+    fitted_mask: np.ndarray | None = field(default=None, repr=False)
+    figure: go.Figure | None = field(default=None, repr=False)
