@@ -19,7 +19,7 @@ from lib.engine.corpus import Corpus
 from lib.engine.embed import available_models, embed_texts, load_model
 from lib.engine.reduce import PCAParams, Projection, UMAPParams
 from lib.engine.service import Embedding
-from lib.engine.tsne import TSNEParams, estimate_tsne_seconds, project_tsne
+from lib.engine.tsne import TSNEParams, estimate_tsne_seconds
 from lib.errors import EmbedscopeError
 from lib.figures.compare import (
     agreement_color,
@@ -101,11 +101,6 @@ def choice_embedding(corpus: Corpus, choice: Choice) -> Embedding:
     return engine().uploaded(run.vectors)  # keyed by its numbers: never mixed with bf16 ones
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _tsne(_vectors: np.ndarray, key: str, params: TSNEParams) -> Projection:
-    return project_tsne(_vectors, params)
-
-
 def choice_layout(found: Embedding, name: str, side: str) -> Projection | None:
     """The 2-D map of `found` by the layout `name`; None while a long t-SNE waits for a click."""
     if name == "PCA":
@@ -114,12 +109,12 @@ def choice_layout(found: Embedding, name: str, side: str) -> Projection | None:
         params = state.map_layout()
         params = params if isinstance(params, UMAPParams) else UMAPParams()
         return layout(found, replace(params, n_components=2))
-    seconds = estimate_tsne_seconds(len(found.vectors))
-    st.caption(f"t-SNE of {len(found.vectors):,} documents: about {seconds:,.0f} s here.")
-    if seconds >= TSNE_ASK_FROM and not st.button("Compute t-SNE", key=f"compare_tsne_{side}"):
-        return None
-    with st.spinner("Computing t-SNE…", show_time=True):
-        return _tsne(found.vectors, found.key, TSNEParams())
+    if engine().peek_layout(found, TSNEParams()) is None:
+        seconds = estimate_tsne_seconds(len(found.vectors))
+        st.caption(f"t-SNE of {len(found.vectors):,} documents: about {seconds:,.0f} s here.")
+        if seconds >= TSNE_ASK_FROM and not st.button("Compute t-SNE", key=f"compare_tsne_{side}"):
+            return None
+    return layout(found, TSNEParams())  # the engine caches it like any map
 
 
 def pick(side: str, choices: list[Choice], default: int) -> tuple[Choice, str]:
