@@ -22,6 +22,7 @@ from lib.engine.embed import DEFAULT_MODEL, embed_texts, load_model
 from lib.engine.honesty import honesty_report
 from lib.engine.neighbors import cosine_matrix, top_k
 from lib.engine.reduce import PCAParams, UMAPParams
+from lib.engine.tsne import TSNEParams
 from lib.query.words import analogy, load_glove
 from lib.teach.lessons import (
     analogy_benchmark,
@@ -165,25 +166,29 @@ def test_placement_reveal_leaves_the_map_unchanged(sample, model):
     assert float(metrics(at)["Your miss (share of the map's diagonal)"].rstrip("%")) > 0
 
 
-def test_pca_and_umap_numbers_match_honesty_report(sample):
+def test_pca_umap_and_t_sne_numbers_match_honesty_report(sample):
     at = lessons_page("maps")
+    if any(button.key == "lessons_maps_tsne" for button in at.button):
+        at.button(key="lessons_maps_tsne").click().run()
     vectors = engine_vectors(sample)
     labels = [metric.label for metric in at.metric]
     values = [metric.value for metric in at.metric]
     kept, trust, variance = "True neighbours kept (mean)", "Trustworthiness", "Variance kept by PCA"
-    assert labels == [kept, trust, variance, kept, trust]
+    assert labels == [kept, trust, variance, kept, trust, kept, trust]
+    tsne_report = honesty_report(vectors, engine_map(sample, TSNEParams()), 10)
+    assert values[5:] == [f"{tsne_report.mean:.0%}", f"{tsne_report.trustworthiness:.3f}"]
     pca = engine_map(sample, PCAParams())
     pca_report = honesty_report(vectors, pca, 10)
     umap_report = honesty_report(vectors, engine_map(sample, UMAPParams()), 10)
     assert values[:2] == [f"{pca_report.mean:.0%}", f"{pca_report.trustworthiness:.3f}"]
-    assert values[3:] == [f"{umap_report.mean:.0%}", f"{umap_report.trustworthiness:.3f}"]
+    assert values[3:5] == [f"{umap_report.mean:.0%}", f"{umap_report.trustworthiness:.3f}"]
     centred = vectors - vectors.mean(axis=0)
     total = float((centred**2).sum())
     kept_variance = float(
         ((centred @ np.linalg.svd(centred, full_matrices=False)[2][:2].T) ** 2).sum()
     )
     assert values[2] == f"{kept_variance / total:.0%}"
-    assert umap_report.mean > pca_report.mean
+    assert umap_report.mean > pca_report.mean and tsne_report.mean > pca_report.mean
 
 
 def test_parameter_grid_titles_its_maps_and_makes_one_the_main_map():

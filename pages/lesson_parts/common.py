@@ -16,7 +16,8 @@ import streamlit as st
 from lib.engine.cluster import ClusterParams
 from lib.engine.corpus import DATA_DIR, Corpus
 from lib.engine.embed import DEFAULT_MODEL, embed_texts
-from lib.engine.reduce import PCAParams, Projection, UMAPParams
+from lib.engine.reduce import Projection, UMAPParams
+from lib.engine.service import LayoutParams
 from lib.engine.store import default_home
 from lib.errors import EmbedscopeError
 from lib.figures.map import ColorBy, hover_labels
@@ -129,7 +130,7 @@ def umap_params() -> UMAPParams:
     return replace(params, n_components=2) if isinstance(params, UMAPParams) else UMAPParams()
 
 
-def map_of(vectors: np.ndarray, key: str, params: UMAPParams | PCAParams) -> Projection:
+def map_of(vectors: np.ndarray, key: str, params: LayoutParams) -> Projection:
     """A cached map; lib errors stop the lesson with a message.
 
     On a hosted server a UMAP map other than the one the Map page shows would be a new fit for

@@ -1,4 +1,4 @@
-"""Lesson 3 · Same data, different maps: PCA and UMAP side by side, each with its honesty."""
+"""Lesson 3 · Same data, different maps: PCA, UMAP and t-SNE side by side, each with its honesty."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from lib.engine.reduce import PCAParams
+from lib.engine.reduce import PCAParams, Projection
+from lib.engine.service import Embedding
+from lib.engine.tsne import TSNEParams, estimate_tsne_seconds
 from lib.errors import EmbedscopeError
 from lib.figures.lessons import highlight_figure
 from lib.figures.map import ColorBy
-from pages._common import honesty, md
+from pages import state
+from pages._common import engine, honesty, hosted, show_error
 from pages.lesson_parts.common import (
     corpus_context,
     group_picker,
@@ -22,6 +25,7 @@ from pages.lesson_parts.common import (
 from pages.widgets import honesty_metrics
 
 NONE = "(none)"
+TSNE_ASK_FROM = 10.0  # seconds: a t-SNE expected to take longer waits for a click
 
 
 def show() -> None:
@@ -30,9 +34,11 @@ def show() -> None:
     umap_map = map_of(vectors, key, umap_params())
     pca_map = map_of(vectors, key, PCAParams())
     st.markdown(
-        "The same vectors, two maps. **PCA** keeps the two directions with the most variance: "
+        "The same vectors, three maps. **PCA** keeps the two directions with the most variance: "
         "distances stay linear and honest at large scale, but most of the detail is lost. "
-        "**UMAP** keeps each point's near neighbours and lets the big picture go. Under each map: "
+        "**UMAP** keeps each point's near neighbours and lets the big picture go. **t-SNE** "
+        "keeps near neighbours too, but the distances between its groups mean little. Under "
+        "each map: "
         f"**true neighbours kept** (the share of each document's {k} true neighbours that are "
         f"also among its {k} nearest on the map) and **trustworthiness** (1 = no false "
         "neighbours on the map). Pick a group to ring it in both."
@@ -40,23 +46,41 @@ def show() -> None:
     color = group_picker(corpus, vectors, key, umap_map, "lessons_maps_color", label="Colour by")
     rows, chosen = highlighted_group(color)
     labels = hover(corpus, corpus.content_hash)
-    sides = zip(st.columns(2), (pca_map, umap_map), ("PCA", "UMAP"), strict=True)
+    columns = st.columns(3)
+    with columns[2]:
+        tsne_map = tsne_of(vectors, key)
+    sides = zip(columns, (pca_map, umap_map, tsne_map), ("PCA", "UMAP", "t-SNE"), strict=True)
     for column, mapped, title in sides:
+        if mapped is None:
+            continue
         with column:
             try:
                 report = honesty(vectors, key, mapped, k)
             except EmbedscopeError as error:
-                st.error(md(error))
+                show_error(error)
                 continue
             figure = highlight_figure(
                 mapped.coords, labels, color=color, rows=rows, highlight_name=chosen, title=title
             )
             st.plotly_chart(figure, key=f"lessons_maps_{title.lower()}")
             honesty_metrics(report, mapped.explained_variance)
-    st.caption(
-        "t-SNE is left out: on this server it takes far longer than UMAP even on a few hundred "
-        "documents, and it cannot place new points on an existing map."
-    )
+
+
+def tsne_of(vectors: np.ndarray, key: str) -> Projection | None:
+    """The t-SNE map when it is cached or quick; else its cost and a button (None until then).
+    A hosted server computes none for a visitor."""
+    params = TSNEParams()
+    found = engine().peek_layout(Embedding(vectors, key, state.source().model_name), params)
+    if found is not None:
+        return found
+    seconds = estimate_tsne_seconds(len(vectors))
+    if hosted().hosted:
+        st.caption("t-SNE: this hosted server computes no new map for a visitor.")
+        return None
+    st.caption(f"t-SNE of {len(vectors):,} documents takes about {seconds:,.0f} s here.")
+    if seconds >= TSNE_ASK_FROM and not st.button("Compute t-SNE", key="lessons_maps_tsne"):
+        return None
+    return map_of(vectors, key, params)
 
 
 def highlighted_group(color: ColorBy) -> tuple[list[int], str]:
