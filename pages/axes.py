@@ -12,7 +12,10 @@ from lib.query.axes import (
     pole_vector,
     split_prompts,
 )
+from pages import state
 from pages._common import active_corpus, active_vectors, md, show_error, text_embedder
+
+state.require_app_frame()  # a direct link on a fresh server: rerun inside app.py's frame
 
 AUC_TEXT = (
     "**AUC** is the chance that a random document with the label lies further toward the first "

@@ -46,6 +46,8 @@ from pages._common import (
     true_neighbors,
 )
 
+state.require_app_frame()  # a direct link on a fresh server: rerun inside app.py's frame
+
 LAYOUTS = ("UMAP", "PCA", "t-SNE")
 TSNE_ASK_FROM = 10.0  # seconds: a t-SNE expected to take longer waits for a button
 FP32 = "fp32"

@@ -24,6 +24,7 @@ from lib.engine.embed import (
 from lib.engine.vectors import UploadedVectors, load_vectors
 from lib.errors import EmbedscopeError
 from lib.share.projects import ProjectSummary
+from pages import state
 from pages._common import (
     DEFAULT_SAMPLE,
     corpus_embedding,
@@ -36,6 +37,8 @@ from pages._common import (
     show_error,
     show_vectors,
 )
+
+state.require_app_frame()  # a direct link on a fresh server: rerun inside app.py's frame
 
 OTHER_MODEL = "Another sentence-transformers model…"
 PROJECTS = "Saved projects"

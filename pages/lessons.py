@@ -9,6 +9,7 @@ teacher save views as a lesson with a link. Only the picked lesson renders.
 
 import streamlit as st
 
+from pages import state
 from pages._common import active_corpus, md
 from pages.lesson_parts import (
     analogies,
@@ -24,6 +25,8 @@ from pages.lesson_parts import (
     sizes,
 )
 from pages.lesson_parts.player import followed_lesson, play_lesson
+
+state.require_app_frame()  # a direct link on a fresh server: rerun inside app.py's frame
 
 LESSONS = {
     "similarity": ("1 · Guess the similarity", similarity.show),

@@ -31,6 +31,8 @@ from pages.map_parts.honesty import honesty_section
 from pages.map_parts.share import share_section
 from pages.map_parts.view import CLUSTER_COLOR, FITTED_COLOR, HONESTY_COLOR, MapView
 
+state.require_app_frame()  # a direct link on a fresh server: rerun inside app.py's frame
+
 TSNE_ASK_FROM = 10.0  # seconds: a t-SNE expected to take longer waits for a click
 MAX_TABLE_ROWS = 1_000
 

@@ -78,9 +78,14 @@ def init(default_sample: str, default_model: str) -> None:
 
 def source() -> Source:
     """What this session shows; a page run without app.py's frame is first routed through it."""
+    require_app_frame()
+    return st.session_state[SOURCE]
+
+
+def require_app_frame() -> None:
+    """Every page calls this first: a page file run on its own reruns through app.py."""
     if SOURCE not in st.session_state:
         _route_through_app()
-    return st.session_state[SOURCE]
 
 
 def _route_through_app() -> None:

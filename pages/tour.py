@@ -23,6 +23,7 @@ from lib.figures.query import map_positions, query_map_figure, similarity_heatma
 from lib.query.expressions import evaluate, parse_expression, rank
 from lib.query.words import load_glove, word_expression
 from lib.teach.tour import cluster_agreement, vector_summary
+from pages import state
 from pages._common import (
     clustering,
     corpus_embedding,
@@ -34,6 +35,8 @@ from pages._common import (
     show_error,
     text_model,
 )
+
+state.require_app_frame()  # a direct link on a fresh server: rerun inside app.py's frame
 
 PAGES = Path(__file__).parent
 SAMPLE = "topics"

@@ -15,7 +15,10 @@ from lib.query.words import (
     load_glove,
     word_expression,
 )
+from pages import state
 from pages._common import hosted, md, projection, show_error
+
+state.require_app_frame()  # a direct link on a fresh server: rerun inside app.py's frame
 
 MAX_EXTRA_WORDS = 50  # each unknown word is looked up among 50,000 for suggestions
 MAX_WORD_CHARS = 40

@@ -35,7 +35,7 @@ def sidebar_links_until_drawn(tab, url: str, drawn: str) -> list[set[str]]:
 
 @pytest.mark.parametrize(
     ("path", "title"),
-    [("/", "Map"), ("/map?sample=topics", "Map"), ("/lessons", "Lessons")],
+    [("/", "Map"), ("/map?sample=topics", "Map"), ("/lessons", "Lessons"), ("/corpus", "Corpus")],
 )
 def test_a_fresh_server_shows_only_the_apps_navigation(browser, path, title):
     """Direct links on a fresh server open the linked page inside the app's frame."""
