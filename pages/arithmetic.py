@@ -1,5 +1,7 @@
 """Arithmetic page: add and subtract documents and free text; the hits and the path on the map."""
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -12,6 +14,7 @@ from lib.figures.map import ColorBy, hover_labels
 from lib.figures.query import map_positions, query_map_figure, similarity_heatmap, step_labels
 from lib.query.examples import Example, corpus_examples
 from lib.query.expressions import Hit, evaluate, parse_expression, rank
+from pages import state
 from pages._common import (
     NO_TEXT_MODEL,
     clustering,
@@ -21,6 +24,8 @@ from pages._common import (
     show_error,
     text_embedder,
 )
+
+state.require_app_frame()  # a direct link on a fresh server: rerun inside app.py's frame
 
 GRAMMAR = (
     'Terms: "quoted text", #id (a document), or bare words; combine with + and -, weight with '
@@ -46,9 +51,9 @@ def use_example(source: str) -> None:
 @st.cache_data(show_spinner=False, max_entries=32)
 def _examples(
     _texts: list[str], _vectors: np.ndarray, _groups: np.ndarray, _names: dict[int, str],
-    key: str, grouping: str, free_text: bool,
+    key: str, digest: str, free_text: bool,
 ) -> list[Example]:  # fmt: skip
-    """Examples for the corpus whose vectors are under `key`, grouped by `grouping`."""
+    """Examples for the vectors under `key`; `digest` names the texts, groups and group names."""
     return corpus_examples(_texts, _vectors, _groups, _names, free_text=free_text)
 
 
@@ -58,13 +63,16 @@ def examples_for(
     """Examples built from this corpus: its first label column's groups, else its clusters."""
     columns = corpus.label_columns()
     if columns:
-        codes, values = pd.factorize(corpus.metadata[columns[0]])
+        groups, values = pd.factorize(corpus.metadata[columns[0]])
         names = {code: str(value) for code, value in enumerate(values)}
-        return _examples(corpus.texts, vectors, codes, names, key, columns[0], embedder is not None)
-    params = current_cluster_params()
-    found = clustering(vectors, corpus, key, params, mapped)
+    else:
+        found = clustering(vectors, corpus, key, current_cluster_params(), mapped)
+        groups, names = found.labels, found.names
+    digest = hashlib.sha256(corpus.content_hash.encode())
+    digest.update(np.ascontiguousarray(groups, dtype=np.int64).tobytes())
+    digest.update(repr(sorted(names.items())).encode())
     return _examples(
-        corpus.texts, vectors, found.labels, found.names, key, repr(params), embedder is not None
+        corpus.texts, vectors, groups, names, key, digest.hexdigest(), embedder is not None
     )
 
 
