@@ -224,8 +224,8 @@ def add_query_marker(figure: go.Figure, point: object, *, label: str) -> go.Figu
 
 
 def _fixed_view(figure: go.Figure) -> go.Figure:
-    """Zoom instead of lasso on 2-D figures that nobody selects on (3-D keeps its orbit)."""
-    if figure.layout.dragmode == "lasso":
+    """Zoom instead of pan on 2-D figures that nobody selects on (3-D keeps its orbit)."""
+    if figure.layout.dragmode == "pan":
         figure.update_layout(dragmode="zoom")
     return figure
 
