@@ -15,6 +15,7 @@ from pages.lesson_parts import (
     analogies,
     bookmarks,
     maps,
+    models,
     noise,
     opposites,
     parameters,
@@ -40,6 +41,7 @@ LESSONS = {
     "analogies": ("9 · Analogies, honestly", analogies.show),
     "opposites": ("10 · Similar is not synonymous", opposites.show),
     "bookmarks": ("11 · Bookmarks make lessons", bookmarks.show),
+    "models": ("12 · Which model? Meaning or language", models.show),
 }
 
 following = followed_lesson()

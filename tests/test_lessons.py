@@ -507,3 +507,21 @@ def test_default_opposites_are_all_known_words(glove):
     assert (
         report.loc[report["rank"] == 1, "second"] == report.loc[report["rank"] == 1, "nearest"]
     ).all()
+
+
+def test_neighbor_label_share_matches_a_brute_force_loop():
+    from lib.teach.lessons import neighbor_label_share
+
+    rng = np.random.default_rng(4)
+    vectors = rng.normal(size=(40, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    labels = [f"g{i % 3}" for i in range(40)]
+    shares = []
+    for i in range(40):
+        scores = vectors @ vectors[i]
+        scores[i] = -np.inf
+        nearest = np.argsort(-scores, kind="stable")[:5]
+        shares.append(np.mean([labels[j] == labels[i] for j in nearest]))
+    assert neighbor_label_share(vectors, labels, k=5) == pytest.approx(np.mean(shares))
+    with pytest.raises(ParameterError, match="labels must have one value per vector"):
+        neighbor_label_share(vectors, labels[:-1])

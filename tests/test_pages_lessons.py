@@ -49,6 +49,7 @@ LESSONS = [
     "analogies",
     "opposites",
     "bookmarks",
+    "models",
 ]
 
 
@@ -367,3 +368,25 @@ def test_every_lesson_on_a_hosted_server_fits_no_map(hosted_no_fits, lesson):
     assert says_off == (lesson in NEW_MAPS)
     if lesson in NEW_MAPS:
         assert not at.get("plotly_chart")
+
+
+def test_lesson_12_measures_meaning_against_language_for_both_models():
+    """Issue 16's lesson: recomputed shares, the multilingual model groups by topic."""
+    from lib.engine.embed import DEFAULT_MODEL, MULTILINGUAL_MODEL
+    from lib.engine.neighbors import exact_knn
+
+    at = lessons_page("models")
+    table = at.dataframe[0].value
+    assert table["model"].tolist() == [DEFAULT_MODEL, MULTILINGUAL_MODEL]
+    import pages._common as common
+
+    sample = common.engine().sample("multilingual")
+    for model_name, topic, language in table.itertuples(index=False):
+        rows = exact_knn(common.engine().peek_vectors(sample, model_name).vectors, 10).indices
+        for column, shown in (("label", topic), ("language", language)):
+            values = sample.metadata[column].to_numpy()
+            assert shown == pytest.approx((values[rows] == values[:, None]).mean(), abs=1e-9)
+    shares = table.set_index("model")
+    assert shares.loc[MULTILINGUAL_MODEL, "same topic"] >= 0.78
+    assert shares.loc[MULTILINGUAL_MODEL, "same language"] <= 0.30
+    assert shares.loc[DEFAULT_MODEL, "same language"] > shares.loc[DEFAULT_MODEL, "same topic"]

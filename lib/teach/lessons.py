@@ -463,3 +463,17 @@ def load_negations(path: str | Path = NEGATIONS_FILE) -> pd.DataFrame:
             f"{int(np.flatnonzero(blank.to_numpy())[0]) + 1} instead."
         )
     return table
+
+
+def neighbor_label_share(vectors: np.ndarray, labels: Sequence[object], k: int = 10) -> float:
+    """The mean share of each row's k nearest neighbours (cosine, itself left out) that carry
+    its label: what lesson 12 compares across models (chance: the label's frequency)."""
+    values = np.asarray([str(label) for label in labels])
+    if len(values) != len(vectors):
+        raise ParameterError(
+            f"neighbor_label_share labels must have one value per vector ({len(vectors)}); "
+            f"got {len(values)} instead."
+        )
+    check_int("neighbor_label_share", "k", k, 1, len(vectors) - 1)
+    rows = exact_knn(vectors, k).indices
+    return float((values[rows] == values[:, None]).mean())
