@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
@@ -48,6 +47,7 @@ from lib.engine.scale import (  # noqa: E402
     project_at_scale,
 )
 from lib.share.projects import ProjectStore, ProjectView  # noqa: E402
+from tests.browser.conftest import wait_healthy  # noqa: E402  (one health poll for all)
 
 DIM = 384
 N_TOPICS = 50
@@ -257,20 +257,6 @@ def browser_draw(work: Path, n: int, project_id: str) -> dict:
         log.close()
     print(f"  drawn in {drawn:.1f} s; server peak RSS {peak:,.0f} MB", file=sys.stderr)
     return {"drawn s": drawn, "server peak MB": peak}
-
-
-def wait_healthy(url: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"streamlit exited with code {server.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError("streamlit did not become healthy within 180 s")
 
 
 def peak_rss_mb(pid: int) -> float:
