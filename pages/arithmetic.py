@@ -44,10 +44,6 @@ embedder = text_embedder()
 embed = embedder or no_text_model
 
 
-def use_example(source: str) -> None:
-    st.session_state["arith_expression"] = source
-
-
 @st.cache_data(show_spinner=False, max_entries=32)
 def _examples(
     _texts: list[str], _vectors: np.ndarray, _groups: np.ndarray, _names: dict[int, str],
@@ -94,20 +90,18 @@ st.caption(
 )
 
 examples = examples_for(corpus, vectors, vectors_key, mapped)
-if st.session_state.get("arith_examples_for") != vectors_key:  # a new corpus: its own default
-    st.session_state["arith_examples_for"] = vectors_key
-    st.session_state["arith_expression"] = examples[0].expression if examples else ""
+state.prepare_arith_expression(vectors_key, examples[0].expression if examples else "")
 bar = st.container(horizontal=True, vertical_alignment="center")
 bar.caption("Examples:")
 for example in examples:
     bar.button(
         f"`{example.expression}`",
-        on_click=use_example,
+        on_click=state.use_arith_example,
         args=(example.expression,),
         type="tertiary",
         help=md(example.description),
     )
-source = st.text_input("Expression", key="arith_expression", help=GRAMMAR)
+source = st.text_input("Expression", key=state.ARITH_EXPRESSION, help=GRAMMAR)
 k_column, keep_column = st.columns([2, 1])
 k = k_column.slider("Results (k)", 1, 50, 10, key="arith_k")
 keep_inputs = keep_column.toggle(

@@ -268,6 +268,22 @@ def stop_following_lesson() -> None:
     st.session_state.pop(BOOKMARKS_FOLLOWING, None)
 
 
+def use_arith_example(expression: str) -> None:
+    """Put an example into the Arithmetic page's expression box."""
+    st.session_state[ARITH_EXPRESSION] = expression
+
+
+def prepare_arith_expression(vectors_key: str, default: str) -> None:
+    """Give the Arithmetic page's box this corpus's `default` when the corpus changed since the
+    page last ran; an expression set before the page's first run (a lesson step, a link) stays."""
+    previous = st.session_state.get(ARITH_EXAMPLES_FOR)
+    if previous == vectors_key:
+        return
+    st.session_state[ARITH_EXAMPLES_FOR] = vectors_key
+    if previous is not None or not st.session_state.get(ARITH_EXPRESSION):
+        st.session_state[ARITH_EXPRESSION] = default
+
+
 def set_arith_expression(expression: str, vectors_key: str) -> None:
     """Preset the Arithmetic page's expression box for the corpus whose vectors have
     `vectors_key` (so the page keeps it instead of that corpus's first example)."""

@@ -820,17 +820,17 @@ def test_more_bad_share_links_say_so_and_keep_the_sample(params, message):
 
 
 def test_sessions_are_isolated_and_identical_corpora_share_embeddings(monkeypatch):
-    import pages._common as common
+    import lib.engine.service as service
 
     computed: list[int] = []
-    original = common.embed_texts
+    original = service.embed_texts
 
     def counting(*args, **kwargs):
         run = original(*args, **kwargs)
         computed.append(run.n_computed)
         return run
 
-    monkeypatch.setattr(common, "embed_texts", counting)
+    monkeypatch.setattr(service, "embed_texts", counting)
     lines = [
         f"Private line {i} of session A about {'boats' if i % 2 else 'bread'}" for i in range(12)
     ]

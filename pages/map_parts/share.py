@@ -59,8 +59,7 @@ def save_section(view: MapView) -> None:
         st.markdown("**This project is saved**: its link reopens this view.")
     else:
         st.markdown("**Save as a project** to get a link that reopens this exact view.")
-        title = st.text_input("Title", value=str(view.corpus.source)[:80], key="map_title",
-                              max_chars=200)  # fmt: skip
+        title = st.text_input("Title", value=str(view.corpus.source)[:80], key="map_title")
         if st.button("Save project", icon=":material/save:", key="map_save"):
             try:
                 save_project(view, title)
