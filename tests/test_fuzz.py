@@ -22,17 +22,11 @@ from lib.figures.lessons import clicked_guess
 from lib.share.bookmarks import parse_rows
 
 TARGETS = targets()
-OPEN = "open bug in a file this change does not own (see the xfail regressions below)"
 
 
 @pytest.mark.parametrize(
     "name",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=False, reason=OPEN))
-        if name == "lesson_click"
-        else name
-        for name in sorted(TARGETS)
-    ],
+    [name for name in sorted(TARGETS)],
 )
 def test_a_short_seeded_fuzz_run_raises_only_our_errors(name):
     target = TARGETS[name]
@@ -122,24 +116,11 @@ def test_an_npy_of_the_wrong_byte_count_is_read_from_the_header_only():
         load_vectors({"v.npy": data[:-1]})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="lib/share/bookmarks.py (another engineer's): parse_rows calls int() on a typed id "
-    "of over 4,300 digits, which Python refuses with a plain ValueError",
-)
 def test_a_typed_document_id_of_5000_digits_is_our_error():
     with pytest.raises(EmbedscopeError, match=r"is not a document id|There is no document"):
         parse_rows("1" * 5000, 10)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(ValueError, TypeError),
-    reason="lib/figures/lessons.py (another engineer's): clicked_guess calls int() on any "
-    "str.isdigit() cell ('g:\u00b2' is a digit to isdigit, not to int) and reversed() on a "
-    "forged non-list 'points'",
-)
 @pytest.mark.parametrize(
     "event",
     [{"selection": {"points": [{"customdata": "g:\u00b2"}]}}, {"selection": {"points": 5}}],

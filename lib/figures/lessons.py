@@ -183,7 +183,10 @@ def clicked_guess(event: object, coords: np.ndarray, grid: np.ndarray) -> np.nda
     None when nothing is selected; with several points selected, the last one counts.
     """
     selection = _field(event, "selection") or {}
-    for point in reversed(_field(selection, "points") or []):
+    points = _field(selection, "points") or []
+    if not isinstance(points, list | tuple):  # the event comes from the browser: untrusted
+        return None
+    for point in reversed(points):
         value = _field(point, "customdata")
         if isinstance(value, Mapping):
             value = next(iter(value.values()), None)
@@ -191,7 +194,7 @@ def clicked_guess(event: object, coords: np.ndarray, grid: np.ndarray) -> np.nda
             value = value[0] if value else None
         if isinstance(value, str) and value.startswith(GRID_PREFIX):
             cell = value.removeprefix(GRID_PREFIX)
-            if cell.isdigit() and int(cell) < len(grid):
+            if cell.isascii() and cell.isdigit() and int(cell) < len(grid):
                 return np.asarray(grid[int(cell)], dtype=np.float64)
         elif isinstance(value, int | float) and float(value).is_integer():
             row = int(value)

@@ -163,13 +163,13 @@ def parse_rows(text: str, n_docs: int) -> tuple[int, ...]:
         if not token:
             continue
         number = token.removeprefix("#")
-        if not number.isdecimal():
+        if not (number.isascii() and number.isdigit()):
             raise ParameterError(
                 f"{token!r} is not a document id: type ids separated by commas, like 12, 40, #7."
             )
-        if int(number) >= n_docs:
+        if len(number) > len(str(n_docs)) or int(number) >= n_docs:
             raise ParameterError(
-                f"There is no document #{int(number)}: this corpus has ids 0 to {n_docs - 1}."
+                f"There is no document #{number[:20]}: this corpus has ids 0 to {n_docs - 1}."
             )
         rows.add(int(number))
     if len(rows) > MAX_SELECTION:
