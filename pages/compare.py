@@ -16,7 +16,7 @@ from lib.engine.compare import (
     neighbor_agreement,
 )
 from lib.engine.corpus import Corpus
-from lib.engine.embed import available_models, embed_texts, load_model
+from lib.engine.embed import MULTILINGUAL_MODEL, available_models, embed_texts, load_model
 from lib.engine.reduce import PCAParams, Projection, UMAPParams
 from lib.engine.service import Embedding
 from lib.engine.tsne import TSNEParams, estimate_tsne_seconds
@@ -83,6 +83,13 @@ def embedding_choices(corpus: Corpus, is_hosted: bool) -> list[Choice]:
         if not is_hosted and len(info.precisions) > 1 and "@" in engine().model_id(info.name):
             choices.append(Choice(f"{info.name} at fp32", info.name, FP32))
     return choices
+
+
+def second_default(choices: list[Choice]) -> int:
+    """The multilingual model when it is offered (the comparison most worth seeing), else the
+    second choice."""
+    found = [i for i, c in enumerate(choices) if c.model_name == MULTILINGUAL_MODEL and i > 0]
+    return found[0] if found else 1
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -187,7 +194,7 @@ left, right = st.columns(2)
 with left:
     first_choice, first_method = pick("First", choices, 0)
 with right:
-    second_choice, second_method = pick("Second", choices, 1)
+    second_choice, second_method = pick("Second", choices, second_default(choices))
 if first_choice == second_choice:
     st.info("Pick two different embeddings to compare.")
     st.stop()

@@ -91,7 +91,7 @@ def confirm_tsne(params: TSNEParams) -> None:
         st.stop()
 
 
-layout_col, view_col, neighbors_col, dist_col = st.columns([1, 1, 2, 2])
+layout_col, view_col, neighbors_col, dist_col = st.columns([1.5, 1, 2, 2])
 method = layout_col.segmented_control(
     "Layout", ["UMAP", "PCA", "t-SNE"], key=state.MAP_METHOD, persist_state="session",
     disabled=fixed, help="t-SNE (openTSNE) keeps local neighbourhoods well; 2-D only, slower.",
