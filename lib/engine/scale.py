@@ -279,7 +279,7 @@ def huge_map_figure(
     figure.update_layout(
         template="none",
         height=height,
-        margin=dict(l=10, r=10, t=10, b=10),
+        margin=dict(l=10, r=10, t=36, b=10),  # room for the mode bar above the legend
         dragmode="pan",  # a click selects a point; lasso and box are in the mode bar
         legend=dict(itemsizing="constant"),
     )

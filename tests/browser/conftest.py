@@ -124,7 +124,18 @@ def plotted_points(tab) -> list[int]:
 
 
 def drag_lasso(tab, left: float, top: float, right: float, bottom: float) -> None:
-    """Draw a lasso along the rectangle's edges (page pixels) with the mouse, as a user would."""
+    """Pick the lasso in the mode bar of the chart under (left, top) (maps open in pan mode, where
+    a click selects a point), then draw along the rectangle's edges with the mouse, as users do."""
+    tab.evaluate(
+        """([x, y]) => {
+            const plot = [...document.querySelectorAll('.js-plotly-plot')].find(el => {
+                const box = el.getBoundingClientRect();
+                return x >= box.left && x <= box.right && y >= box.top && y <= box.bottom;
+            });
+            plot.querySelector('.modebar-btn[data-title="Lasso Select"]').click();
+        }""",
+        [left + 2, top + 2],
+    )
     tab.mouse.move(left, top)
     tab.mouse.down()
     for x, y in [(right, top), (right, bottom), (left, bottom), (left, top + 1)]:
