@@ -77,9 +77,10 @@ def tsne_of(vectors: np.ndarray, key: str) -> Projection | None:
     if hosted().hosted:
         st.caption("t-SNE: this hosted server computes no new map for a visitor.")
         return None
-    st.caption(f"t-SNE of {len(vectors):,} documents takes about {seconds:,.0f} s here.")
-    if seconds >= TSNE_ASK_FROM and not st.button("Compute t-SNE", key="lessons_maps_tsne"):
-        return None
+    if seconds >= TSNE_ASK_FROM:
+        st.caption(f"t-SNE of {len(vectors):,} documents takes about {seconds:,.0f} s here.")
+        if not st.button("Compute t-SNE", key="lessons_maps_tsne"):
+            return None
     return map_of(vectors, key, params)
 
 
