@@ -390,3 +390,12 @@ def test_lesson_12_measures_meaning_against_language_for_both_models():
     assert shares.loc[MULTILINGUAL_MODEL, "same topic"] >= 0.78
     assert shares.loc[MULTILINGUAL_MODEL, "same language"] <= 0.30
     assert shares.loc[DEFAULT_MODEL, "same language"] > shares.loc[DEFAULT_MODEL, "same topic"]
+
+
+def test_lesson_12_opens_the_sample_on_the_compare_page():
+    at = lessons_page("models")
+    at.button(key="lessons_models_compare").click().run()
+    assert not at.exception
+    assert at.session_state[state.SOURCE] == state.Source(
+        state.SAMPLE, "multilingual", DEFAULT_MODEL
+    )

@@ -9,7 +9,7 @@ import streamlit as st
 from lib.engine.embed import DEFAULT_MODEL, MULTILINGUAL_MODEL
 from lib.errors import EmbedscopeError
 from lib.teach.lessons import neighbor_label_share
-from pages._common import corpus_embedding, engine, hosted, show_error
+from pages._common import corpus_embedding, engine, hosted, set_corpus, show_error
 
 SAMPLE = "multilingual"
 MODELS = (DEFAULT_MODEL, MULTILINGUAL_MODEL)
@@ -44,10 +44,13 @@ def show() -> None:
     })  # fmt: skip
     st.caption("Chance: 0.10 for the topic (10 topics), 0.25 for the language (4 languages).")
     st.markdown(
-        "See it on two maps side by side: open the sample on the **Compare** page and pick the "
-        "two models. Colour by `language`, then by `label`."
+        "See it on two maps side by side: the **Compare** page puts this sample under both "
+        "models. Colour by `language`, then by `label`."
     )
-    st.page_link("pages/compare.py", label="Open the Compare page", icon=":material/compare:")
+    if st.button("Compare the two models on this sample", icon=":material/compare:",
+                 key="lessons_models_compare"):  # fmt: skip
+        set_corpus(corpus, DEFAULT_MODEL)
+        st.switch_page("pages/compare.py")
 
 
 def sample_vectors(corpus, model_name: str):
