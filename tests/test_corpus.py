@@ -269,8 +269,9 @@ def test_over_max_documents_says_count_limit_and_cli() -> None:
     with pytest.raises(CorpusError, match=message):
         corpus_from_frame(pd.DataFrame({"text": [f"doc {i}" for i in range(5)]}), source="many",
                           max_documents=3)  # fmt: skip
-    read = r"many\.csv has more than 3 rows \(reading stopped there\); the limit here is 3 doc"
-    with pytest.raises(CorpusError, match=read + r"\. To map more, precompute with the command"):
+    read = r"many\.csv has more than 3 rows \(reading stopped there\); "
+    read += r"the limit here is 3 documents\. To map more, precompute with the command"
+    with pytest.raises(CorpusError, match=read):
         load_corpus(data.encode(), filename="many.csv", max_documents=3)
     assert len(load_corpus(data.encode(), filename="many.csv", max_documents=5)) == 5
 

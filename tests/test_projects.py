@@ -368,7 +368,7 @@ def test_save_refuses_inconsistent_projects(store, changes, message):
         ({"dimensions": 4}, "The 'dimensions' parameter of ProjectView"),
         ({"page": ""}, "The 'page' parameter"),
         ({"query": None}, "The 'query' parameter"),
-        ({"layout": {"method": "tsne"}}, r"The 'layout\['method'\]' parameter"),
+        ({"layout": {"method": "isomap"}}, r"The 'layout\['method'\]' parameter"),
         ({"layout": {"method": "umap", "n_neighbors": 1}}, "'n_neighbors' parameter of UMAP"),
         ({"clustering": {"bogus": 1}}, r"unknown keys \['bogus'\]"),
     ],
@@ -520,3 +520,12 @@ def test_a_delete_killed_after_unindexing_leaves_a_folder_the_next_open_removes(
     (store.root / saved.id / projects.UNINDEXED_MARK).write_text(_dead_owner())
     assert ProjectStore(store.root).leftovers_removed == 1
     assert not (store.root / saved.id).exists()
+
+
+def test_a_t_sne_view_round_trips():
+    from lib.engine.tsne import TSNEParams
+    from lib.share.projects import ProjectView
+
+    view = ProjectView.from_params(TSNEParams(perplexity=12.0), ClusterParams())
+    assert view.layout == {"method": "tsne", **asdict(TSNEParams(perplexity=12.0))}
+    assert view.layout_params() == TSNEParams(perplexity=12.0)
