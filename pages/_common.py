@@ -8,6 +8,8 @@ progress bars while the engine computes, and which corpus this session shows (pa
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import threading
 import time
@@ -365,6 +367,29 @@ def wait_for_warm_up() -> None:
     if thread is not None and thread.is_alive():
         with st.spinner("Finishing the server's warm-up (loading the model, compiling UMAP)…"):
             thread.join()
+
+
+# --- the last line of defence -------------------------------------------------------------------
+
+RAISE_ENV = "EMBEDSCOPE_RAISE_ERRORS"  # "1": let unexpected errors through (the tests set it)
+logger = logging.getLogger(__name__)
+
+
+def run_page(page: st.navigation) -> None:
+    """Run the page; an error nobody expected (a library's, not ours) becomes a short message
+    for the visitor and a traceback in the server log, and the session goes on."""
+    try:
+        page.run()
+    except EmbedscopeError as error:
+        show_error(error)
+    except Exception as error:
+        if os.environ.get(RAISE_ENV) == "1":
+            raise
+        logger.exception("unexpected error on page %s", page.url_path)
+        st.error(
+            f"Something went wrong on this page ({type(error).__name__}); it is logged on the "
+            "server. Other pages, and this one with other settings, still work."
+        )
 
 
 # --- display ------------------------------------------------------------------------------------

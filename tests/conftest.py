@@ -10,6 +10,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["EMBEDSCOPE_WARM_UP"] = "0"  # no background numba compile racing the tests
 os.environ["EMBEDSCOPE_PRECISION"] = "fp32"  # same vectors on every CPU; bf16 is tested explicitly
 os.environ["EMBEDSCOPE_HOME"] = tempfile.mkdtemp(prefix="embedscope-tests-")
+os.environ["EMBEDSCOPE_RAISE_ERRORS"] = "1"  # an unexpected error fails the test, not a message
 
 import numpy as np
 import pytest

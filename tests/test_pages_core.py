@@ -244,3 +244,27 @@ def test_t_sne_is_a_third_layout_measured_beside_umap_and_pca():
     kept = dict(zip(table["layout (2-D)"], table["true neighbours kept"], strict=True))
     assert kept["t-SNE"] > kept["PCA"] and kept["UMAP"] > kept["PCA"]
     assert table["trustworthiness"].between(0, 1).all()
+
+
+def test_an_unexpected_library_error_is_a_message_and_the_session_goes_on(tmp_path, monkeypatch):
+    """Issue 14: an exception from third-party code on a page path is shown as a message.
+
+    AppTest sends only a session's first run through app.py (later runs execute the page file
+    alone), so the error is raised in a first run, on an empty data home.
+    """
+    import lib.engine.service as service
+
+    monkeypatch.delenv("EMBEDSCOPE_RAISE_ERRORS")
+    monkeypatch.setenv("EMBEDSCOPE_HOME", str(tmp_path))  # nothing cached: clusters are computed
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("inside a library")
+
+    monkeypatch.setattr(service, "cluster_corpus", broken)
+    at = new_app().run()
+    assert not at.exception
+    assert any("Something went wrong on this page (ZeroDivisionError)" in e.value for e in at.error)
+    assert "topics" in at.sidebar.markdown[0].value, "the frame is still drawn"
+    monkeypatch.undo()
+    again = new_app().run()
+    assert not again.exception and not again.error
