@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from pages._common import app_pages, follow_share_link, init_session, run_page, sidebar
+from pages._common import init_session
+from pages.frame import app_pages, follow_share_link, run_page, sidebar
 
 st.set_page_config(page_title="embedscope", page_icon=":material/scatter_plot:", layout="wide")
 # config.toml hides Streamlit's own list of pages/ (it flashed on a fresh server's first paint);

@@ -52,8 +52,6 @@ LAYOUTS = ("UMAP", "PCA", "t-SNE")
 TSNE_ASK_FROM = 10.0  # seconds: a t-SNE expected to take longer waits for a button
 FP32 = "fp32"
 CHARTS = ("compare_chart_first", "compare_chart_second")
-SELECTION = "compare_selection"  # rows selected on either map (a tuple), shared by both
-LAST_SEEN = "compare_last_seen"  # each chart's selection as last read, to spot a new one
 AGREEMENT_COLOR = "neighbours in common"
 NO_COLOR = "none"
 SELECTION_MODES = ("points", "box", "lasso")
@@ -142,15 +140,10 @@ def linked_selection(n_rows: int) -> list[int]:
     Read before the charts are drawn; a chart redrawn with new highlights becomes a new widget
     whose own selection is then empty, which is not a new selection.
     """
-    last_seen = st.session_state.get(LAST_SEEN, {})
-    seen = {}
-    for chart in CHARTS:
-        rows = tuple(selected_rows(st.session_state.get(chart), n_rows=n_rows))
-        seen[chart] = rows
-        if rows and rows != last_seen.get(chart):
-            st.session_state[SELECTION] = rows
-    st.session_state[LAST_SEEN] = seen
-    return [row for row in st.session_state.get(SELECTION, ()) if row < n_rows]
+    charts = {
+        chart: tuple(selected_rows(st.session_state.get(chart), n_rows=n_rows)) for chart in CHARTS
+    }
+    return [row for row in state.compare_selection(charts) if row < n_rows]
 
 
 def color_for(name: str, corpus: Corpus, agreement) -> ColorBy | None:
@@ -260,7 +253,7 @@ if selection:
     st.subheader(f"{len(selection):,} selected documents")
     st.caption("Selected on either map, ringed in red on both.")
     if st.button("Clear selection", key="compare_clear"):
-        st.session_state[SELECTION] = ()
+        state.clear_compare_selection()
         st.rerun()
     table = document_table(corpus, selection, agreement=np.round(agreement.per_point[selection], 3))
     st.dataframe(table, hide_index=True, height=260)

@@ -97,7 +97,7 @@ def _route_through_app() -> None:
     pages switches that off for the whole server and keeps the linked page known; the rerun
     then goes through app.py, which shows it.
     """
-    from pages._common import app_pages  # pages._common imports this module
+    from pages.frame import app_pages  # pages.frame imports this module
 
     st.navigation(app_pages(), position="hidden")
     st.rerun()
@@ -128,11 +128,7 @@ def map_layout() -> LayoutParams:
         return PCAParams(n_components=dimensions)
     if st.session_state.get(MAP_METHOD) == "t-SNE":
         return TSNEParams()
-    return UMAPParams(
-        n_neighbors=int(st.session_state[MAP_N_NEIGHBORS]),
-        min_dist=float(st.session_state[MAP_MIN_DIST]),
-        n_components=dimensions,
-    )
+    return replace(map_umap_params(), n_components=dimensions)
 
 
 def map_clusters() -> ClusterParams:
@@ -195,6 +191,34 @@ def saved_project_id() -> str | None:
 
 def set_saved_project_id(project_id: str) -> None:
     st.session_state[MAP_SAVED] = project_id
+
+
+def map_umap_params() -> UMAPParams:
+    """The Map page's UMAP settings in 2-D, whatever layout it shows now."""
+    return UMAPParams(
+        n_neighbors=int(st.session_state[MAP_N_NEIGHBORS]),
+        min_dist=float(st.session_state[MAP_MIN_DIST]),
+    )
+
+
+# --- Compare page: one selection shared by both maps ---
+COMPARE_SELECTION = "compare_selection"  # rows selected on either map (a tuple)
+COMPARE_LAST_SEEN = "compare_last_seen"  # each chart's selection as last read, to spot a new one
+
+
+def compare_selection(charts: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
+    """The shared selection after reading each chart's current rows: a chart whose selection
+    changed since the last read replaces it (a redrawn chart's empty one does not)."""
+    last_seen = st.session_state.get(COMPARE_LAST_SEEN, {})
+    for chart, rows in charts.items():
+        if rows and rows != last_seen.get(chart):
+            st.session_state[COMPARE_SELECTION] = rows
+    st.session_state[COMPARE_LAST_SEEN] = dict(charts)
+    return st.session_state.get(COMPARE_SELECTION, ())
+
+
+def clear_compare_selection() -> None:
+    st.session_state[COMPARE_SELECTION] = ()
 
 
 # --- Lessons and bookmarks (keys and setters of pages/lessons.py and pages/lesson_parts/) ---

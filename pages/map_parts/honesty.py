@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from lib.engine.reduce import PCAParams, UMAPParams
+from lib.engine.reduce import PCAParams
 from lib.engine.tsne import TSNEParams, estimate_tsne_seconds
 from pages import state
 from pages._common import engine, honesty, layout
@@ -69,10 +69,7 @@ def measure_honesty(view: MapView) -> int:
 def compare_layouts(view: MapView, k: int) -> None:
     """The same two measures for the 2-D UMAP, PCA and t-SNE maps of this corpus, side by side."""
     candidates = {
-        "UMAP": UMAPParams(
-            n_neighbors=int(st.session_state[state.MAP_N_NEIGHBORS]),
-            min_dist=float(st.session_state[state.MAP_MIN_DIST]),
-        ),
+        "UMAP": state.map_umap_params(),
         "PCA": PCAParams(),
         "t-SNE": TSNEParams(),
     }

@@ -17,7 +17,8 @@ from lib.share.export import (
 )
 from lib.share.projects import ProjectView
 from pages import state
-from pages._common import open_project, project_store, share_link, show_error
+from pages._common import open_project, project_store, show_error
+from pages.frame import share_link
 from pages.map_parts.view import MapView
 
 
