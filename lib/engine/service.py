@@ -147,17 +147,19 @@ class Engine:
 
     def peek_vectors(self, corpus: Corpus, model_name: str) -> Embedding | None:
         """The corpus's vectors if any cache has them all (memory, shipped, disk, per text)."""
+        shipped_key = f"{corpus.content_hash}:{model_id_for(model_name, 'fp32')}"
+        held = self._memory.get(("vectors", shipped_key))
+        if held is not None:  # read and normalised once per engine, not on every page run
+            return Embedding(held, shipped_key, model_name)
         shipped_vectors = shipped.shipped_vectors(corpus.content_hash, model_name)
         if shipped_vectors is not None:  # fp32 vectors made by `python -m lib.engine.shipped`
-            key = f"{corpus.content_hash}:{model_id_for(model_name, 'fp32')}"
-            return self._remember(key, normalize_rows(shipped_vectors), model_name)
+            return self._remember(shipped_key, normalize_rows(shipped_vectors), model_name)
         key = f"{corpus.content_hash}:{self.model_id(model_name)}"
-        found = self._memory.get(("vectors", key))
-        if found is None:
-            found = self._stored_matrix(key)
-        if found is None:
-            found = self._cached_texts(corpus, key)
-        return None if found is None else self._remember(key, found, model_name)
+        found = self.embedding(key, model_name)
+        if found is not None:
+            return found
+        texts = self._cached_texts(corpus, key)
+        return None if texts is None else self._remember(key, texts, model_name)
 
     def vectors(
         self,
