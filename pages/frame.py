@@ -1,10 +1,13 @@
 """The app's frame: its page list, the shared sidebar with the share link, following a share
-link, and the last-resort error net around each page. app.py is these four calls."""
+link, the last-resort error net around each page, and what the server does when it starts.
+app.py is these calls."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -23,7 +26,18 @@ from pages._common import (
     saved_project,
     set_corpus,
     show_error,
+    start_warm_up,
 )
+
+
+@contextlib.asynccontextmanager
+async def server_lifespan(_app: st.App) -> AsyncIterator[None]:
+    """`streamlit run app.py` runs this once when the server starts (st.App's lifespan): the
+    warm-up begins before anyone opens a page, and importing this module has already loaded the
+    page plumbing the first page run needs."""
+    start_warm_up()
+    yield
+
 
 # --- the app's pages -----------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from pages._common import (
     saved_project,
     show_error,
 )
-from pages.map_parts.honesty import honesty_section
+from pages.map_parts.honesty import honesty_intro, honesty_measures
 from pages.map_parts.share import share_section
 from pages.map_parts.view import CLUSTER_COLOR, FITTED_COLOR, HONESTY_COLOR, MapView
 
@@ -179,8 +179,9 @@ view = MapView(
     mapped=mapped, clusters=clusters, color_choice=color_choice, fixed=fixed, huge=huge,
     is_hosted=is_hosted, fitted_mask=fitted_mask,
 )  # fmt: skip
-with st.expander("How honest is this map?", expanded=color_choice == HONESTY_COLOR):
-    honesty_k = honesty_section(view)
+honesty_box = st.expander("How honest is this map?", expanded=color_choice == HONESTY_COLOR)
+with honesty_box:  # the measures are filled in below the map, so the map shows first
+    honesty_k = honesty_intro(view)
 
 
 def huge_figure():
@@ -277,6 +278,8 @@ def map_and_selection() -> None:
 
 
 map_and_selection()
+with honesty_box:
+    honesty_measures(view, honesty_k)
 
 with st.expander(f"{clusters.n_clusters} clusters found"):
     summary = pd.DataFrame(

@@ -136,6 +136,34 @@ def test_umap_kernels_cache_compiled_code_in_the_data_home():
     assert numba_cache_dir() == Path(os.environ["NUMBA_CACHE_DIR"])
 
 
+def _umap_signatures() -> dict[str, int]:
+    """How many compiled versions each of UMAP's numba functions holds now."""
+    import sys
+
+    from numba.core.dispatcher import Dispatcher
+
+    return {
+        f"{name}.{key}": len(value.signatures)
+        for name, module in list(sys.modules.items())
+        if name.startswith("umap.") and module is not None
+        for key, value in list(vars(module).items())
+        if isinstance(value, Dispatcher)
+    }
+
+
+def test_the_warm_up_compiles_what_a_big_map_runs():
+    """After `warm_up` (one small fit), a map from the big path (exact kNN graph passed to UMAP,
+    SMALL_DATA points and more) needs no new machine code: the server's warm-up covers it."""
+    from lib.engine.reduce import warm_up
+
+    warm_up()
+    before = _umap_signatures()
+    vectors = normalize_rows(np.random.default_rng(3).normal(size=(SMALL_DATA, 8)))
+    project_umap(vectors, UMAPParams(n_epochs=10), compute_knn(vectors, 15))
+    after = _umap_signatures()
+    assert {name for name in after if after[name] != before.get(name, 0)} == set()
+
+
 def test_pca_reports_variance_kept(topic_vectors):
     from sklearn.decomposition import PCA
 

@@ -71,3 +71,23 @@ def test_shipped_numbers_match_a_recomputation(sample, real_model):
     expected = shipped.shipped_layout(corpus.content_hash, DEFAULT_MODEL, params)
     span = np.ptp(expected, axis=0).max()
     np.testing.assert_allclose(refit, expected, atol=1e-3 * span)
+
+
+@pytest.mark.parametrize("sample", shipped.SHIPPED_SAMPLES)
+def test_shipped_clusters_are_the_default_clustering_recomputed(sample):
+    """The shipped clustering answers for the default parameters only, and equals clustering the
+    served vectors now (labels and names), so the first map's clusters are the ones computed."""
+    from lib.engine.cluster import ClusterParams, cluster_corpus
+
+    corpus = load_sample(sample)
+    found = shipped.shipped_clusters(corpus.content_hash, DEFAULT_MODEL, ClusterParams())
+    served = shipped.shipped_vectors(corpus.content_hash, DEFAULT_MODEL)
+    fresh = cluster_corpus(served, corpus.texts, ClusterParams())
+    np.testing.assert_array_equal(found.labels, fresh.labels)
+    assert (found.names, found.sizes) == (fresh.names, fresh.sizes)
+    assert len(found.names) == 10
+    same = ClusterParams(min_cluster_size=25)  # KMeans ignores it: clusters identically
+    assert shipped.shipped_clusters(corpus.content_hash, DEFAULT_MODEL, same) is not None
+    for other in (ClusterParams(n_clusters=9), ClusterParams(space="map")):
+        assert shipped.shipped_clusters(corpus.content_hash, DEFAULT_MODEL, other) is None
+    assert shipped.shipped_clusters("0" * 64, DEFAULT_MODEL, ClusterParams()) is None

@@ -1,6 +1,9 @@
-"""The server warm-up thread: once per process, model and UMAP together, one "warm" log line."""
+"""The server warm-up: once per process, the model here while a compiler process fills numba's
+cache, then one "warm" log line."""
 
 import logging
+import subprocess
+import sys
 
 import pytest
 
@@ -16,6 +19,7 @@ def fresh_warm_up(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setenv(warmup.WARM_UP_ENV, "1")
     monkeypatch.setattr(reduce, "umap_module", lambda: steps.append("import"))
     monkeypatch.setattr(reduce, "warm_up", lambda: steps.append("compile"))
+    monkeypatch.setattr(warmup, "start_compilers", lambda: [])  # the cache is complete
     return steps
 
 
@@ -28,7 +32,77 @@ def test_warm_up_runs_once_per_process_and_says_when_warm(fresh_warm_up, caplog)
     assert not thread.is_alive() and warmup.warm_up_thread() is thread
     assert loads == ["model"] and fresh_warm_up == ["import", "compile"]
     [line] = [r.getMessage() for r in caplog.records if warmup.WARM_MESSAGE in r.getMessage()]
-    assert "model" in line and "UMAP compile" in line and "process CPU" in line
+    assert "model" in line and "UMAP kernels" in line and "process CPU" in line
+    assert "own process" not in line  # a complete cache starts no compiler
+
+
+def test_the_server_waits_for_its_compilers_then_loads_the_kernels(
+    fresh_warm_up, monkeypatch, caplog, tmp_path
+):
+    caplog.set_level(logging.INFO, logger=warmup.__name__)
+    monkeypatch.setenv(reduce.NUMBA_CACHE_ENV, str(tmp_path))
+    compilers = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])] * 2
+    monkeypatch.setattr(warmup, "start_compilers", lambda: compilers)
+    warmup.start_warm_up(lambda: None).join(30)
+    assert compilers[0].returncode == 0 and fresh_warm_up == ["import", "compile"]
+    [line] = [r.getMessage() for r in caplog.records if warmup.WARM_MESSAGE in r.getMessage()]
+    assert "UMAP compile (2 processes) 0." in line
+    assert warmup.compiled_marker().exists()  # the next start skips the compilers
+
+
+def test_a_failed_compiler_leaves_the_compiling_to_the_server(
+    fresh_warm_up, monkeypatch, caplog, tmp_path
+):
+    monkeypatch.setenv(reduce.NUMBA_CACHE_ENV, str(tmp_path))
+    compilers = [
+        subprocess.Popen([sys.executable, "-c", "raise SystemExit(code)".replace("code", code)])
+        for code in ("0", "3")
+    ]
+    monkeypatch.setattr(warmup, "start_compilers", lambda: compilers)
+    warmup.start_warm_up(lambda: None).join(30)
+    assert fresh_warm_up == ["import", "compile"]  # reduce.warm_up compiles in this process
+    assert any("compiler process failed ([0, 3])" in r.getMessage() for r in caplog.records)
+    assert not warmup.compiled_marker().exists()
+
+
+def test_a_hung_compiler_is_stopped(monkeypatch, tmp_path):
+    monkeypatch.setenv(reduce.NUMBA_CACHE_ENV, str(tmp_path))
+    compiler = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    assert not warmup.wait_compiled([compiler], timeout=0.5)
+    assert compiler.wait(5) != 0
+
+
+def test_the_compiler_processes_fill_the_cache_and_mark_it(tmp_path, monkeypatch):
+    """`python -m lib.engine.warmup small|big` compile into the data home's numba cache; when
+    both succeed the marker is left, and the next start runs no compiler."""
+    monkeypatch.setenv(reduce.NUMBA_CACHE_ENV, str(tmp_path / "numba"))
+    compilers = warmup.start_compilers()
+    assert len(compilers) == 2
+    assert warmup.wait_compiled(compilers, timeout=300)
+    assert warmup.compiled_marker().exists()
+    cached = {path.name.split("-")[0] for path in (tmp_path / "numba").rglob("*.nbi")}
+    kernels = {
+        "utils.fast_knn_indices", "umap_.smooth_knn_dist", "umap_.compute_membership_strengths",
+        "layouts._optimize_layout_euclidean_single_epoch",
+    }  # fmt: skip
+    assert kernels <= cached
+    assert warmup.start_compilers() == []
+
+
+def test_pynndescent_compiles_on_first_use_not_at_import():
+    """umap imports pynndescent; its explicitly typed kernels wait for their first call (13 s of
+    compiling at import on a fresh install otherwise). Checked in a new process."""
+    code = (
+        "import sys; from numba.core.dispatcher import Dispatcher; "
+        "from lib.engine.reduce import umap_module; umap_module(); "
+        "kernels = [v for m in list(sys.modules) if m.startswith('pynndescent') "
+        "for v in vars(sys.modules[m]).values() if isinstance(v, Dispatcher)]; "
+        "print(len(kernels), sum(len(k.signatures) for k in kernels))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=warmup.ROOT, check=True, timeout=120)  # fmt: skip
+    kernels, compiled = map(int, done.stdout.split())
+    assert kernels > 100 and compiled < 10  # 76 when imported plainly
 
 
 def test_a_failed_step_is_logged_and_never_called_warm(fresh_warm_up, caplog):

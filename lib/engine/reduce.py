@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import sys
 import threading
+import time
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -78,8 +81,10 @@ class KnnGraph:
         return int(self.indices.shape[1])
 
     def truncated(self, k: int) -> tuple[np.ndarray, np.ndarray, Any]:
-        """The first `k` neighbours in UMAP's `precomputed_knn` form."""
-        return self.indices[:, :k].copy(), self.distances[:, :k].copy(), self.search_index
+        """The first `k` neighbours in UMAP's `precomputed_knn` form. Indices are int32, as
+        UMAP's own small-data path makes them, so both paths run the same compiled code."""
+        indices = np.ascontiguousarray(self.indices[:, :k], dtype=np.int32)
+        return indices, self.distances[:, :k].copy(), self.search_index
 
 
 @dataclass(frozen=True)
@@ -250,22 +255,40 @@ def saved_projection(
 
 
 def warm_up(n_points: int = 300, dimensions: int = 16) -> float:
-    """Fit UMAP once on random data, small and big paths, so numba compiles before real work.
+    """Fit UMAP once on random data so numba compiles before real work; returns seconds.
 
-    Returns seconds. With numba's on-disk cache (`umap_module`) a later process loads the
-    compiled code instead; the exact kNN graph means pynndescent is never compiled.
+    One small fit compiles every kernel the app's maps run: the big path (our exact kNN graph
+    passed as `precomputed_knn`, from SMALL_DATA points) runs the same code, as
+    `KnnGraph.truncated` hands UMAP int32 indices like its own small-data path (checked in
+    tests/test_reduce.py). With numba's on-disk cache (`umap_module`) a later process loads the
+    compiled code instead. UMAP's own `transform` is left out: the app places new points with
+    `NeighborPlacement`; only the batch job for huge corpora (lib.engine.scale) calls it.
     """
-    import time
-
     started = time.perf_counter()
-    rng = np.random.default_rng(0)
-    vectors = normalize_rows(rng.normal(size=(n_points, dimensions)))
-    project_umap(vectors, UMAPParams(n_epochs=20)).transform(vectors[:2])
-    big = normalize_rows(rng.normal(size=(SMALL_DATA, dimensions)))  # the precomputed-kNN path
-    project_umap(big, UMAPParams(n_epochs=10), compute_knn(big, 16))
+    vectors = normalize_rows(np.random.default_rng(0).normal(size=(n_points, dimensions)))
+    project_umap(vectors, UMAPParams(n_epochs=20))
     seconds = time.perf_counter() - started
     logger.info("UMAP warm-up took %.1f s", seconds)
     return seconds
+
+
+def warm_up_graph_path(dimensions: int = 16) -> float:
+    """Fit UMAP once through the kNN-graph path (SMALL_DATA random points, exact graph by numpy,
+    no torch): the same kernels as `warm_up`, reached in another order, so a second compiler
+    process shares the compiling (lib.engine.warmup). Returns seconds."""
+    started = time.perf_counter()
+    vectors = normalize_rows(np.random.default_rng(1).normal(size=(SMALL_DATA, dimensions)))
+    scores = vectors @ vectors.T
+    np.fill_diagonal(scores, np.inf)  # each point its own first neighbour
+    k = UMAPParams().n_neighbors
+    best = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(scores, best, axis=1), axis=1, kind="stable")
+    indices = np.take_along_axis(best, order, axis=1)
+    distances = np.clip(1.0 - np.take_along_axis(scores, indices, axis=1), 0.0, 2.0)
+    distances[:, 0] = 0.0
+    graph = KnnGraph(indices, distances.astype(np.float32), None)
+    project_umap(vectors, UMAPParams(n_epochs=10, init="random"), graph)
+    return time.perf_counter() - started
 
 
 def numba_cache_dir() -> Path:
@@ -294,6 +317,10 @@ def umap_module() -> Any:
 def _import_umap(folder: Path) -> Any:
     os.environ.setdefault(NUMBA_CACHE_ENV, str(folder))
     import numba
+
+    if "pynndescent" not in sys.modules:
+        with _signatures_deferred(numba):
+            import pynndescent  # noqa: F401  (umap imports it; here its kernels compile lazily)
     import umap
     from numba.core.dispatcher import Dispatcher
 
@@ -307,6 +334,35 @@ def _import_umap(folder: Path) -> Any:
                 enabled += _enable_caching(value)
     logger.info("numba cache for %d UMAP functions in %s", enabled, folder)
     return umap
+
+
+@contextlib.contextmanager
+def _signatures_deferred(numba: Any) -> Iterator[None]:
+    """While importing pynndescent, compile its numba functions on first call, not at import.
+
+    pynndescent 0.7 gives many kernels explicit signatures, so numba compiles 76 of them when
+    the module is imported: 13 s here on a fresh install (9 s in rp_trees alone), though the app
+    calls them only above EXACT_KNN_MAX points (lib.engine.scale). Without the signatures the
+    same functions compile for the types they are first called with (still cached on disk);
+    the import takes 1.7 s. Only `numba.njit`/`numba.jit` are wrapped, and only during the
+    import (under `_UMAP_IMPORT`).
+    """
+    originals = numba.njit, numba.jit
+
+    def lazy(decorator: Callable) -> Callable:
+        @functools.wraps(decorator)
+        def without_signature(*args: Any, **kwargs: Any) -> Any:
+            if args and not callable(args[0]):  # njit("f4(f4[:])", ...) or njit([sig, ...])
+                args = args[1:]
+            return decorator(*args, **kwargs)
+
+        return without_signature
+
+    numba.njit, numba.jit = lazy(numba.njit), lazy(numba.jit)
+    try:
+        yield
+    finally:
+        numba.njit, numba.jit = originals
 
 
 def _enable_caching(dispatcher: Any) -> int:

@@ -316,6 +316,9 @@ class Engine:
             names = {int(c): name for c, name in meta["names"].items()}
             sizes = {int(c): int(n) for c, n in meta["sizes"].items()}
             return Clustering(arrays["labels"], names, sizes)
+        found = _shipped_clusters(embedding, params)
+        if found is not None:
+            return found
         found = cluster_corpus(embedding.vectors, corpus.texts, params, map_coords=coords)
         meta = {"names": found.names, "sizes": found.sizes, "params": repr(params)}
         self.results.put(key, {"labels": found.labels}, meta)
@@ -383,12 +386,24 @@ def _clusters_key(vectors_key: str, texts_hash: str, params: ClusterParams, layo
     )  # fmt: skip
 
 
-def _shipped_layout(embedding: Embedding, params: LayoutParams) -> np.ndarray | None:
-    """Coordinates shipped in data/ for a bundled sample's default maps: only for exactly the
-    shipped vectors' key ("<texts hash>:<fp32 model id>"), never for vectors derived from them."""
+def _shipped_source(embedding: Embedding) -> tuple[str, str] | None:
+    """(corpus hash, model name) when `embedding` may be a bundled sample's shipped vectors: only
+    their key ("<texts hash>:<fp32 model id>"), never vectors derived from them."""
     if embedding.model_name is None:
         return None
     corpus_hash, _, model_id = embedding.key.partition(":")
     if model_id != model_id_for(embedding.model_name, "fp32"):
         return None
-    return shipped.shipped_layout(corpus_hash, embedding.model_name, params)
+    return corpus_hash, embedding.model_name
+
+
+def _shipped_layout(embedding: Embedding, params: LayoutParams) -> np.ndarray | None:
+    """Coordinates shipped in data/ for a bundled sample's default maps, else None."""
+    source = _shipped_source(embedding)
+    return None if source is None else shipped.shipped_layout(*source, params)
+
+
+def _shipped_clusters(embedding: Embedding, params: ClusterParams) -> Clustering | None:
+    """The default clustering shipped in data/ for a bundled sample, else None."""
+    source = _shipped_source(embedding)
+    return None if source is None else shipped.shipped_clusters(*source, params)

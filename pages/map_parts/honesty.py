@@ -16,12 +16,25 @@ from pages.widgets import honesty_metrics
 AUTO_HONESTY_MAX = 20_000  # documents measured without a click
 
 
-def honesty_section(view: MapView) -> int:
-    """The expander's content; returns the k of true neighbours compared (10 on huge maps)."""
+def honesty_intro(view: MapView) -> int:
+    """What the measures mean and the k slider; returns the k of true neighbours compared (10 on
+    huge maps, 0 when the corpus is too small). Measuring is `honesty_measures`, after the map."""
     if view.huge:
         explain_huge_honesty(view)
         return 10
-    return measure_honesty(view)
+    n_docs, dimensions = view.found.vectors.shape
+    st.markdown(
+        f"A flat map cannot keep every distance of a {dimensions}-dimensional space. For each "
+        "document we compare its **k nearest neighbours in full dimension** with its k nearest on "
+        "the map: the share that survives is its honesty score (1 = all kept)."
+    )
+    largest_k = min(50, (n_docs - 1) // 2)
+    if largest_k < 1:
+        return 0
+    chosen_k = min(10, largest_k)
+    if largest_k > 2:
+        chosen_k = st.slider("k (neighbours compared)", 2, largest_k, chosen_k, key="map_k_true")
+    return chosen_k
 
 
 def explain_huge_honesty(view: MapView) -> None:
@@ -40,30 +53,22 @@ def explain_huge_honesty(view: MapView) -> None:
         )
 
 
-def measure_honesty(view: MapView) -> int:
-    """The k slider, the map's two measures, and the three layouts compared."""
-    n_docs, dimensions = view.found.vectors.shape
-    st.markdown(
-        f"A flat map cannot keep every distance of a {dimensions}-dimensional space. For each "
-        "document we compare its **k nearest neighbours in full dimension** with its k nearest on "
-        "the map: the share that survives is its honesty score (1 = all kept)."
-    )
-    largest_k = min(50, (n_docs - 1) // 2)
-    chosen_k = min(10, largest_k)
-    if largest_k > 2:
-        chosen_k = st.slider("k (neighbours compared)", 2, largest_k, chosen_k, key="map_k_true")
-    measure = n_docs <= AUTO_HONESTY_MAX or view.color_choice == HONESTY_COLOR
-    if largest_k < 1:
+def honesty_measures(view: MapView, k: int) -> None:
+    """The map's two measures at `k` and the three layouts compared (a button on big corpora)."""
+    if view.huge:
+        return
+    if k < 1:
         st.caption("Too few documents to compare neighbourhoods.")
-    elif measure or st.button("Measure (slow on big corpora)", key="map_honesty_go"):
-        report = honesty(view.found.vectors, view.found.key, view.mapped, chosen_k)
+        return
+    measure = len(view.corpus) <= AUTO_HONESTY_MAX or view.color_choice == HONESTY_COLOR
+    if measure or st.button("Measure (slow on big corpora)", key="map_honesty_go"):
+        report = honesty(view.found.vectors, view.found.key, view.mapped, k)
         honesty_metrics(report, view.mapped.explained_variance)
         st.caption(
             "Trustworthiness (scikit-learn) asks the opposite question: are map neighbours "
             "true neighbours? Select a point below to see the true neighbours the map put far away."
         )
-        compare_layouts(view, chosen_k)
-    return chosen_k
+        compare_layouts(view, k)
 
 
 def compare_layouts(view: MapView, k: int) -> None:
