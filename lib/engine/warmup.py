@@ -45,6 +45,7 @@ WARM_MESSAGE = "embedscope: warm in"  # what the log line starts with (bench/new
 THREAD_NAME = "embedscope-warm-up"
 COMPILER_TIMEOUT_S = 900
 COMPILER_PATHS = ("small", "big")
+COMPILER_NICENESS = 5
 ROOT = Path(__file__).resolve().parents[2]
 COMPILED_PACKAGES = ("numba", "llvmlite", "umap-learn", "pynndescent", "numpy")
 
@@ -171,7 +172,9 @@ def wait_compiled(compilers: list[subprocess.Popen], timeout: float = COMPILER_T
 
 
 def compile_path(path: str) -> None:
-    """A compiler process's work: UMAP's `path` ("small" or "big") into numba's cache."""
+    """A compiler process's work: UMAP's `path` ("small" or "big") into numba's cache, at a
+    lower priority than the server (page runs and the model lane go first)."""
+    os.nice(COMPILER_NICENESS)
     reduce.umap_module()
     {"small": reduce.warm_up, "big": reduce.warm_up_graph_path}[path]()
 
