@@ -255,12 +255,12 @@ def test_an_unexpected_library_error_is_a_message_and_the_session_goes_on(tmp_pa
     import lib.engine.service as service
 
     monkeypatch.delenv("EMBEDSCOPE_RAISE_ERRORS")
-    monkeypatch.setenv("EMBEDSCOPE_HOME", str(tmp_path))  # nothing cached: clusters are computed
+    monkeypatch.setenv("EMBEDSCOPE_HOME", str(tmp_path))  # nothing cached: honesty is measured
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("inside a library")
 
-    monkeypatch.setattr(service, "cluster_corpus", broken)
+    monkeypatch.setattr(service, "honesty_report", broken)
     at = new_app().run()
     assert not at.exception
     assert any("Something went wrong on this page (ZeroDivisionError)" in e.value for e in at.error)
