@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 
 from lib.engine.honesty import (
-    _true_knn,
     check_k,
     check_points,
     check_same_length,
     map_knn,
     neighbor_overlap,
+    true_knn,
 )
 from lib.errors import ParameterError
 
@@ -72,8 +72,8 @@ def neighbor_agreement(
     second_matrix = check_points(owner, "second", second)
     n = check_same_length(owner, first=first_matrix, second=second_matrix)
     k = check_k(owner, k, n)
-    first_graph = _true_knn(first_matrix, k, first_knn)
-    second_graph = _true_knn(second_matrix, k, second_knn)
+    first_graph = true_knn(first_matrix, k, first_knn)
+    second_graph = true_knn(second_matrix, k, second_knn)
     per_point = neighbor_overlap(first_graph, second_graph)
     logger.info("neighbour agreement at k=%d on %d documents: %.3f", k, n, per_point.mean())
     return Agreement(k, per_point, first_graph.astype(np.int64), second_graph.astype(np.int64))
@@ -120,7 +120,7 @@ def label_recovery(
         )
     k = check_k(owner, k, len(labelled))
     own = codes[labelled]
-    full = knn_vote_accuracy(_true_knn(matrix[labelled], k, None), own)
+    full = knn_vote_accuracy(true_knn(matrix[labelled], k, None), own)
     on_map = None
     if coords is not None:
         points = check_points(owner, "coords", coords)

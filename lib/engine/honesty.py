@@ -109,12 +109,12 @@ def neighbor_preservation(
     points = check_points(owner, "coords", coords)
     n = check_same_length(owner, vectors=matrix, coords=points)
     k = check_k(owner, k, n)
-    true_knn = _true_knn(matrix, k, full_knn)
-    return neighbor_overlap(true_knn, _map_knn(points, k))
+    return neighbor_overlap(true_knn(matrix, k, full_knn), _map_knn(points, k))
 
 
-def _true_knn(matrix: np.ndarray, k: int, full_knn: np.ndarray | None) -> np.ndarray:
-    """The k exact cosine neighbours (n, k), computed or taken from a checked `full_knn`."""
+def true_knn(matrix: np.ndarray, k: int, full_knn: np.ndarray | None) -> np.ndarray:
+    """The k exact cosine neighbours (n, k) of each row of `matrix`, computed, or taken from
+    `full_knn` (a graph computed earlier) after checking its shape and ids."""
     if full_knn is None:
         return exact_knn(normalize_rows(matrix), k).indices
     graph = np.asarray(full_knn)
@@ -151,7 +151,7 @@ def honesty_report(
     n = check_same_length(owner, vectors=matrix, coords=points)
     check_k(owner, k, n)
     check_int(owner, "k", k, 1, (min(n, TRUST_SAMPLE) - 1) // 2)
-    per_point = neighbor_overlap(_true_knn(matrix, k, full_knn), _map_knn(points, k))
+    per_point = neighbor_overlap(true_knn(matrix, k, full_knn), _map_knn(points, k))
     note = ""
     if n > TRUST_SAMPLE:
         rows = np.sort(np.random.default_rng(TRUST_SEED).choice(n, TRUST_SAMPLE, replace=False))

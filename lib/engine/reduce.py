@@ -106,7 +106,9 @@ class Projection:
             return np.asarray(self.reducer.transform(matrix), dtype=np.float32)
 
 
-def _check_vectors(vectors: np.ndarray, minimum: int) -> np.ndarray:
+def check_vectors(vectors: np.ndarray, minimum: int) -> np.ndarray:
+    """`vectors` as a finite float32 matrix (n, d) with at least `minimum` rows, else a clear
+    ParameterError (every layout method checks its input this way)."""
     matrix = np.asarray(vectors, dtype=np.float32)
     if matrix.ndim != 2:
         raise ParameterError(f"Expected a 2-D array of vectors (n, d); got shape {matrix.shape}.")
@@ -131,7 +133,7 @@ def compute_knn(vectors: np.ndarray, k: int, metric: str = "cosine", seed: int =
     compile, and 10,000 points take ~2 s where pynndescent's first call compiles for ~40 s.
     Above, pynndescent's approximate graph and its index (only lib.engine.scale goes there).
     """
-    matrix = _check_vectors(vectors, MIN_UMAP_POINTS)
+    matrix = check_vectors(vectors, MIN_UMAP_POINTS)
     check_int("compute_knn", "k", k, 2, len(matrix))
     check_choice("compute_knn", "metric", metric, METRICS)
     if len(matrix) <= EXACT_KNN_MAX:
@@ -183,7 +185,7 @@ def project_umap(
     placed from the map positions of their nearest documents (`NeighborPlacement`).
     """
     umap = umap_module()
-    matrix = _check_vectors(vectors, MIN_UMAP_POINTS)
+    matrix = check_vectors(vectors, MIN_UMAP_POINTS)
     effective, notes = _clip_neighbors(params, len(matrix))
     precomputed = (None, None, None)
     if len(matrix) >= SMALL_DATA:
@@ -217,7 +219,7 @@ def project_pca(vectors: np.ndarray, params: PCAParams = PCAParams()) -> Project
     """Fit PCA; the result records the share of variance the map keeps."""
     from sklearn.decomposition import PCA
 
-    matrix = _check_vectors(vectors, params.n_components)
+    matrix = check_vectors(vectors, params.n_components)
     reducer = PCA(n_components=params.n_components, random_state=params.seed)
     coords = reducer.fit_transform(matrix)
     kept = float(reducer.explained_variance_ratio_.sum())

@@ -19,7 +19,7 @@ import numpy as np
 
 from lib.engine.neighbors import normalize_rows
 from lib.engine.placement import NeighborPlacement
-from lib.engine.reduce import Projection, _check_vectors
+from lib.engine.reduce import Projection, check_vectors
 from lib.errors import check_float, check_int
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def project_tsne(vectors: np.ndarray, params: TSNEParams = TSNEParams()) -> Proj
     """
     from openTSNE import TSNE
 
-    matrix = normalize_rows(_check_vectors(vectors, MIN_TSNE_POINTS))
+    matrix = normalize_rows(check_vectors(vectors, MIN_TSNE_POINTS))
     effective, notes = _clip_perplexity(params, len(matrix))
     started = time.perf_counter()
     fitted = TSNE(
