@@ -185,12 +185,9 @@ def _engine() -> Any:
 
 
 def _knn(clock: StageClock, engine: Any, embedding: Any, params: Any) -> None:
-    """The shared kNN graph as the service builds it (exact up to 50,000 points); below
-    SMALL_DATA UMAP measures distances itself and the service's graph goes unused."""
-    from lib.engine.reduce import SMALL_DATA, knn_size
+    """The shared kNN graph as the service builds it (exact up to 50,000 points)."""
+    from lib.engine.reduce import knn_size
 
-    if len(embedding.vectors) < SMALL_DATA:
-        return
     with clock.stage("knn"):
         engine.knn(embedding, knn_size(len(embedding.vectors), params.n_neighbors))
 
@@ -506,7 +503,7 @@ def format_table(rows: list[list[str]]) -> str:
 
 def header(n: int, mean_words: float, quick: bool, atlas: bool) -> str:
     """Date, machine, library versions and every parameter that shapes the numbers."""
-    from lib.engine.reduce import SMALL_DATA, UMAPParams, knn_size
+    from lib.engine.reduce import UMAPParams, knn_size
 
     libraries = ", ".join(f"{name} {version}" for name, version in versions().items())
     lines = [
@@ -520,8 +517,8 @@ def header(n: int, mean_words: float, quick: bool, atlas: bool) -> str:
         "(euclidean, 500 epochs up to 10,000 points, random_state NOT set: unseeded, "
         "multi-threaded) -> px.scatter(hover_data=text)",
         f"ours: the engine service (lib/engine/service.py) as the pages call it: model -> vectors "
-        f"(batch 64, cache) -> knn (exact, k={knn_size(n, UMAPParams().n_neighbors)}, from "
-        f"{SMALL_DATA:,} points) -> layout({UMAPParams()!r}) -> map_figure (topic colours, "
+        f"(batch 64, cache) -> knn (exact, k={knn_size(n, UMAPParams().n_neighbors)}) -> "
+        f"layout({UMAPParams()!r}) -> map_figure (topic colours, "
         "hover text + topic); 'ours cold, new process' is the bare click, everything timed",
         f"re-param: min_dist 0.1 -> {REPARAM_MIN_DIST} in the warm process, same kNN graph",
         "click, warmed server: a new process runs lib.engine.warmup first (as the app server "
@@ -563,8 +560,6 @@ def run_atlas(work: Path) -> tuple[Result | None, Result | None, str]:
 
 def summary(work: Path, results: dict[str, Result], codes, atlas_reason: str) -> str:
     """The table and the lines under it: throughput, neighbour overlap, targets, notes."""
-    from lib.engine.reduce import SMALL_DATA
-
     naive, cold, warm = (results[name] for name in ("naive", "cold", "warm"))
     naive_total = naive["total"]
     entries = [
@@ -607,11 +602,6 @@ def summary(work: Path, results: dict[str, Result], codes, atlas_reason: str) ->
     ]
     lines += target_lines(results)
     lines.append(click_accuracy_line(work, codes))
-    if n < SMALL_DATA:
-        lines.append(
-            f"note: below {SMALL_DATA:,} points UMAP measures exact distances itself, so "
-            "there is no kNN stage and the re-param row reuses nothing"
-        )
     lines.append(load_note("at the end"))
     if atlas_reason:
         lines.append(f"atlas: n/a — {atlas_reason}")

@@ -6,14 +6,12 @@ side, so the 2 cores work in parallel and a first page view is not slowed by the
 
 - the model lane, in this process: loads the default text model with its precision guard
   (OpenVINO IR converted once into the data home), where the pages find it;
-- the compiler lane, in two separate processes (`python -m lib.engine.warmup small|big`): numba
-  compiles UMAP's kernels into its on-disk cache in the data home (`reduce.numba_cache_dir`),
-  one process through UMAP's small-data path, the other through the kNN-graph path; what one
-  has cached first, the other loads instead of compiling, so the compiling is shared by both
-  cores (9 s alone → about 6 s). When both are done this process leaves a marker there, so a
-  later start on the same data home skips them, and loads the kernels from the cache
-  (`reduce.warm_up`, a fraction of a second). Numba's compiler holds the GIL: compiling in the
-  server would stall every page run for its whole length and serialise it with the model lane.
+- the compiler lane, in a separate low-priority process (`python -m lib.engine.warmup`): numba
+  compiles UMAP's kernels into its on-disk cache in the data home (`reduce.numba_cache_dir`);
+  when it is done this process leaves a marker there, so a later start on the same data home
+  skips it, and loads the kernels from the cache (`reduce.warm_up`, a fraction of a second).
+  Numba's compiler holds the GIL: compiling in the server would stall every page run for its
+  whole length and serialise it with the model lane.
 
 When both lanes are done it logs one line, "embedscope: warm in 12.3 s (...)", which
 bench/newcomer.py reads from the server's output. The first map of a bundled sample needs none
@@ -44,7 +42,6 @@ WARM_UP_ENV = "EMBEDSCOPE_WARM_UP"
 WARM_MESSAGE = "embedscope: warm in"  # what the log line starts with (bench/newcomer.py)
 THREAD_NAME = "embedscope-warm-up"
 COMPILER_TIMEOUT_S = 900
-COMPILER_PATHS = ("small", "big")
 COMPILER_NICENESS = 5
 ROOT = Path(__file__).resolve().parents[2]
 COMPILED_PACKAGES = ("numba", "llvmlite", "umap-learn", "pynndescent", "numpy")
@@ -97,7 +94,7 @@ def _warm(load_model: Callable[[], Any]) -> None:
     )  # fmt: skip
     model.start()
     if compilers:
-        _timed("UMAP compile (2 processes)", lambda: wait_compiled(compilers), seconds, failures)
+        _timed("UMAP compile (own process)", lambda: wait_compiled(compilers), seconds, failures)
     model.join()  # then UMAP's kernels: two lanes in this process would only share the GIL
     _timed("UMAP import", reduce.umap_module, seconds, failures)
     _timed("UMAP kernels", reduce.warm_up, seconds, failures)
@@ -136,19 +133,16 @@ def compiled_marker() -> Path:
 
 
 def start_compilers() -> list[subprocess.Popen]:
-    """Start `python -m lib.engine.warmup small` and `… big` unless the cache is known complete
-    (then none); they are stopped when this process exits."""
+    """Start `python -m lib.engine.warmup` unless the cache is known complete (then none); it is
+    stopped when this process exits. A list, so the lane can grow to more processes."""
     if compiled_marker().exists():
         return []
     env = {**os.environ, reduce.NUMBA_CACHE_ENV: str(reduce.numba_cache_dir())}
-    command = [sys.executable, "-m", "lib.engine.warmup"]
-    compilers = [
-        subprocess.Popen([*command, path], cwd=ROOT, env=env, stdin=subprocess.DEVNULL)
-        for path in COMPILER_PATHS
-    ]
-    for compiler in compilers:
-        atexit.register(_stop, compiler)
-    return compilers
+    compiler = subprocess.Popen(
+        [sys.executable, "-m", "lib.engine.warmup"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL
+    )
+    atexit.register(_stop, compiler)
+    return [compiler]
 
 
 def wait_compiled(compilers: list[subprocess.Popen], timeout: float = COMPILER_TIMEOUT_S) -> bool:
@@ -171,12 +165,12 @@ def wait_compiled(compilers: list[subprocess.Popen], timeout: float = COMPILER_T
     return True
 
 
-def compile_path(path: str) -> None:
-    """A compiler process's work: UMAP's `path` ("small" or "big") into numba's cache, at a
-    lower priority than the server (page runs and the model lane go first)."""
+def compile_kernels() -> None:
+    """The compiler process's work: UMAP's kernels into numba's cache, at a lower priority than
+    the server (page runs and the model lane go first)."""
     os.nice(COMPILER_NICENESS)
     reduce.umap_module()
-    {"small": reduce.warm_up, "big": reduce.warm_up_graph_path}[path]()
+    reduce.warm_up()
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -195,4 +189,4 @@ def _announce(message: str) -> None:
 
 
 if __name__ == "__main__":
-    compile_path(sys.argv[1])
+    compile_kernels()
