@@ -8,9 +8,9 @@ fp32's neighbours on the reference sentences, like the torch bf16 path.
 
 EMBEDSCOPE_BACKEND=torch turns it off; "openvino" and "auto" (the default) use it where the
 `openvino` package is installed. Measured on a quiet 2-core machine (bench/embedding.py, 2,000
-generated sentences): 440 sentences/s against torch bf16's 395 (1.11×) and torch fp32's 232,
-10-NN overlap with torch fp32 0.995. (An earlier "4× less CPU" came from a heavily loaded
-machine and did not hold.)
+generated sentences): 500 sentences/s in throughput mode against torch bf16's 411 (1.22×) and
+torch fp32's 212, 10-NN overlap with torch fp32 0.995 (440 in the default latency mode). An
+earlier "4× less CPU" came from a heavily loaded machine and did not hold.
 """
 
 from __future__ import annotations
