@@ -13,6 +13,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
 
+from lib.engine import warmup
 from lib.engine.embed import DEFAULT_MODEL
 from lib.errors import EmbedscopeError
 from lib.share.projects import PROJECT_PARAM, share_query, share_target
@@ -81,6 +82,7 @@ def run_page(page: st.navigation) -> None:
     for the visitor and a traceback in the server log, and the session goes on."""
     try:
         page.run()
+        warmup.page_served()
     except EmbedscopeError as error:
         show_error(error)
     except Exception as error:

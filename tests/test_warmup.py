@@ -4,6 +4,8 @@ cache, then one "warm" log line."""
 import logging
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
@@ -20,6 +22,7 @@ def fresh_warm_up(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(reduce, "umap_module", lambda: steps.append("import"))
     monkeypatch.setattr(reduce, "warm_up", lambda: steps.append("compile"))
     monkeypatch.setattr(warmup, "start_compilers", lambda: [])  # the cache is complete
+    monkeypatch.setattr(warmup, "_first_view", threading.Event())  # no page served yet
     return steps
 
 
@@ -122,3 +125,30 @@ def test_warm_up_can_be_switched_off(fresh_warm_up, monkeypatch):
     monkeypatch.setenv(warmup.WARM_UP_ENV, "0")
     assert warmup.start_warm_up(lambda: None) is None
     assert fresh_warm_up == []
+
+
+def test_on_a_fresh_home_the_model_waits_for_the_first_page_run(
+    fresh_warm_up, monkeypatch, tmp_path
+):
+    """While the compiler runs, the model lane lets a first visitor's page run go first: it
+    starts when a page was served, or after FIRST_VIEW_GRACE_S; on a second start at once."""
+    monkeypatch.setenv(reduce.NUMBA_CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(warmup, "FIRST_VIEW_GRACE_S", 30.0)
+    compiler = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1)"])
+    monkeypatch.setattr(warmup, "start_compilers", lambda: [compiler])
+    loaded: list[float] = []
+    started = time.monotonic()
+    thread = warmup.start_warm_up(lambda: loaded.append(time.monotonic() - started))
+    time.sleep(1.5)
+    assert loaded == []  # still waiting for a page run (the compiler is done by now)
+    warmup.page_served()
+    thread.join(10)
+    assert len(loaded) == 1 and loaded[0] >= 1.5
+
+
+def test_on_a_second_start_the_model_loads_at_once(fresh_warm_up, monkeypatch):
+    monkeypatch.setattr(warmup, "FIRST_VIEW_GRACE_S", 30.0)
+    started = time.monotonic()
+    thread = warmup.start_warm_up(lambda: None)
+    thread.join(10)
+    assert not thread.is_alive() and time.monotonic() - started < 5
