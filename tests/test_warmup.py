@@ -21,7 +21,7 @@ def fresh_warm_up(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setenv(warmup.WARM_UP_ENV, "1")
     monkeypatch.setattr(reduce, "umap_module", lambda: steps.append("import"))
     monkeypatch.setattr(reduce, "warm_up", lambda: steps.append("compile"))
-    monkeypatch.setattr(warmup, "start_compilers", lambda: [])  # the cache is complete
+    monkeypatch.setattr(warmup, "start_compiler", lambda: None)  # the cache is complete
     monkeypatch.setattr(warmup, "_first_view", threading.Event())  # no page served yet
     return steps
 
@@ -39,39 +39,38 @@ def test_warm_up_runs_once_per_process_and_says_when_warm(fresh_warm_up, caplog)
     assert "own process" not in line  # a complete cache starts no compiler
 
 
-def test_the_server_waits_for_its_compilers_then_loads_the_kernels(
+def test_the_server_waits_for_its_compiler_then_loads_the_kernels(
     fresh_warm_up, monkeypatch, caplog, tmp_path
 ):
     caplog.set_level(logging.INFO, logger=warmup.__name__)
     monkeypatch.setenv(reduce.NUMBA_CACHE_ENV, str(tmp_path))
-    compilers = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])] * 2
-    monkeypatch.setattr(warmup, "start_compilers", lambda: compilers)
+    compiler = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])
+    monkeypatch.setattr(warmup, "start_compiler", lambda: compiler)
+    warmup.page_served()  # a first page run has finished: the model lane goes at once
     warmup.start_warm_up(lambda: None).join(30)
-    assert compilers[0].returncode == 0 and fresh_warm_up == ["import", "compile"]
+    assert compiler.returncode == 0 and fresh_warm_up == ["import", "compile"]
     [line] = [r.getMessage() for r in caplog.records if warmup.WARM_MESSAGE in r.getMessage()]
     assert "UMAP compile (own process) 0." in line
-    assert warmup.compiled_marker().exists()  # the next start skips the compilers
+    assert warmup.compiled_marker().exists()  # the next start skips the compiler
 
 
 def test_a_failed_compiler_leaves_the_compiling_to_the_server(
     fresh_warm_up, monkeypatch, caplog, tmp_path
 ):
     monkeypatch.setenv(reduce.NUMBA_CACHE_ENV, str(tmp_path))
-    compilers = [
-        subprocess.Popen([sys.executable, "-c", "raise SystemExit(code)".replace("code", code)])
-        for code in ("0", "3")
-    ]
-    monkeypatch.setattr(warmup, "start_compilers", lambda: compilers)
+    compiler = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    monkeypatch.setattr(warmup, "start_compiler", lambda: compiler)
+    warmup.page_served()
     warmup.start_warm_up(lambda: None).join(30)
     assert fresh_warm_up == ["import", "compile"]  # reduce.warm_up compiles in this process
-    assert any("compiler process failed ([0, 3])" in r.getMessage() for r in caplog.records)
+    assert any("compiler process failed (3)" in r.getMessage() for r in caplog.records)
     assert not warmup.compiled_marker().exists()
 
 
 def test_a_hung_compiler_is_stopped(monkeypatch, tmp_path):
     monkeypatch.setenv(reduce.NUMBA_CACHE_ENV, str(tmp_path))
     compiler = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    assert not warmup.wait_compiled([compiler], timeout=0.5)
+    assert not warmup.wait_compiled(compiler, timeout=0.5)
     assert compiler.wait(5) != 0
 
 
@@ -79,9 +78,9 @@ def test_the_compiler_process_fills_the_cache_and_marks_it(tmp_path, monkeypatch
     """`python -m lib.engine.warmup` compiles into the data home's numba cache; when it
     succeeds the marker is left, and the next start runs no compiler."""
     monkeypatch.setenv(reduce.NUMBA_CACHE_ENV, str(tmp_path / "numba"))
-    compilers = warmup.start_compilers()
-    assert len(compilers) == 1
-    assert warmup.wait_compiled(compilers, timeout=300)
+    compiler = warmup.start_compiler()
+    assert compiler is not None
+    assert warmup.wait_compiled(compiler, timeout=300)
     assert warmup.compiled_marker().exists()
     cached = {path.name.split("-")[0] for path in (tmp_path / "numba").rglob("*.nbi")}
     kernels = {
@@ -89,7 +88,7 @@ def test_the_compiler_process_fills_the_cache_and_marks_it(tmp_path, monkeypatch
         "layouts._optimize_layout_euclidean_single_epoch",
     }  # fmt: skip
     assert kernels <= cached
-    assert warmup.start_compilers() == []
+    assert warmup.start_compiler() is None
 
 
 def test_pynndescent_compiles_on_first_use_not_at_import():
@@ -135,7 +134,7 @@ def test_on_a_fresh_home_the_model_waits_for_the_first_page_run(
     monkeypatch.setenv(reduce.NUMBA_CACHE_ENV, str(tmp_path))
     monkeypatch.setattr(warmup, "FIRST_VIEW_GRACE_S", 30.0)
     compiler = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1)"])
-    monkeypatch.setattr(warmup, "start_compilers", lambda: [compiler])
+    monkeypatch.setattr(warmup, "start_compiler", lambda: compiler)
     loaded: list[float] = []
     started = time.monotonic()
     thread = warmup.start_warm_up(lambda: loaded.append(time.monotonic() - started))

@@ -81,8 +81,9 @@ class KnnGraph:
         return int(self.indices.shape[1])
 
     def truncated(self, k: int) -> tuple[np.ndarray, np.ndarray, Any]:
-        """The first `k` neighbours in UMAP's `precomputed_knn` form. Indices are int32, as
-        UMAP's own small-data path makes them, so both paths run the same compiled code."""
+        """The first `k` neighbours in UMAP's `precomputed_knn` form. Indices are int32 whatever
+        built the graph (numpy, torch or pynndescent), so every fit runs the kernels compiled
+        for int32 by the warm-up."""
         indices = np.ascontiguousarray(self.indices[:, :k], dtype=np.int32)
         return indices, self.distances[:, :k].copy(), self.search_index
 

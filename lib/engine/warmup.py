@@ -90,15 +90,15 @@ def _warm(load_model: Callable[[], Any]) -> None:
     started, cpu_started = time.perf_counter(), time.process_time()
     seconds: dict[str, float] = {}
     failures: list[BaseException] = []
-    compilers = start_compilers()  # first: the longer lane
-    grace = FIRST_VIEW_GRACE_S if compilers else 0.0  # a second start: the model lane is all
+    compiler = start_compiler()  # first: the longer lane
+    grace = FIRST_VIEW_GRACE_S if compiler else 0.0  # a second start: the model lane is all
     model = threading.Thread(
         target=_after_first_view, args=(load_model, grace, seconds, failures),
         name=f"{THREAD_NAME}-model", daemon=True,
     )  # fmt: skip
     model.start()
-    if compilers:
-        _timed("UMAP compile (own process)", lambda: wait_compiled(compilers), seconds, failures)
+    if compiler is not None:
+        _timed("UMAP compile (own process)", lambda: wait_compiled(compiler), seconds, failures)
     model.join()  # then UMAP's kernels: two lanes in this process would only share the GIL
     _timed("UMAP import", reduce.umap_module, seconds, failures)
     _timed("UMAP kernels", reduce.warm_up, seconds, failures)
@@ -151,32 +151,29 @@ def compiled_marker() -> Path:
     return reduce.numba_cache_dir() / f"embedscope-compiled-{digest}"
 
 
-def start_compilers() -> list[subprocess.Popen]:
-    """Start `python -m lib.engine.warmup` unless the cache is known complete (then none); it is
-    stopped when this process exits. A list, so the lane can grow to more processes."""
+def start_compiler() -> subprocess.Popen | None:
+    """Start `python -m lib.engine.warmup` unless the cache is known complete (then None); it is
+    stopped when this process exits."""
     if compiled_marker().exists():
-        return []
+        return None
     env = {**os.environ, reduce.NUMBA_CACHE_ENV: str(reduce.numba_cache_dir())}
     compiler = subprocess.Popen(
         [sys.executable, "-m", "lib.engine.warmup"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL
     )
     atexit.register(_stop, compiler)
-    return [compiler]
+    return compiler
 
 
-def wait_compiled(compilers: list[subprocess.Popen], timeout: float = COMPILER_TIMEOUT_S) -> bool:
-    """Wait for the compilers and mark the cache complete when all succeeded; when one fails or
-    hangs, this process compiles what is missing itself (slower) and no marker is left."""
-    deadline = time.monotonic() + timeout
-    codes = []
-    for compiler in compilers:
-        try:
-            codes.append(compiler.wait(max(0.0, deadline - time.monotonic())))
-        except subprocess.TimeoutExpired:
-            compiler.kill()
-            codes.append("killed after a timeout")
-    if any(code != 0 for code in codes):
-        logger.warning("embedscope: a compiler process failed (%s); compiling here", codes)
+def wait_compiled(compiler: subprocess.Popen, timeout: float = COMPILER_TIMEOUT_S) -> bool:
+    """Wait for the compiler and mark the cache complete when it succeeded; when it fails or
+    hangs (then it is stopped), this process compiles itself (slower) and no marker is left."""
+    try:
+        code = compiler.wait(timeout)
+    except subprocess.TimeoutExpired:
+        compiler.kill()
+        code = "killed after a timeout"
+    if code != 0:
+        logger.warning("embedscope: the compiler process failed (%s); compiling here", code)
         return False
     marker = compiled_marker()
     marker.parent.mkdir(parents=True, exist_ok=True)
