@@ -78,8 +78,9 @@ def shipped_layout(corpus_content_hash: str, model_name: str, params: Any) -> np
 def shipped_clusters(
     corpus_content_hash: str, model_name: str, params: ClusterParams
 ) -> Clustering | None:
-    """The shipped default clustering of a bundled sample's vectors, or None for other `params`
-    (those that cluster identically to SHIPPED_CLUSTERING included) or any other corpus."""
+    """The shipped default clustering of a bundled sample's vectors, or None for any other
+    clustering or corpus (`params` that cluster identically, e.g. with an unused
+    min_cluster_size, count as the default)."""
     found = _shipped(corpus_content_hash, model_name)
     if found is None:
         return None
