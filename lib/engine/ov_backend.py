@@ -8,9 +8,15 @@ fp32's neighbours on the reference sentences, like the torch bf16 path.
 
 EMBEDSCOPE_BACKEND=torch turns it off; "openvino" and "auto" (the default) use it where the
 `openvino` package is installed. Measured on a quiet 2-core machine (bench/embedding.py, 2,000
-generated sentences): 500 sentences/s in throughput mode against torch bf16's 411 (1.22×) and
-torch fp32's 212, 10-NN overlap with torch fp32 0.995 (440 in the default latency mode). An
-earlier "4× less CPU" came from a heavily loaded machine and did not hold.
+generated sentences): see bench/README.md "Embedding backends" for the figures beside torch bf16
+and fp32.
+
+Each batch is one synchronous request in OpenVINO's default latency mode. Throughput mode, each
+batch split across 2 streams by an AsyncInferQueue, was 14% faster here, but CI on another
+machine hung in this module's test while it ran that way (the queue calls back into Python from
+OpenVINO's threads, a known deadlock surface: openvinotoolkit/openvino#37073; ultralytics went
+back to synchronous requests for a hang of the same kind, ultralytics/ultralytics#25921). A
+synchronous request never calls back into Python; it is what ran through CI before.
 """
 
 from __future__ import annotations
@@ -38,10 +44,8 @@ BACKEND_ENV = "EMBEDSCOPE_BACKEND"
 BACKENDS = ("auto", "torch", "openvino")
 ID_SUFFIX = "openvino-bf16"  # cache ids: "<model id>@openvino-bf16"
 IR_FILE = "model.xml"
-# bf16 where the CPU has it; throughput mode runs several streams (2 on 2 cores), and `encode`
-# feeds them parts of each batch at once: 500 sentences/s against 440 in the default latency
-# mode on a quiet machine (bench/embedding.py).
-COMPILE_CONFIG = {"INFERENCE_PRECISION_HINT": "bf16", "PERFORMANCE_HINT": "THROUGHPUT"}
+# bf16 where the CPU has it; the default latency hint: one request uses every core
+COMPILE_CONFIG = {"INFERENCE_PRECISION_HINT": "bf16"}
 
 
 def resolve_backend() -> str:
@@ -71,8 +75,6 @@ class OpenVINOModel:
         self.dimension = base.dimension
         self.max_tokens = base.max_tokens
         self._inputs = [port.get_any_name() for port in compiled.inputs]
-        # batches OpenVINO runs at once on this CPU (its optimal number of requests)
-        self.streams = max(1, int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
 
     def checked(self, precision_check: Any) -> OpenVINOModel:
         """The same model carrying the quality guard's measurement."""
@@ -81,25 +83,12 @@ class OpenVINOModel:
     def encode(self, texts: list[str]) -> np.ndarray:
         """Mean-pooled token states (len(texts), dimension) float32; `embed_texts` normalises.
 
-        The batch is split into one part per stream the compiled model runs (OpenVINO's
-        throughput mode: 2 on 2 cores), each padded on its own and inferred at the same time;
-        the rows come back in input order.
+        One synchronous request per call (a request per call keeps concurrent sessions apart).
         """
-        import openvino
-
-        parts = [part for part in np.array_split(list(texts), self.streams) if len(part)]
-        tokens = [self._tokens(part.tolist()) for part in parts]
-        states: list[np.ndarray | None] = [None] * len(parts)
-
-        def keep(request: Any, index: int) -> None:
-            states[index] = np.array(request.get_output_tensor(0).data, np.float32)
-
-        queue = openvino.AsyncInferQueue(self.compiled, len(parts))  # per call: thread-safe
-        queue.set_callback(keep)
-        for index, part in enumerate(tokens):
-            queue.start_async({name: part[name] for name in self._inputs}, index)
-        queue.wait_all()
-        return np.vstack([_mean_pooled_states(s, t) for s, t in zip(states, tokens, strict=True)])
+        tokens = self._tokens(list(texts))
+        request = self.compiled.create_infer_request()
+        states = request.infer({name: tokens[name] for name in self._inputs})[0]
+        return _mean_pooled_states(states, tokens)
 
     def _tokens(self, texts: list[str]) -> Any:
         return self.model.tokenizer(
