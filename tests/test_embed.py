@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import lib.engine.embed as embed_module
+from lib.engine.corpus import load_sample
 from lib.engine.embed import (
     PACKAGED_MODEL_ID,
     PRECISION_ENV,
@@ -341,6 +343,41 @@ def test_a_failed_guard_keeps_the_model_at_fp32(monkeypatch: pytest.MonkeyPatch)
     model = load_model(precision="bf16")
     assert model.precision == "fp32" and model.model_id == PACKAGED_MODEL_ID
     assert model.precision_check is not None and not model.precision_check.accepted
+
+
+@pytest.mark.model
+def test_the_guard_measures_once_per_cpu_and_library_versions(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    monkeypatch.setenv("EMBEDSCOPE_HOME", str(tmp_path))
+    monkeypatch.setenv("EMBEDSCOPE_BACKEND", "torch")
+    encoded: list[tuple[str, int]] = []
+    encode = embed_module.SentenceTransformerModel.encode
+
+    def counted(self, texts):
+        encoded.append((self.precision, len(texts)))
+        return encode(self, texts)
+
+    monkeypatch.setattr(embed_module.SentenceTransformerModel, "encode", counted)
+    first = load_model(precision="bf16").precision_check
+    # only the candidate is encoded: fp32's side is the bundled sample's shipped vectors
+    assert encoded == [("bf16", 200)] and first.accepted
+    [record] = (tmp_path / "precision").glob("*.json")
+    encoded.clear()
+    assert load_model(precision="bf16").precision_check == first and encoded == []
+    record.write_text("{damaged", encoding="utf-8")  # measured again, and kept again
+    assert load_model(precision="bf16").precision_check == first
+    assert encoded == [("bf16", 200)] and json.loads(record.read_text())["overlap"] == first.overlap
+    encoded.clear()
+    monkeypatch.setattr(embed_module, "machine", lambda: "another CPU")
+    assert load_model(precision="bf16").precision_check == first
+    assert encoded == [("bf16", 200)] and len(list(record.parent.glob("*.json"))) == 2
+    # the shipped reference gives the verdict an fp32 encoding gives
+    texts = load_sample("topics").texts
+    texts = [texts[i] for i in np.linspace(0, len(texts) - 1, 200, dtype=int)]
+    fp32 = load_model(precision="fp32")
+    direct = check_precision(fp32.encode(texts), load_model(precision="bf16").encode(texts), "bf16")
+    assert abs(direct.overlap - first.overlap) < 0.01
 
 
 def test_a_corpus_matrix_is_stored_whole_and_read_back(tmp_path: Path):

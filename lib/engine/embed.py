@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -17,7 +18,16 @@ import numpy as np
 
 from lib.engine.honesty import neighbor_overlap
 from lib.engine.neighbors import exact_knn, normalize_rows
-from lib.engine.store import EmbeddingCache, ResultCache, result_key, text_key
+from lib.engine.store import (
+    EmbeddingCache,
+    ResultCache,
+    default_home,
+    library_versions,
+    machine,
+    result_key,
+    text_key,
+    write_synced,
+)
 from lib.errors import EmbedscopeError, ModelError, check_choice, check_int, invalid_parameter
 
 if TYPE_CHECKING:
@@ -42,6 +52,8 @@ GUARD_K = 10
 GUARD_MIN_OVERLAP = 0.95  # a faster path must keep this share of fp32's 10 nearest neighbours
 GUARD_SAMPLE = "topics"  # bundled reference sentences the guard encodes both ways
 GUARD_TEXTS = 200
+# a kept verdict is reused only while these (and the CPU) are the same as when it was measured
+GUARD_PACKAGES = ("numpy", "torch", "transformers", "sentence-transformers", "openvino")
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -250,9 +262,10 @@ def _guarded(model: SentenceTransformerModel, precision: str) -> TextModel:
     from lib.engine.corpus import load_sample
     from lib.engine.ov_backend import openvino_model
 
-    texts = load_sample(GUARD_SAMPLE).texts
-    texts = [texts[i] for i in np.linspace(0, len(texts) - 1, GUARD_TEXTS, dtype=int)]
-    reference = model.encode(texts)
+    sample = load_sample(GUARD_SAMPLE)
+    rows = np.linspace(0, len(sample.texts) - 1, GUARD_TEXTS, dtype=int)
+    texts = [sample.texts[i] for i in rows]
+    reference = functools.cache(lambda: _guard_reference(model, sample.content_hash, rows, texts))
     check = None
     candidates = (
         lambda: openvino_model(model) if precision == "bf16" else None,
@@ -262,11 +275,61 @@ def _guarded(model: SentenceTransformerModel, precision: str) -> TextModel:
         faster = candidate()
         if faster is None:
             continue
-        check = check_precision(reference, faster.encode(texts), precision, GUARD_MIN_OVERLAP)
-        logger.info("precision guard for %s: %s", faster.model_id, check.summary())
+        record = _verdict_record(faster.model_id, texts)
+        check, kept = _read_verdict(record), "kept from an earlier start"
+        if check is None:
+            check = check_precision(reference(), faster.encode(texts), precision, GUARD_MIN_OVERLAP)
+            _write_verdict(record, check)
+            kept = "measured now"
+        logger.info("precision guard for %s: %s (%s)", faster.model_id, check.summary(), kept)
         if check.accepted:
             return faster.checked(check)
     return SentenceTransformerModel(model.model, model.model_id, "fp32", check)
+
+
+def _guard_reference(
+    model: SentenceTransformerModel, corpus_hash: str, rows: np.ndarray, texts: list[str]
+) -> np.ndarray:
+    """fp32 vectors of the guard's texts (rows of the bundled sample): the sample's shipped fp32
+    vectors where they are this model's (checked against a fresh encoding by the tests), else
+    encoded now. Asked only when some verdict has to be measured."""
+    from lib.engine.shipped import shipped_vectors
+
+    shipped = shipped_vectors(corpus_hash, model.model_id)
+    return shipped[rows] if shipped is not None else model.encode(texts)
+
+
+def _verdict_record(candidate_id: str, texts: Sequence[str]) -> Path:
+    """Where the guard's measurement of `candidate_id` is kept: one file per model path, reference
+    texts, bar, CPU and library versions, so a second start on this machine reuses it and any
+    change measures again."""
+    key = result_key(
+        "precision-guard", model=candidate_id, texts=text_key("\n".join(texts)),
+        min_overlap=GUARD_MIN_OVERLAP, machine=machine(), versions=library_versions(GUARD_PACKAGES),
+    )  # fmt: skip
+    return default_home() / "precision" / f"{key}.json"
+
+
+def _read_verdict(record: Path) -> PrecisionCheck | None:
+    """The measurement kept at `record`, or None when there is none or it cannot be read."""
+    try:
+        fields = json.loads(record.read_text(encoding="utf-8"))
+        check = PrecisionCheck(**fields)
+    except (OSError, ValueError, TypeError):
+        return None
+    numbers = (check.overlap, check.mean_cosine, check.min_overlap)
+    if not all(isinstance(x, float) and np.isfinite(x) for x in numbers):
+        return None
+    return check
+
+
+def _write_verdict(record: Path, check: PrecisionCheck) -> None:
+    data = json.dumps(dataclasses.asdict(check)).encode("utf-8")
+    try:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        write_synced(record, lambda handle: handle.write(data))
+    except OSError as exc:  # a read-only data folder: the guard measures again next start
+        logger.warning("could not keep the precision guard's verdict in %s: %s", record, exc)
 
 
 class UniversalSentenceEncoderModel:

@@ -463,18 +463,19 @@ def machine() -> str:
     return f"{platform.machine()} {platform.system()}: {names[0] if names else 'unknown CPU'}"
 
 
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries that shape results, stored beside each cached result."""
-    return dict(_library_versions())
+def library_versions(packages: tuple[str, ...] = VERSIONED_PACKAGES) -> dict[str, str]:
+    """Versions of `packages` (by default the libraries that shape results, stored beside each
+    cached result); "not installed" for a missing one."""
+    return dict(_library_versions(packages))
 
 
 @functools.cache
-def _library_versions() -> tuple[tuple[str, str], ...]:
+def _library_versions(packages: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     """Read once per process (an upgrade takes a restart to load anyway)."""
     from importlib.metadata import PackageNotFoundError, version
 
     found = []
-    for package in VERSIONED_PACKAGES:
+    for package in packages:
         try:
             found.append((package, version(package)))
         except PackageNotFoundError:
