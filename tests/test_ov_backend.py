@@ -1,5 +1,8 @@
 """The OpenVINO bf16 embedding path: chosen only behind the quality guard, converted once."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -64,3 +67,43 @@ def test_openvino_path_passes_the_guard_and_is_converted_once(
     alone = one_by_one / np.linalg.norm(one_by_one, axis=1, keepdims=True)
     assert together.shape == (len(batch), 384)
     assert (unit * alone).sum(axis=1).min() > 0.999
+
+
+@pytest.mark.model
+def test_a_later_start_builds_the_converted_model_without_torch(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    pytest.importorskip("openvino")
+    monkeypatch.setenv("EMBEDSCOPE_HOME", str(tmp_path))
+    monkeypatch.setenv(ov_backend.BACKEND_ENV, "openvino")
+    fp32 = load_model(precision="fp32")
+    first = load_model(precision="bf16")  # converts, measures the guard, keeps both
+    assert isinstance(first, ov_backend.OpenVINOModel)
+    script = (
+        "import sys; from lib.engine.embed import load_model; m = load_model(precision='bf16'); "
+        "print(type(m).__name__, m.model_id, m.precision_check.overlap, "
+        "sorted({'torch', 'transformers', 'sentence_transformers'} & set(sys.modules)))"
+    )
+    env = {**os.environ, "EMBEDSCOPE_HOME": str(tmp_path), ov_backend.BACKEND_ENV: "openvino"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300,
+        cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    name, model_id, overlap, imported = done.stdout.split(maxsplit=3)
+    assert (name, model_id) == ("OpenVINOModel", first.model_id)
+    assert float(overlap) == first.precision_check.overlap and imported.strip() == "[]"
+    # the same tokens as sentence-transformers' own tokenizer, long and non-ASCII texts included
+    later = ov_backend.converted_model(
+        Path(fp32.model.tokenizer.name_or_path), PACKAGED_MODEL_ID, fp32.max_tokens
+    )
+    texts = ["Ça coûte 5 € — naïve café", "short", " ".join(["word"] * 400), "数据 и данные"]
+    expected = fp32.model.tokenizer(
+        texts, padding=True, truncation=True, max_length=fp32.max_tokens, return_tensors="np"
+    )
+    for tokens in (first.tokens(texts), later.tokens(texts)):
+        for name in ("input_ids", "attention_mask", "token_type_ids"):
+            assert np.array_equal(tokens[name], expected[name]), name
+    assert np.allclose(later.encode(texts), first.encode(texts), atol=1e-6)
+    assert later.count_truncated(texts) == fp32.count_truncated(texts) == 1
+    assert later.dimension == fp32.dimension == 384

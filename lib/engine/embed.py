@@ -240,6 +240,11 @@ def load_model(
     if isinstance(name, str) and name.strip() == MULTILINGUAL_MODEL:
         return load_multilingual_model(precision)
     source, model_id = _resolve_model(name)
+    if precision == "bf16" and device == "cpu":
+        converted = _converted_openvino(source, model_id)
+        if converted is not None:  # a later start: no torch, transformers or ST to import
+            logger.info("loaded model %s (converted and checked earlier)", converted.model_id)
+            return converted
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as transformers_logging
 
@@ -259,13 +264,10 @@ def load_model(
 def _guarded(model: SentenceTransformerModel, precision: str) -> TextModel:
     """The fastest path at `precision` that keeps fp32's neighbours on reference texts: OpenVINO
     bf16 where installed (lib.engine.ov_backend), then torch autocast; else `model` at fp32."""
-    from lib.engine.corpus import load_sample
     from lib.engine.ov_backend import openvino_model
 
-    sample = load_sample(GUARD_SAMPLE)
-    rows = np.linspace(0, len(sample.texts) - 1, GUARD_TEXTS, dtype=int)
-    texts = [sample.texts[i] for i in rows]
-    reference = functools.cache(lambda: _guard_reference(model, sample.content_hash, rows, texts))
+    corpus_hash, rows, texts = _guard_texts()
+    reference = functools.cache(lambda: _guard_reference(model, corpus_hash, rows, texts))
     check = None
     candidates = (
         lambda: openvino_model(model) if precision == "bf16" else None,
@@ -285,6 +287,29 @@ def _guarded(model: SentenceTransformerModel, precision: str) -> TextModel:
         if check.accepted:
             return faster.checked(check)
     return SentenceTransformerModel(model.model, model.model_id, "fp32", check)
+
+
+def _converted_openvino(source: str, model_id: str) -> TextModel | None:
+    """The OpenVINO model of `model_id` that an earlier start converted and the guard accepted,
+    built from the data home and the model folder (`ov_backend.converted_model`), or None."""
+    from lib.engine.ov_backend import ID_SUFFIX, converted_model
+
+    if not Path(source).is_dir():
+        return None
+    check = _read_verdict(_verdict_record(f"{model_id}@{ID_SUFFIX}", _guard_texts()[2]))
+    if check is None or not check.accepted:
+        return None
+    model = converted_model(Path(source), model_id, _folder_max_tokens(Path(source)))
+    return None if model is None else model.checked(check)
+
+
+def _guard_texts() -> tuple[str, np.ndarray, list[str]]:
+    """The guard's reference sentences: (the sample's content hash, their rows, the texts)."""
+    from lib.engine.corpus import load_sample
+
+    sample = load_sample(GUARD_SAMPLE)
+    rows = np.linspace(0, len(sample.texts) - 1, GUARD_TEXTS, dtype=int)
+    return sample.content_hash, rows, [sample.texts[i] for i in rows]
 
 
 def _guard_reference(
@@ -604,9 +629,14 @@ def model_max_tokens(name: str) -> int | None:
     folder does not say (hub names, other layouts, models that read whole texts)."""
     if isinstance(name, str) and name.strip() == MULTILINGUAL_MODEL:
         return None
-    config = Path(_resolve_model(name)[0]) / MODEL_CONFIG
+    return _folder_max_tokens(Path(_resolve_model(name)[0]))
+
+
+def _folder_max_tokens(folder: Path) -> int | None:
+    """max_seq_length from a sentence-transformers folder's config, or None."""
     try:
-        return int(json.loads(config.read_text(encoding="utf-8"))["max_seq_length"])
+        config = json.loads((folder / MODEL_CONFIG).read_text(encoding="utf-8"))
+        return int(config["max_seq_length"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

@@ -2,9 +2,12 @@
 
 The model's transformer is converted once from the loaded torch module (`openvino.convert_model`,
 no optimum, no export extra) and kept as OpenVINO IR in <EMBEDSCOPE_HOME>/openvino/; it runs with
-bf16 inference on CPUs that have it. Tokenizer and mean pooling stay the sentence-transformers
-ones. `lib.engine.embed._guarded` tries this path first and keeps it only when its vectors keep
-fp32's neighbours on the reference sentences, like the torch bf16 path.
+bf16 inference on CPUs that have it. The tokenizer is the model's own fast tokenizer (what
+sentence-transformers runs underneath); mean pooling is done here. A later start builds it
+from the kept IR and the model folder's tokenizer.json without importing torch, transformers
+or sentence-transformers (`converted_model`). `lib.engine.embed._guarded` tries this path
+first and keeps it only when its vectors keep fp32's neighbours on the reference sentences, like
+the torch bf16 path.
 
 EMBEDSCOPE_BACKEND=torch turns it off; "openvino" and "auto" (the default) use it where the
 `openvino` package is installed. bench/embedding.py on the 2-core machine (2,000 generated
@@ -60,74 +63,136 @@ def resolve_backend() -> str:
 class OpenVINOModel:
     """A sentence-transformers model whose transformer runs in OpenVINO at bf16 (TextModel).
 
-    base: the loaded fp32 torch model (tokenizer, pooling, truncation counts come from it).
+    compiled: the compiled transformer (token states out); tokenizer: the model's own fast
+    tokenizer (a `tokenizers.Tokenizer`, the one sentence-transformers runs underneath), padded
+    to the longest text and cut at `max_tokens`; plain_id: the model's id without a precision.
+    Mean pooling is done here; `embed_texts` normalises.
     """
 
     precision = "bf16"
     backend = "openvino"
 
-    def __init__(self, base: Any, compiled: Any, precision_check: Any = None) -> None:
-        self.base = base
-        self.model = base.model
+    def __init__(
+        self,
+        compiled: Any,
+        tokenizer: Any,
+        plain_id: str,
+        max_tokens: int | None,
+        precision_check: Any = None,
+    ) -> None:
         self.compiled = compiled
         self.precision_check = precision_check
-        self.model_id = f"{base.model_id}@{ID_SUFFIX}"
-        self.dimension = base.dimension
-        self.max_tokens = base.max_tokens
+        self.plain_id = plain_id
+        self.model_id = f"{plain_id}@{ID_SUFFIX}"
+        self.max_tokens = max_tokens
+        self.dimension = int(compiled.outputs[0].get_partial_shape()[-1].get_length())
         self._inputs = [port.get_any_name() for port in compiled.inputs]
+        self._whole = _copy(tokenizer)  # no cut, no padding: for count_truncated
+        self._whole.no_truncation()
+        self._whole.no_padding()
+        self._batch = _copy(tokenizer)
+        if max_tokens is not None:
+            self._batch.enable_truncation(max_tokens)
+        self._batch.enable_padding(**_padding(tokenizer))
 
     def checked(self, precision_check: Any) -> OpenVINOModel:
         """The same model carrying the quality guard's measurement."""
-        return OpenVINOModel(self.base, self.compiled, precision_check)
+        return OpenVINOModel(
+            self.compiled, self._batch, self.plain_id, self.max_tokens, precision_check
+        )
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Mean-pooled token states (len(texts), dimension) float32; `embed_texts` normalises.
 
         One synchronous request per call (a request per call keeps concurrent sessions apart).
         """
-        tokens = self._tokens(list(texts))
+        tokens = self.tokens(list(texts))
         request = self.compiled.create_infer_request()
         states = request.infer({name: tokens[name] for name in self._inputs})[0]
-        return _mean_pooled_states(states, tokens)
+        return _mean_pooled_states(states, tokens["attention_mask"])
 
-    def _tokens(self, texts: list[str]) -> Any:
-        return self.model.tokenizer(
-            texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="np"
-        )
+    def tokens(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """input_ids, attention_mask and token_type_ids (n, longest) int64: the model's inputs."""
+        encoded = self._batch.encode_batch(texts)
+        return {
+            "input_ids": np.array([row.ids for row in encoded], np.int64),
+            "attention_mask": np.array([row.attention_mask for row in encoded], np.int64),
+            "token_type_ids": np.array([row.type_ids for row in encoded], np.int64),
+        }
 
     def count_truncated(self, texts: Sequence[str]) -> int:
-        return self.base.count_truncated(texts)
+        """How many texts exceed `max_tokens` (special tokens included) and lose their tail."""
+        if self.max_tokens is None or not texts:
+            return 0
+        return sum(len(row.ids) > self.max_tokens for row in self._whole.encode_batch(list(texts)))
 
 
-def _mean_pooled_states(states: np.ndarray, tokens: Any) -> np.ndarray:
+def _copy(tokenizer: Any) -> Any:
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_str(tokenizer.to_str())
+
+
+def _padding(tokenizer: Any) -> dict[str, Any]:
+    """The tokenizer's own padding token (as transformers pads), else BERT's [PAD]."""
+    configured = tokenizer.padding or {}
+    token = configured.get("pad_token") or "[PAD]"
+    token_id = tokenizer.token_to_id(token)
+    return {"pad_id": 0 if token_id is None else token_id, "pad_token": token}
+
+
+def _mean_pooled_states(states: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
     """Mean of each text's token states over its real (unpadded) tokens, float32 (n, d)."""
-    mask = tokens["attention_mask"][..., None].astype(np.float32)
+    mask = attention_mask[..., None].astype(np.float32)
     pooled = (np.asarray(states, np.float32) * mask).sum(axis=1)
     return (pooled / np.clip(mask.sum(axis=1), 1e-9, None)).astype(np.float32)
 
 
 def openvino_model(base: Any) -> OpenVINOModel | None:
     """`base` (a fp32 SentenceTransformerModel) compiled by OpenVINO for bf16, or None where that
-    does not apply: the package is missing, the backend is off, or the model is not a plain
-    transformer + mean pooling (+ normalise) pipeline."""
-    if resolve_backend() != "openvino" or not _mean_pooled(base.model):
+    does not apply: the package is missing, the backend is off, the model is not a plain
+    transformer + mean pooling (+ normalise) pipeline or has no fast tokenizer."""
+    tokenizer = getattr(base.model.tokenizer, "backend_tokenizer", None)
+    if resolve_backend() != "openvino" or not _mean_pooled(base.model) or tokenizer is None:
         return None
     try:
-        return OpenVINOModel(base, _compiled(base))
+        folder = _ir_folder(base.model_id)
+        if not (folder / IR_FILE).exists():
+            _convert(base.model, folder)
+        return OpenVINOModel(_compiled(folder), tokenizer, base.model_id, base.max_tokens)
     except Exception as exc:  # a broken install or an unsupported graph: torch paths remain
         logger.warning("OpenVINO backend unavailable for %s: %s", base.model_id, exc)
         return None
 
 
-def _compiled(base: Any) -> Any:
-    """The compiled OpenVINO model of `base`, converted on first use and then read from disk."""
+def converted_model(
+    model_folder: Path, model_id: str, max_tokens: int | None
+) -> OpenVINOModel | None:
+    """The model converted by an earlier start, built without loading torch or
+    sentence-transformers: the IR from the data home, the tokenizer from the model folder's
+    tokenizer.json. None when the backend is off or either file is missing (or unreadable)."""
+    folder = _ir_folder(model_id)
+    tokenizer_file = Path(model_folder) / "tokenizer.json"
+    if resolve_backend() != "openvino" or not (folder / IR_FILE).exists():
+        return None
+    if not tokenizer_file.exists():
+        return None
+    try:
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        return OpenVINOModel(_compiled(folder), tokenizer, model_id, max_tokens)
+    except Exception as exc:  # the full load (which converts again if needed) remains
+        logger.warning("converted OpenVINO model of %s unusable: %s", model_id, exc)
+        return None
+
+
+def _compiled(folder: Path) -> Any:
+    """The compiled OpenVINO model of the IR in `folder` (compiled blobs cached beside it)."""
     import openvino
 
     core = openvino.Core()
-    folder = _ir_folder(base.model_id)
     core.set_property({"CACHE_DIR": str(folder.parent / "compiled")})
-    if not (folder / IR_FILE).exists():
-        _convert(base.model, folder)
     return core.compile_model(core.read_model(folder / IR_FILE), "CPU", COMPILE_CONFIG)
 
 

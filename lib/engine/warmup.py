@@ -5,7 +5,8 @@ every page run calls it too (a no-op once started). A daemon thread then runs tw
 side, so the 2 cores work in parallel and a first page view is not slowed by the compiler:
 
 - the model lane, in this process: loads the default text model with its precision guard
-  (OpenVINO IR converted once into the data home), where the pages find it;
+  (OpenVINO IR converted once into the data home; a later start builds it from there without
+  torch), where the pages find it, then runs the exact kNN once (torch, which a click needs);
 - the compiler lane, in a separate low-priority process (`python -m lib.engine.warmup`): numba
   compiles UMAP's kernels into its on-disk cache in the data home (`reduce.numba_cache_dir`);
   when it is done this process leaves a marker there, so a later start on the same data home
@@ -32,6 +33,8 @@ from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from lib.engine import reduce
 from lib.engine.store import machine
@@ -124,6 +127,15 @@ def _after_first_view(
     visitor's page run finish first, waiting at most `grace` seconds."""
     _first_view.wait(grace)
     _timed("model", load_model, seconds, failures)
+    _timed("kNN", _warm_knn, seconds, failures)
+
+
+def _warm_knn() -> None:
+    """Run the exact kNN once on a few rows: a later start's model needs no torch (the converted
+    OpenVINO model), but a first click's kNN graph does, so it is imported here, not then."""
+    from lib.engine.neighbors import exact_knn, normalize_rows
+
+    exact_knn(normalize_rows(np.random.default_rng(0).normal(size=(64, 8))), 5)
 
 
 def _timed(step: str, work: Callable[[], Any], seconds: dict, failures: list) -> None:
