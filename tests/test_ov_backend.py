@@ -35,18 +35,24 @@ def test_only_mean_pooled_transformers_are_converted():
     assert not ov_backend._mean_pooled([Transformer(), Pooling("mean"), Transformer()])
 
 
-@pytest.mark.model
-def test_openvino_path_passes_the_guard_and_is_converted_once(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-):
+@pytest.fixture
+def openvino_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """An empty data home with the OpenVINO backend asked for (skipped where it is missing)."""
     pytest.importorskip("openvino")
     monkeypatch.setenv("EMBEDSCOPE_HOME", str(tmp_path))
     monkeypatch.setenv(ov_backend.BACKEND_ENV, "openvino")
+    return tmp_path
+
+
+@pytest.mark.model
+def test_openvino_path_passes_the_guard_and_is_converted_once(
+    monkeypatch: pytest.MonkeyPatch, openvino_home: Path
+):
     fast = load_model(precision="bf16")
     assert isinstance(fast, ov_backend.OpenVINOModel)
     assert fast.model_id == f"{PACKAGED_MODEL_ID}@openvino-bf16"
     assert fast.precision_check.accepted and fast.precision_check.overlap >= 0.95
-    assert list(tmp_path.glob(f"openvino/*/{ov_backend.IR_FILE}"))
+    assert list(openvino_home.glob(f"openvino/*/{ov_backend.IR_FILE}"))
 
     def no_conversion(*args, **kwargs):
         raise AssertionError("the converted model should have been read from disk")
@@ -70,12 +76,7 @@ def test_openvino_path_passes_the_guard_and_is_converted_once(
 
 
 @pytest.mark.model
-def test_a_later_start_builds_the_converted_model_without_torch(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-):
-    pytest.importorskip("openvino")
-    monkeypatch.setenv("EMBEDSCOPE_HOME", str(tmp_path))
-    monkeypatch.setenv(ov_backend.BACKEND_ENV, "openvino")
+def test_a_later_start_builds_the_converted_model_without_torch(openvino_home: Path):
     fp32 = load_model(precision="fp32")
     first = load_model(precision="bf16")  # converts, measures the guard, keeps both
     assert isinstance(first, ov_backend.OpenVINOModel)
@@ -84,7 +85,7 @@ def test_a_later_start_builds_the_converted_model_without_torch(
         "print(type(m).__name__, m.model_id, m.precision_check.overlap, "
         "sorted({'torch', 'transformers', 'sentence_transformers'} & set(sys.modules)))"
     )
-    env = {**os.environ, "EMBEDSCOPE_HOME": str(tmp_path), ov_backend.BACKEND_ENV: "openvino"}
+    env = {**os.environ, "EMBEDSCOPE_HOME": str(openvino_home)}
     done = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300,
         cwd=Path(__file__).resolve().parents[1],
