@@ -53,7 +53,9 @@ GUARD_MIN_OVERLAP = 0.95  # a faster path must keep this share of fp32's 10 near
 GUARD_SAMPLE = "topics"  # bundled reference sentences the guard encodes both ways
 GUARD_TEXTS = 200
 # a kept verdict is reused only while these (and the CPU) are the same as when it was measured
-GUARD_PACKAGES = ("numpy", "torch", "transformers", "sentence-transformers", "openvino")
+GUARD_PACKAGES = (
+    "numpy", "torch", "transformers", "sentence-transformers", "tokenizers", "openvino",
+)  # fmt: skip
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -294,12 +296,13 @@ def _converted_openvino(source: str, model_id: str) -> TextModel | None:
     built from the data home and the model folder (`ov_backend.converted_model`), or None."""
     from lib.engine.ov_backend import ID_SUFFIX, converted_model
 
-    if not Path(source).is_dir():
+    max_tokens = _folder_max_tokens(Path(source))
+    if max_tokens is None:  # a folder that does not state its window (or none): the full load
         return None
     check = _read_verdict(_verdict_record(f"{model_id}@{ID_SUFFIX}", _guard_texts()[2]))
     if check is None or not check.accepted:
         return None
-    model = converted_model(Path(source), model_id, _folder_max_tokens(Path(source)))
+    model = converted_model(Path(source), model_id, max_tokens)
     return None if model is None else model.checked(check)
 
 

@@ -90,7 +90,8 @@ class OpenVINOModel:
         self._whole = _copy(tokenizer)  # no cut, no padding: for count_truncated
         self._whole.no_truncation()
         self._whole.no_padding()
-        self._batch = _copy(tokenizer)
+        self._batch = _copy(tokenizer)  # cut at max_tokens, padded to the longest text
+        self._batch.no_truncation()
         if max_tokens is not None:
             self._batch.enable_truncation(max_tokens)
         self._batch.enable_padding(**_padding(tokenizer))
@@ -173,9 +174,8 @@ def converted_model(
     tokenizer.json. None when the backend is off or either file is missing (or unreadable)."""
     folder = _ir_folder(model_id)
     tokenizer_file = Path(model_folder) / "tokenizer.json"
-    if resolve_backend() != "openvino" or not (folder / IR_FILE).exists():
-        return None
-    if not tokenizer_file.exists():
+    found = (folder / IR_FILE).exists() and tokenizer_file.exists()
+    if resolve_backend() != "openvino" or not found:
         return None
     try:
         from tokenizers import Tokenizer
