@@ -306,8 +306,10 @@ def _converted_openvino(source: str, model_id: str) -> TextModel | None:
     return None if model is None else model.checked(check)
 
 
+@functools.cache
 def _guard_texts() -> tuple[str, np.ndarray, list[str]]:
-    """The guard's reference sentences: (the sample's content hash, their rows, the texts)."""
+    """The guard's reference sentences: (the sample's content hash, their rows, the texts); read
+    once per process (a fresh start asks twice: for a kept verdict, then to measure one)."""
     from lib.engine.corpus import load_sample
 
     sample = load_sample(GUARD_SAMPLE)
