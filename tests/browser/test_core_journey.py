@@ -1,6 +1,7 @@
 """End to end in Chromium: the first screen draws the sample map, with no error box."""
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import ARTIFACTS, plotted_points, wait_for_app
 
@@ -21,6 +22,6 @@ def test_corpus_page_loads_with_the_sample_preview(page, server_url):
     page.goto(f"{server_url}/corpus")
     page.wait_for_selector('[data-testid="stDataFrame"]')
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached")
-    assert page.get_by_role("button", name="Embed and map").is_enabled()
+    expect(page.get_by_role("button", name="Embed and map")).to_be_enabled()
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=str(ARTIFACTS / "corpus.png"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import ARTIFACTS, start_server, wait_for_app
 
@@ -48,7 +49,9 @@ def test_a_fresh_server_shows_only_the_apps_navigation(browser, path, title):
         for links in seen:
             assert {link.split("\n")[-1].strip() for link in links} <= APP_PAGES, links
         assert tab.locator('[data-testid="stException"]').count() == 0
-        assert tab.locator('[data-testid="stSidebar"]').get_by_text("topics").count() >= 1
+        expect(
+            tab.locator('[data-testid="stSidebar"]').get_by_text("topics").first
+        ).to_be_attached()
         assert tab.locator("h1").first.inner_text().startswith(title)
         if path != "/map?sample=topics":  # Streamlit serves the default page at / only
             assert tab.get_by_text("Page not found").count() == 0
@@ -72,8 +75,7 @@ def test_a_click_on_the_map_selects_that_point(page, server_url):
     )
     page.mouse.click(x, y)
     page.get_by_text("1 selected").wait_for()
-    tables = page.locator('[data-testid="stDataFrame"]')
-    assert any(tables.nth(i).is_visible() for i in range(tables.count()))
+    expect(page.locator('[data-testid="stDataFrame"]:visible').first).to_be_visible()
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=str(ARTIFACTS / "map-click.png"))
     assert isinstance(row, int)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import drag_lasso, plotted_points, wait_for_app
 
@@ -103,7 +104,7 @@ def test_an_uploaded_csv_is_mapped_point_for_point(page, server_url, corpus_csv,
     )
     assert any(text.startswith("&lt;img src=x onerror=alert(1)&gt;") for text in hover)
     assert page.locator("img[src='x']").count() == 0
-    assert page.locator('[data-testid="stSidebar"]').get_by_text("journey.csv").is_visible()
+    expect(page.locator('[data-testid="stSidebar"]').get_by_text("journey.csv")).to_be_visible()
     assert page.locator('[data-testid="stException"]').count() == 0
     assert dialogs == []
 
@@ -141,7 +142,7 @@ def test_a_lasso_on_the_map_lists_the_documents_inside_it(page, server_url):
     )
     assert selected == in_browser, "the server got exactly the points the lasso selected"
     assert abs(selected - inside) <= 3, "those inside the drawn shape (edge points may differ)"
-    assert page.get_by_text("Look closer at").is_visible()
+    expect(page.get_by_text("Look closer at")).to_be_visible()
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
@@ -166,7 +167,7 @@ def test_an_arithmetic_query_puts_its_marker_on_the_map(page, server_url):
     ).json_value()
     assert marker["symbol"] == "star"
     assert all(isinstance(marker[axis], float | int) for axis in ("x", "y"))
-    assert page.get_by_role("heading", name="Arithmetic").is_visible()
+    expect(page.get_by_role("heading", name="Arithmetic")).to_be_visible()
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
@@ -188,8 +189,8 @@ def test_a_saved_project_opens_in_a_second_browser_context(page, browser, server
         wait_for_points(other, 29)
         assert map_points(other) == saved
         sidebar = other.locator('[data-testid="stSidebar"]')
-        assert sidebar.get_by_text("Browser journey").is_visible()
-        assert sidebar.get_by_text("shown read-only").is_visible()
+        expect(sidebar.get_by_text("Browser journey")).to_be_visible()
+        expect(sidebar.get_by_text("shown read-only")).to_be_visible()
         assert other.locator('[data-testid="stException"]').count() == 0
     finally:
         stranger.close()
