@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -27,6 +28,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 BOOT_SECONDS = 120
+# `expect(...)` waits this long for what a run draws (Playwright's 5 s is short on a busy CI core).
+expect.set_options(timeout=60_000)
 
 
 def free_port() -> int:
