@@ -4,7 +4,8 @@ import streamlit as st
 
 if __name__ == "__main__":  # a page run (every script run of every session)
     from pages._common import init_session
-    from pages.frame import app_pages, follow_share_link, run_page, sidebar
+    from pages.frame import follow_share_link, run_page, sidebar
+    from pages.routes import app_pages
 
     st.set_page_config(page_title="embedscope", page_icon=":material/scatter_plot:", layout="wide")
     # config.toml hides Streamlit's own list of pages/ (it flashed on a fresh server's first

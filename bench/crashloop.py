@@ -44,8 +44,8 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from lib.engine.embed import embed_texts  # noqa: E402
-from lib.engine.store import (  # noqa: E402
+from lib.embed.models import embed_texts  # noqa: E402
+from lib.store.caches import (  # noqa: E402
     CACHE_FILE_NAME,
     EmbeddingCache,
     ResultCache,
@@ -103,9 +103,9 @@ def project_arguments(run: int, unit: int) -> dict:
     """A 300-document project whose numbers depend only on (run, unit)."""
     import pandas as pd
 
-    from lib.engine.cluster import ClusterParams
-    from lib.engine.corpus import corpus_from_frame
-    from lib.engine.reduce import PCAParams
+    from lib.cluster.clusters import ClusterParams
+    from lib.ingest.corpus import corpus_from_frame
+    from lib.reduce.layouts import PCAParams
     from lib.share.projects import ProjectView
 
     rng = np.random.default_rng([run, unit])

@@ -29,8 +29,8 @@ OVERLAP_K = 10
 
 def backends() -> dict:
     """The three encoders, loaded (untimed)."""
-    from lib.engine.embed import DEFAULT_MODEL, SentenceTransformerModel, load_model
-    from lib.engine.ov_backend import openvino_model
+    from lib.embed.models import DEFAULT_MODEL, SentenceTransformerModel, load_model
+    from lib.embed.ov_backend import openvino_model
 
     fp32 = load_model(DEFAULT_MODEL, precision="fp32")
     found = {
@@ -45,7 +45,7 @@ def backends() -> dict:
 
 def encode(model, texts: list[str]) -> tuple[float, float, object]:
     """Wall s, CPU s and the vectors of one pass over `texts`."""
-    from lib.engine.embed import embed_texts
+    from lib.embed.models import embed_texts
 
     wall, cpu = time.perf_counter(), time.process_time()
     vectors = embed_texts(texts, model).vectors
@@ -57,8 +57,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n", type=int, default=2000, help="documents (default 2000)")
     parser.add_argument("--rounds", type=int, default=2, help="passes per backend (default 2)")
     args = parser.parse_args(argv)
-    from lib.engine.honesty import neighbor_overlap
-    from lib.engine.neighbors import exact_knn
+    from lib.measure.honesty import neighbor_overlap
+    from lib.reduce.neighbors import exact_knn
 
     texts = generate_corpus(args.n, seed=SEED)["text"].tolist()
     print(f"embedding backends, {args.n:,} generated documents, {args.rounds} rounds; "

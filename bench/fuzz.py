@@ -43,7 +43,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("EMBEDSCOPE_WARM_UP", "0")
 
 MAX_INPUT_BYTES = 4096
-FUZZED_MODULES = ("lib.engine.corpus", "lib.engine.vectors", "lib.figures.map",
+FUZZED_MODULES = ("lib.ingest.corpus", "lib.ingest.vectors", "lib.figures.map",
                   "lib.query.expressions", "lib.share.bookmarks", "lib.share.projects",
                   "lib.figures.lessons")  # fmt: skip
 CORPUS_FORMATS = ("csv", "tsv", "txt", "jsonl", "json", "parquet")
@@ -104,7 +104,7 @@ def _split(data: bytes) -> tuple[bytes, bytes]:
 
 def _corpus_target(file_format: str) -> Callable[[bytes], object]:
     def run(data: bytes) -> object:
-        from lib.engine.corpus import load_corpus
+        from lib.ingest.corpus import load_corpus
 
         corpus = load_corpus(data, filename=f"upload.{file_format}")
         corpus.label_columns()
@@ -114,14 +114,14 @@ def _corpus_target(file_format: str) -> Callable[[bytes], object]:
 
 
 def run_pasted(data: bytes) -> object:
-    from lib.engine.corpus import corpus_from_pasted
+    from lib.ingest.corpus import corpus_from_pasted
 
     return corpus_from_pasted(_text(data))
 
 
 def run_vectors(data: bytes) -> object:
     """One vectors file; the first byte picks its name (.npy, .csv, .tsv, .parquet)."""
-    from lib.engine.vectors import load_vectors
+    from lib.ingest.vectors import load_vectors
 
     if not data:
         return None
@@ -130,7 +130,7 @@ def run_vectors(data: bytes) -> object:
 
 def run_vectors_pair(data: bytes) -> object:
     """Vectors plus metadata; the first byte picks both names, a text column is sometimes asked."""
-    from lib.engine.vectors import load_vectors
+    from lib.ingest.vectors import load_vectors
 
     if not data:
         return None

@@ -48,8 +48,8 @@ os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / "test-artifacts" / "numba-ca
 
 from bench.corpus_gen import generate_corpus  # noqa: E402
 from lib.batch.precompute import precompute, share_path  # noqa: E402
-from lib.engine.reduce import UMAPParams  # noqa: E402
 from lib.errors import check_int  # noqa: E402
+from lib.reduce.layouts import UMAPParams  # noqa: E402
 from tests.browser.conftest import (  # noqa: E402
     ALL_HOVER,
     ARTIFACTS,

@@ -7,7 +7,7 @@ installed in .venv) with a fresh temporary EMBEDSCOPE_HOME (numba's cache inside
 compiled earlier on this machine helps), opens `/` in headless Chromium and times, from the
 moment the page is opened: the page title (the Map page's heading), the first map
 (`.js-plotly-plot`), and, from the server's start, the warm-up's "embedscope: warm in" line in
-the server's log (lib/engine/warmup.py). Then the server is stopped and started again on the
+the server's log (lib/service/warmup.py). Then the server is stopped and started again on the
 same data folder: the second start. Last, the bare-process and warmed-server click rows of
 bench/pipeline.py on `--n` generated documents, beside naive, in the same run.
 """
@@ -108,13 +108,13 @@ def wait_warm(log_path: Path, started: float, timeout: float) -> dict[str, float
 
 
 WARM_ALONE = (
-    "import time; t = time.perf_counter(); from lib.engine.warmup import start_warm_up; "
+    "import time; t = time.perf_counter(); from lib.service.warmup import start_warm_up; "
     "start_warm_up().join(); print(f'process {time.perf_counter() - t:.1f} s')"
 )
 
 
 def warm_up_alone(home: Path) -> dict[str, float | str]:
-    """lib.engine.warmup in a new process on `home` (what the server runs once the app calls it):
+    """lib.service.warmup in a new process on `home` (what the server runs once the app calls it):
     seconds from the process start to its 'embedscope: warm' line."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "EMBEDSCOPE_HOME": str(home),
            "NUMBA_CACHE_DIR": str(home / "numba")}  # fmt: skip
@@ -144,7 +144,7 @@ def warm_up_runs(runs: int) -> str:
         steps += [f"fresh: {first['warm-up steps']}", f"second: {second['warm-up steps']}"]
         print(f"  warm-up alone: {firsts[-1]:.1f} s, second {seconds[-1]:.1f} s", file=sys.stderr)
     return "\n".join([
-        f"warm-up alone (new process, lib.engine.warmup): fresh data folder median "
+        f"warm-up alone (new process, lib.service.warmup): fresh data folder median "
         f"{median(firsts):.1f} s (runs {', '.join(f'{v:.1f}' for v in firsts)}) target "
         f"{TARGETS['warm s']:g}; second start median {median(seconds):.1f} s (runs "
         f"{', '.join(f'{v:.1f}' for v in seconds)}) target {TARGETS['second warm s']:g}; "

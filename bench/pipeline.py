@@ -8,10 +8,10 @@ from earlier runs (site-packages/__pycache__) cannot make a first run look warm.
 
   naive      SentenceTransformer(path).encode(texts) -> umap.UMAP() -> px.scatter -> to_json,
              all defaults (UMAP unseeded, like a user who never sets random_state)
-  ours cold  a new process: the engine service (lib/engine/service.py) as the pages call it,
+  ours cold  a new process: the engine service (lib/service/engine.py) as the pages call it,
              on an empty EMBEDSCOPE_HOME: model -> vectors -> knn (exact) -> layout -> map_figure;
              the bare click, everything timed (issue 15: >= 2.5x naive)
-  server     a new process runs lib.engine.warmup first, then times the click: vectors in steps
+  server     a new process runs lib.service.warmup first, then times the click: vectors in steps
              with PCA previews -> kNN -> UMAP -> figure, on empty caches (issue 15: >= 3.5x)
   ours warm  the same calls in a new process on the filled EMBEDSCOPE_HOME (and its numba cache)
   re-param   in the warm process: a new min_dist, reusing the kNN graph, then the figure again
@@ -164,7 +164,7 @@ def _corpus(job: dict) -> Any:
     """The job's texts and topics as a canonical lib Corpus (what the corpus page makes)."""
     import pandas as pd
 
-    from lib.engine.corpus import corpus_from_frame
+    from lib.ingest.corpus import corpus_from_frame
 
     frame = pd.DataFrame({"text": job["texts"], "topic": job["labels"]})
     return corpus_from_frame(frame, "text", source="generated benchmark corpus")
@@ -172,21 +172,21 @@ def _corpus(job: dict) -> Any:
 
 def _umap_params(job: dict) -> Any:
     """UMAPParams() as the app uses them (fewer epochs in a quick run)."""
-    from lib.engine.reduce import UMAPParams
+    from lib.reduce.layouts import UMAPParams
 
     return UMAPParams() if job["epochs"] is None else UMAPParams(n_epochs=job["epochs"])
 
 
 def _engine() -> Any:
     """The engine service the pages call, on this stage's EMBEDSCOPE_HOME (it owns every key)."""
-    from lib.engine.service import Engine
+    from lib.service.engine import Engine
 
     return Engine()
 
 
 def _knn(clock: StageClock, engine: Any, embedding: Any, params: Any) -> None:
     """The shared kNN graph as the service builds it (exact up to 50,000 points)."""
-    from lib.engine.reduce import knn_size
+    from lib.reduce.layouts import knn_size
 
     with clock.stage("knn"):
         engine.knn(embedding, knn_size(len(embedding.vectors), params.n_neighbors))
@@ -212,7 +212,7 @@ def stage_ours(job: dict, *, reparam: bool) -> tuple[Result, Arrays]:
     min_dist in-process (reusing the kNN graph). The service stores vectors and map on disk."""
     from dataclasses import replace
 
-    from lib.engine.embed import DEFAULT_MODEL
+    from lib.embed.models import DEFAULT_MODEL
 
     clock = StageClock()
     engine = _engine()
@@ -242,16 +242,16 @@ def stage_ours(job: dict, *, reparam: bool) -> tuple[Result, Arrays]:
 
 
 def stage_server(job: dict) -> tuple[Result, Arrays]:
-    """A fresh app server: lib.engine.warmup runs at its start, then a visitor clicks.
+    """A fresh app server: lib.service.warmup runs at its start, then a visitor clicks.
 
     Start-up is reported apart (the warm-up's own log line included); the timed part is the click
     on "Embed and map" with empty caches: embed in steps with the growing PCA preview (as the app
     does from 2,000 documents), kNN, UMAP, figure. `preview`: click to first preview figure.
     """
-    from lib.engine.embed import DEFAULT_MODEL
-    from lib.engine.reduce import project_pca
-    from lib.engine.warmup import start_warm_up
+    from lib.embed.models import DEFAULT_MODEL
     from lib.figures.map import hover_labels, map_figure
+    from lib.reduce.layouts import project_pca
+    from lib.service.warmup import start_warm_up
 
     engine = _engine()
     start = StageClock()
@@ -291,7 +291,7 @@ def stage_warm_app(job: dict) -> tuple[Result, Arrays]:
     """The map page after a server restart: the service's peek_* answer from disk (no model)."""
     clock = StageClock()
     with clock.stage("load"):
-        from lib.engine.embed import DEFAULT_MODEL
+        from lib.embed.models import DEFAULT_MODEL
 
         engine = _engine()
     corpus = _corpus(job)
@@ -439,14 +439,14 @@ def map_accuracy(coords, codes, k: int = ACCURACY_K) -> float:
 
 def cosine_knn(vectors, k: int):
     """Exact k nearest rows by cosine, itself excluded: (n, k) row indices."""
-    from lib.engine.neighbors import exact_knn, normalize_rows
+    from lib.reduce.neighbors import exact_knn, normalize_rows
 
     return exact_knn(normalize_rows(vectors), k).indices
 
 
 def knn_overlap(first, second, k: int = OVERLAP_K) -> float:
     """Mean share of each point's k exact cosine neighbours that two embeddings agree on."""
-    from lib.engine.honesty import neighbor_overlap
+    from lib.measure.honesty import neighbor_overlap
 
     return float(neighbor_overlap(cosine_knn(first, k), cosine_knn(second, k)).mean())
 
@@ -503,7 +503,7 @@ def format_table(rows: list[list[str]]) -> str:
 
 def header(n: int, mean_words: float, quick: bool, atlas: bool) -> str:
     """Date, machine, library versions and every parameter that shapes the numbers."""
-    from lib.engine.reduce import UMAPParams, knn_size
+    from lib.reduce.layouts import UMAPParams, knn_size
 
     libraries = ", ".join(f"{name} {version}" for name, version in versions().items())
     lines = [
@@ -516,12 +516,12 @@ def header(n: int, mean_words: float, quick: bool, atlas: bool) -> str:
         "naive: SentenceTransformer.encode defaults (batch 32) -> umap.UMAP() defaults "
         "(euclidean, 500 epochs up to 10,000 points, random_state NOT set: unseeded, "
         "multi-threaded) -> px.scatter(hover_data=text)",
-        f"ours: the engine service (lib/engine/service.py) as the pages call it: model -> vectors "
+        f"ours: the engine service (lib/service/engine.py) as the pages call it: model -> vectors "
         f"(batch 64, cache) -> knn (exact, k={knn_size(n, UMAPParams().n_neighbors)}) -> "
         f"layout({UMAPParams()!r}) -> map_figure (topic colours, "
         "hover text + topic); 'ours cold, new process' is the bare click, everything timed",
         f"re-param: min_dist 0.1 -> {REPARAM_MIN_DIST} in the warm process, same kNN graph",
-        "click, warmed server: a new process runs lib.engine.warmup first (as the app server "
+        "click, warmed server: a new process runs lib.service.warmup first (as the app server "
         "does at start), then times the click: vectors in steps with PCA previews -> kNN -> "
         "UMAP -> figure, empty caches",
         "ours warm: the same calls in a new process on the filled data home (the map comes from "
@@ -653,7 +653,7 @@ def click_targets(results: dict[str, Result]) -> list[str]:
     """Issue 15's click targets: a bare new process and a warmed server vs naive, same quality."""
     naive, cold, server = (results[name] for name in ("naive", "cold", "server"))
     lines = [
-        f"server start-up (before any visitor, not in the click time): lib.engine.warmup "
+        f"server start-up (before any visitor, not in the click time): lib.service.warmup "
         f"{server['start']['warm_up']:.1f} s (model + precision guard while UMAP imports and "
         f"compiles); encoding precision {server['precision']}; guard: {server['guard']}"
     ]

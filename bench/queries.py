@@ -19,9 +19,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from lib.engine.embed import load_model
-from lib.engine.neighbors import normalize_rows
+from lib.embed.models import load_model
 from lib.query.expressions import run_query
+from lib.reduce.neighbors import normalize_rows
 
 EXPRESSIONS = [
     '#12 - "formal" + "casual"',

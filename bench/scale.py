@@ -4,8 +4,8 @@
     python bench/scale.py --million          # also 1,000,000 x 384 (about 1.5 GB of vectors)
     python bench/scale.py --n 20000 --quick  # smoke run: 50 UMAP epochs, small sample
 
-For each size: UMAP fitted on a seeded sample (lib/engine/scale.py), the rest placed by transform,
-timed apart; neighbour preservation (k=10, lib/engine/honesty.py) of fitted vs placed points (up to
+For each size: UMAP fitted on a seeded sample (lib/reduce/scale.py), the rest placed by transform,
+timed apart; neighbour preservation (k=10, lib/measure/honesty.py) of fitted vs placed points (up to
 --honesty-max points: it needs an exact kNN of every point); clustering + c-TF-IDF names of
 generated texts; the project saved as the CLI saves it; the figure JSON of `huge_map_figure`
 in bytes per point; and, unless --no-browser, the seconds from opening the page to the plot
@@ -34,18 +34,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lib.batch.precompute import NO_LIMIT  # noqa: E402
-from lib.engine.cluster import ClusterParams  # noqa: E402
-from lib.engine.corpus import corpus_from_frame  # noqa: E402
-from lib.engine.honesty import neighbor_preservation  # noqa: E402
-from lib.engine.neighbors import exact_knn  # noqa: E402
-from lib.engine.reduce import UMAPParams, project_umap  # noqa: E402
-from lib.engine.scale import (  # noqa: E402
-    SAMPLE_SIZE,
-    ScaleParams,
-    cluster_at_scale,
-    huge_map_figure,
-    project_at_scale,
-)
+from lib.cluster.clusters import ClusterParams  # noqa: E402
+from lib.cluster.scale import cluster_at_scale  # noqa: E402
+from lib.figures.huge import huge_map_figure  # noqa: E402
+from lib.ingest.corpus import corpus_from_frame  # noqa: E402
+from lib.measure.honesty import neighbor_preservation  # noqa: E402
+from lib.reduce.layouts import UMAPParams, project_umap  # noqa: E402
+from lib.reduce.neighbors import exact_knn  # noqa: E402
+from lib.reduce.scale import SAMPLE_SIZE, ScaleParams, project_at_scale  # noqa: E402
 from lib.share.projects import ProjectStore, ProjectView  # noqa: E402
 from tests.browser.conftest import wait_healthy  # noqa: E402  (one health poll for all)
 

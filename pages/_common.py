@@ -1,7 +1,7 @@
 """Page plumbing: thin st.cache_resource shells over the engine, progress display, the shared
 sidebar and share links, and safe text display.
 
-Not a page itself (app.py routes only to the page files). The engine (lib/engine/service.py)
+Not a page itself (app.py routes only to the page files). The engine (lib/service/engine.py)
 owns every key and get-or-compute; this module only adds what needs Streamlit: spinners and
 progress bars while the engine computes, and which corpus this session shows (pages/state.py).
 """
@@ -17,22 +17,22 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from lib.engine.cluster import Clustering, ClusterParams
-from lib.engine.corpus import Corpus, list_samples
-from lib.engine.embed import DEFAULT_MODEL, TextModel
-from lib.engine.honesty import HonestyReport
-from lib.engine.reduce import Projection, project_pca
-from lib.engine.service import Embedding, Engine, LayoutParams, SavedView
-from lib.engine.store import EmbeddingCache, default_home
+from lib.cluster.clusters import Clustering, ClusterParams
+from lib.embed.models import DEFAULT_MODEL, TextModel
 from lib.errors import EmbedscopeError, StoreError
 from lib.figures.map import ColorBy, hover_labels, map_figure
+from lib.ingest.corpus import Corpus, list_samples
+from lib.measure.honesty import HonestyReport
 from lib.query.expressions import pointer
+from lib.reduce.layouts import Projection, project_pca
+from lib.service.engine import Embedding, Engine, LayoutParams, SavedView
 from lib.share.hosting import HostedConfig, ProjectListing, hosted_config, listed_projects
 from lib.share.projects import (
     Project,
     ProjectStore,
     check_project_id,
 )
+from lib.store.caches import EmbeddingCache, default_home
 from pages import state
 
 DEFAULT_SAMPLE = "topics"
@@ -318,7 +318,7 @@ def start_warm_up() -> threading.Thread | None:
 
     EMBEDSCOPE_WARM_UP=0 skips it (the tests do, to keep compilation serial).
     """
-    from lib.engine import warmup
+    from lib.service import warmup
 
     the_engine = engine()
     return warmup.start_warm_up(lambda: the_engine.model(DEFAULT_MODEL))

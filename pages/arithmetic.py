@@ -6,14 +6,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from lib.engine.corpus import Corpus
-from lib.engine.neighbors import cosine_matrix
-from lib.engine.reduce import Projection
 from lib.errors import EmbedscopeError, QueryError
 from lib.figures.map import ColorBy, hover_labels
 from lib.figures.query import map_positions, query_map_figure, similarity_heatmap, step_labels
+from lib.ingest.corpus import Corpus
 from lib.query.examples import Example, corpus_examples
 from lib.query.expressions import Hit, evaluate, parse_expression, rank
+from lib.reduce.layouts import Projection
+from lib.reduce.neighbors import cosine_matrix
 from pages import state
 from pages._common import (
     NO_TEXT_MODEL,

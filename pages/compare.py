@@ -8,18 +8,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import streamlit as st
 
-from lib.engine.compare import (
-    AGREEMENT_K,
-    align_procrustes,
-    alignment_gap,
-    label_recovery,
-    neighbor_agreement,
-)
-from lib.engine.corpus import Corpus
-from lib.engine.embed import MULTILINGUAL_MODEL, available_models, embed_texts, load_model
-from lib.engine.reduce import PCAParams, Projection, UMAPParams
-from lib.engine.service import Embedding
-from lib.engine.tsne import TSNEParams, estimate_tsne_seconds
+from lib.embed.models import MULTILINGUAL_MODEL, available_models, embed_texts, load_model
 from lib.errors import EmbedscopeError
 from lib.figures.compare import (
     agreement_color,
@@ -31,6 +20,17 @@ from lib.figures.compare import (
 )
 from lib.figures.map import ColorBy, hover_labels, selected_rows
 from lib.figures.tables import document_table
+from lib.ingest.corpus import Corpus
+from lib.measure.compare import (
+    AGREEMENT_K,
+    align_procrustes,
+    alignment_gap,
+    label_recovery,
+    neighbor_agreement,
+)
+from lib.reduce.layouts import PCAParams, Projection, UMAPParams
+from lib.reduce.tsne import TSNEParams, estimate_tsne_seconds
+from lib.service.engine import Embedding
 from lib.share.export import to_csv_bytes
 from pages import state
 from pages._common import (

@@ -4,7 +4,15 @@ text column and model. On a hosted server only saved projects and samples are of
 import pandas as pd
 import streamlit as st
 
-from lib.engine.corpus import (
+from lib.embed.models import (
+    CHARS_PER_TOKEN,
+    DEFAULT_MODEL,
+    available_models,
+    estimate_truncated,
+    model_max_tokens,
+)
+from lib.errors import EmbedscopeError
+from lib.ingest.corpus import (
     MAX_DOCUMENTS,
     SUPPORTED_FORMATS,
     Corpus,
@@ -14,15 +22,7 @@ from lib.engine.corpus import (
     list_samples,
     read_table,
 )
-from lib.engine.embed import (
-    CHARS_PER_TOKEN,
-    DEFAULT_MODEL,
-    available_models,
-    estimate_truncated,
-    model_max_tokens,
-)
-from lib.engine.vectors import UploadedVectors, load_vectors
-from lib.errors import EmbedscopeError
+from lib.ingest.vectors import UploadedVectors, load_vectors
 from lib.share.projects import ProjectSummary
 from pages import state
 from pages._common import (

@@ -8,14 +8,13 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
-from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
 
-from lib.engine import warmup
-from lib.engine.embed import DEFAULT_MODEL
+from lib.embed.models import DEFAULT_MODEL
 from lib.errors import EmbedscopeError
+from lib.service import warmup
 from lib.share.projects import PROJECT_PARAM, share_query, share_target
 from pages import state
 from pages._common import (
@@ -38,37 +37,6 @@ async def server_lifespan(_app: st.App) -> AsyncIterator[None]:
     page plumbing the first page run needs."""
     start_warm_up()
     yield
-
-
-# --- the app's pages -----------------------------------------------------------------------------
-
-PAGE_DIR = Path(__file__).resolve().parent
-
-
-def _page(file: str, title: str, icon: str, **options) -> st.Page:
-    """One entry of the navigation; the URL path is the file name."""
-    return st.Page(PAGE_DIR / file, title=title, icon=f":material/{icon}:",
-                   url_path=file.removesuffix(".py"), **options)  # fmt: skip
-
-
-def app_pages() -> dict[str, list[st.Page]]:
-    """The app's navigation, by section (app.py shows it; share links and routing use it)."""
-    return {
-        "Explore": [
-            _page("map.py", "Map", "scatter_plot", default=True),
-            _page("corpus.py", "Corpus", "upload_file"),
-            _page("compare.py", "Compare", "compare"),
-        ],
-        "Query": [
-            _page("arithmetic.py", "Arithmetic", "calculate"),
-            _page("words.py", "Words", "abc"),
-            _page("axes.py", "Concept axes", "open_with"),
-        ],
-        "Learn": [
-            _page("tour.py", "What are embeddings?", "explore"),
-            _page("lessons.py", "Lessons", "school"),
-        ],
-    }
 
 
 # --- the last line of defence -------------------------------------------------------------------

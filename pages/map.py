@@ -5,14 +5,14 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from lib.engine.cluster import NOISE
-from lib.engine.honesty import misplaced_neighbors
-from lib.engine.neighbors import neighbors_of
-from lib.engine.scale import HUGE_MAP_ABOVE, category_labels, fitted_labels, huge_map_figure
-from lib.engine.tsne import TSNEParams, estimate_tsne_seconds
+from lib.cluster.clusters import NOISE
 from lib.errors import EmbedscopeError
 from lib.figures import tables
+from lib.figures.huge import HUGE_MAP_ABOVE, category_labels, fitted_labels, huge_map_figure
 from lib.figures.map import ColorBy, hover_labels, map_figure, selected_points, selected_rows
+from lib.measure.honesty import misplaced_neighbors
+from lib.reduce.neighbors import neighbors_of
+from lib.reduce.tsne import TSNEParams, estimate_tsne_seconds
 from pages import state
 from pages._common import (
     active_corpus,

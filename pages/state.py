@@ -12,12 +12,13 @@ from dataclasses import dataclass, replace
 
 import streamlit as st
 
-from lib.engine.cluster import ClusterParams
-from lib.engine.corpus import Corpus
-from lib.engine.reduce import PCAParams, UMAPParams
-from lib.engine.service import LayoutParams
-from lib.engine.tsne import TSNEParams
+from lib.cluster.clusters import ClusterParams
 from lib.errors import check_choice
+from lib.ingest.corpus import Corpus
+from lib.reduce.layouts import PCAParams, UMAPParams
+from lib.reduce.tsne import TSNEParams
+from lib.service.engine import LayoutParams
+from pages.routes import app_pages
 
 SAMPLE, PROJECT, UPLOAD, VECTORS = "sample", "project", "upload", "vectors"
 SOURCE_KINDS = (SAMPLE, PROJECT, UPLOAD, VECTORS)
@@ -97,8 +98,6 @@ def _route_through_app() -> None:
     pages switches that off for the whole server and keeps the linked page known; the rerun
     then goes through app.py, which shows it.
     """
-    from pages.frame import app_pages  # pages.frame imports this module
-
     st.navigation(app_pages(), position="hidden")
     st.rerun()
 

@@ -12,16 +12,16 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from lib.engine.cluster import ClusterParams
-from lib.engine.corpus import Corpus
-from lib.engine.embed import DEFAULT_MODEL
-from lib.engine.neighbors import cosine_matrix
-from lib.engine.reduce import Projection, UMAPParams
+from lib.cluster.clusters import ClusterParams
+from lib.embed.models import DEFAULT_MODEL
 from lib.errors import EmbedscopeError
 from lib.figures.map import ColorBy, hover_labels, map_figure
 from lib.figures.query import map_positions, query_map_figure, similarity_heatmap, step_labels
+from lib.ingest.corpus import Corpus
 from lib.query.expressions import evaluate, parse_expression, rank
 from lib.query.words import load_glove, word_expression
+from lib.reduce.layouts import Projection, UMAPParams
+from lib.reduce.neighbors import cosine_matrix
 from lib.teach.tour import cluster_agreement, vector_summary
 from pages import state
 from pages._common import (

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib.engine.honesty import HonestyReport
+from lib.measure.honesty import HonestyReport
 from pages._common import md
 
 KEPT_LABEL = "True neighbours kept (mean)"

@@ -3,8 +3,6 @@
 import pandas as pd
 import streamlit as st
 
-from lib.engine.reduce import PCAParams, UMAPParams
-from lib.engine.store import text_key
 from lib.errors import EmbedscopeError, QueryError
 from lib.figures.query import word_map_figure
 from lib.query.words import (
@@ -15,6 +13,8 @@ from lib.query.words import (
     load_glove,
     word_expression,
 )
+from lib.reduce.layouts import PCAParams, UMAPParams
+from lib.store.caches import text_key
 from pages import state
 from pages._common import hosted, md, projection, show_error
 

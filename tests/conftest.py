@@ -85,6 +85,6 @@ def topic_vectors(topic_texts) -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def real_model():
-    from lib.engine.embed import load_model
+    from lib.embed.models import load_model
 
     return load_model()

@@ -27,11 +27,11 @@ import pandas as pd
 
 from lib.batch.precompute import precompute
 from lib.batch.ray_engine import RaySettings, embed_missing
-from lib.engine.cluster import ClusterParams
-from lib.engine.embed import embed_texts
-from lib.engine.reduce import PCAParams, UMAPParams
-from lib.engine.store import CACHE_FILE_NAME, EmbeddingCache, text_key
+from lib.cluster.clusters import ClusterParams
+from lib.embed.models import embed_texts
 from lib.errors import EmbedscopeError
+from lib.reduce.layouts import PCAParams, UMAPParams
+from lib.store.caches import CACHE_FILE_NAME, EmbeddingCache, text_key
 from tests.conftest import FakeModel, make_topic_texts
 
 RESULTS_FILE = "results.json"

@@ -4,9 +4,9 @@ import sqlite3
 
 import pytest
 
-from lib.engine.cluster import ClusterParams
-from lib.engine.reduce import PCAParams, UMAPParams
+from lib.cluster.clusters import ClusterParams
 from lib.errors import ParameterError, StoreError
+from lib.reduce.layouts import PCAParams, UMAPParams
 from lib.share.bookmarks import (
     INDEX_FILE,
     MAX_CAPTION_CHARS,

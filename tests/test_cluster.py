@@ -5,12 +5,12 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from lib.engine.cluster import NOISE, ClusterParams, cluster_corpus, name_clusters
-from lib.engine.corpus import Corpus, load_sample
-from lib.engine.reduce import PCAParams, project_pca
-from lib.engine.shipped import shipped_vectors
-from lib.engine.stopwords import all_stop_words, content_words, stop_words
+from lib.cluster.clusters import NOISE, ClusterParams, cluster_corpus, name_clusters
+from lib.cluster.stopwords import all_stop_words, content_words, stop_words
 from lib.errors import ParameterError
+from lib.ingest.corpus import Corpus, load_sample
+from lib.reduce.layouts import PCAParams, project_pca
+from lib.service.samples import shipped_vectors
 
 
 def test_kmeans_recovers_fake_topics(topic_vectors, topic_texts):
@@ -142,8 +142,8 @@ def test_multilingual_cluster_names_have_no_stop_words_and_no_single_document_wo
 def test_default_settings_find_the_topics_of_the_sample(real_model):
     """Defect 10: the first map (default layout and clustering, fp32 vectors) finds the ten
     topics of `topics`; on the map alone HDBSCAN still finds most of them."""
-    from lib.engine.embed import embed_texts
-    from lib.engine.reduce import UMAPParams, project_umap
+    from lib.embed.models import embed_texts
+    from lib.reduce.layouts import UMAPParams, project_umap
 
     corpus = load_sample("topics")
     labels = corpus.metadata["label"].to_numpy()

@@ -1,4 +1,4 @@
-"""lib.engine.compare against brute-force loops (agreement, label recovery), Procrustes alignment,
+"""lib.measure.compare against brute-force loops (agreement, label recovery), Procrustes alignment,
 and the bundled multilingual model behind the TextModel protocol (targets on
 data/multilingual.csv, model-marked)."""
 
@@ -11,15 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib.engine.compare import (
-    align_procrustes,
-    alignment_gap,
-    knn_vote_accuracy,
-    label_recovery,
-    neighbor_agreement,
-    normalised,
-)
-from lib.engine.embed import (
+from lib.embed.models import (
     MULTILINGUAL_MODEL,
     MULTILINGUAL_MODEL_ID,
     available_models,
@@ -28,9 +20,17 @@ from lib.engine.embed import (
     model_id_for,
     model_max_tokens,
 )
-from lib.engine.honesty import map_knn
-from lib.engine.neighbors import normalize_rows
 from lib.errors import ParameterError
+from lib.measure.compare import (
+    align_procrustes,
+    alignment_gap,
+    knn_vote_accuracy,
+    label_recovery,
+    neighbor_agreement,
+    normalised,
+)
+from lib.measure.honesty import map_knn
+from lib.reduce.neighbors import normalize_rows
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 

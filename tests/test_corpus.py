@@ -1,4 +1,4 @@
-"""lib.engine.corpus: every format, decoding, guessing, counting, hashing and every refusal."""
+"""lib.ingest.corpus: every format, decoding, guessing, counting, hashing and every refusal."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib.engine import corpus as corpus_module
-from lib.engine.corpus import (
+from lib.errors import CorpusError, ParameterError
+from lib.ingest import corpus as corpus_module
+from lib.ingest.corpus import (
     MAX_TEXT_CHARS,
     Corpus,
     corpus_from_frame,
@@ -22,7 +23,6 @@ from lib.engine.corpus import (
     load_sample,
     read_table,
 )
-from lib.errors import CorpusError, ParameterError
 
 TEXTS = ["Hello, world", 'She said "hi"', "naïve café über", "tabs\tand more"]
 LABELS = ["greeting", "quote", "food", "format"]

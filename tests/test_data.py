@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib.engine.neighbors import normalize_rows
 from lib.query.words import analogy, load_glove
+from lib.reduce.neighbors import normalize_rows
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 TOPICS = {

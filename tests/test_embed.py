@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import lib.engine.embed as embed_module
-from lib.engine.corpus import load_sample
-from lib.engine.embed import (
+import lib.embed.models as embed_module
+from lib.embed.models import (
     PACKAGED_MODEL_ID,
     PRECISION_ENV,
     EmbeddingRun,
@@ -24,8 +23,9 @@ from lib.engine.embed import (
     model_id_for,
     resolve_precision,
 )
-from lib.engine.store import EmbeddingCache, text_key
 from lib.errors import ModelError, ParameterError
+from lib.ingest.corpus import load_sample
+from lib.store.caches import EmbeddingCache, text_key
 
 
 def _raw_vector(text: str, dimension: int) -> np.ndarray:
@@ -254,7 +254,7 @@ def test_blank_model_name_is_a_model_error():
 
 
 def test_embedding_in_steps_previews_a_growing_random_sample(cache: EmbeddingCache):
-    from lib.engine.embed import embed_in_steps
+    from lib.embed.models import embed_in_steps
 
     texts = [f"text {i}" for i in range(25)]
     steps, reports = [], []
@@ -275,7 +275,7 @@ def test_embedding_in_steps_previews_a_growing_random_sample(cache: EmbeddingCac
 
 
 def test_cached_vectors_serve_a_warm_start_without_the_model(cache: EmbeddingCache):
-    from lib.engine.embed import cached_vectors
+    from lib.embed.models import cached_vectors
 
     run = embed_texts(TEXTS, CountingModel(), cache=cache)
     np.testing.assert_allclose(cached_vectors(TEXTS, "fake/counting", cache), run.vectors)
@@ -381,8 +381,8 @@ def test_the_guard_measures_once_per_cpu_and_library_versions(
 
 
 def test_a_corpus_matrix_is_stored_whole_and_read_back(tmp_path: Path):
-    from lib.engine.embed import store_corpus_vectors, stored_corpus_vectors
-    from lib.engine.store import ResultCache
+    from lib.embed.models import store_corpus_vectors, stored_corpus_vectors
+    from lib.store.caches import ResultCache
 
     results = ResultCache(tmp_path)
     vectors = np.random.default_rng(0).normal(size=(50, 8)).astype(np.float32)

@@ -11,9 +11,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from lib.engine.corpus import corpus_from_frame
 from lib.errors import ParameterError
 from lib.figures.map import ColorBy, hover_labels, map_figure
+from lib.ingest.corpus import corpus_from_frame
 from lib.share import export
 from lib.share.export import (
     figure_html_bytes,

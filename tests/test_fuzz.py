@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from bench.fuzz import execute, input_strategy, targets
-from lib.engine.corpus import load_corpus
-from lib.engine.vectors import load_vectors
 from lib.errors import CorpusError, EmbedscopeError, VectorsError
 from lib.figures.lessons import clicked_guess
+from lib.ingest.corpus import load_corpus
+from lib.ingest.vectors import load_vectors
 from lib.share.bookmarks import parse_rows
 
 TARGETS = targets()

@@ -6,17 +6,17 @@ import numpy as np
 import pytest
 from sklearn.manifold import trustworthiness
 
-from lib.engine import honesty
-from lib.engine.honesty import (
+from lib.errors import ParameterError
+from lib.measure import honesty
+from lib.measure.honesty import (
     HonestyReport,
     honesty_report,
     map_knn,
     misplaced_neighbors,
     neighbor_preservation,
 )
-from lib.engine.neighbors import exact_knn
-from lib.engine.reduce import project_pca
-from lib.errors import ParameterError
+from lib.reduce.layouts import project_pca
+from lib.reduce.neighbors import exact_knn
 
 
 def brute_cosine_knn(vectors: np.ndarray, k: int) -> list[list[int]]:

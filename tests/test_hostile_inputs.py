@@ -22,7 +22,10 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.engine.corpus import (
+from lib.embed.models import CHARS_PER_TOKEN, DEFAULT_MODEL, estimate_truncated, model_max_tokens
+from lib.errors import CorpusError, EmbedscopeError, QueryError, VectorsError
+from lib.figures.map import selected_rows
+from lib.ingest.corpus import (
     MAX_COLUMNS,
     MAX_DOCUMENTS,
     MAX_FIELD_CHARS,
@@ -35,10 +38,7 @@ from lib.engine.corpus import (
     load_corpus,
     read_table,
 )
-from lib.engine.embed import CHARS_PER_TOKEN, DEFAULT_MODEL, estimate_truncated, model_max_tokens
-from lib.engine.vectors import MAX_DIMENSIONS, MAX_VECTOR_ROWS, load_vectors
-from lib.errors import CorpusError, EmbedscopeError, QueryError, VectorsError
-from lib.figures.map import selected_rows
+from lib.ingest.vectors import MAX_DIMENSIONS, MAX_VECTOR_ROWS, load_vectors
 from lib.query.expressions import MAX_WEIGHT, evaluate, parse_expression
 from pages import state
 from tests.apptest_tools import document_tables
@@ -820,7 +820,7 @@ def test_more_bad_share_links_say_so_and_keep_the_sample(params, message):
 
 
 def test_sessions_are_isolated_and_identical_corpora_share_embeddings(monkeypatch):
-    import lib.engine.service as service
+    import lib.service.engine as service
 
     computed: list[int] = []
     original = service.embed_texts

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from lib.engine.reduce import project_pca
 from lib.errors import ParameterError, QueryError
 from lib.query.words import WordVectors, load_glove
+from lib.reduce.layouts import project_pca
 from lib.teach import lessons
 from lib.teach.lessons import (
     AnalogyBenchmark,

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from lib.engine.neighbors import cosine_matrix, exact_knn, neighbors_of, normalize_rows, top_k
 from lib.errors import ParameterError
+from lib.reduce.neighbors import cosine_matrix, exact_knn, neighbors_of, normalize_rows, top_k
 
 
 @pytest.fixture(scope="module")

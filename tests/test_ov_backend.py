@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import lib.engine.ov_backend as ov_backend
-from lib.engine.embed import PACKAGED_MODEL_ID, embed_texts, load_model
+import lib.embed.ov_backend as ov_backend
+from lib.embed.models import PACKAGED_MODEL_ID, embed_texts, load_model
 from lib.errors import ParameterError
 
 
@@ -81,7 +81,7 @@ def test_a_later_start_builds_the_converted_model_without_torch(openvino_home: P
     first = load_model(precision="bf16")  # converts, measures the guard, keeps both
     assert isinstance(first, ov_backend.OpenVINOModel)
     script = (
-        "import sys; from lib.engine.embed import load_model; m = load_model(precision='bf16'); "
+        "import sys; from lib.embed.models import load_model; m = load_model(precision='bf16'); "
         "print(type(m).__name__, m.model_id, m.precision_check.overlap, "
         "sorted({'torch', 'transformers', 'sentence_transformers'} & set(sys.modules)))"
     )

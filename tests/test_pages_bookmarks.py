@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.engine.cluster import ClusterParams
-from lib.engine.corpus import corpus_from_frame, load_sample
-from lib.engine.embed import DEFAULT_MODEL
-from lib.engine.reduce import PCAParams, UMAPParams, project_pca
+from lib.cluster.clusters import ClusterParams
+from lib.embed.models import DEFAULT_MODEL
+from lib.ingest.corpus import corpus_from_frame, load_sample
 from lib.query.expressions import MAX_LENGTH
+from lib.reduce.layouts import PCAParams, UMAPParams, project_pca
 from lib.share.bookmarks import (
     MAX_CAPTION_CHARS,
     MAX_STEPS,

@@ -12,12 +12,12 @@ import pytest
 
 import pages._common as common
 from lib.batch.precompute import precompute
-from lib.engine.cluster import ClusterParams
-from lib.engine.corpus import corpus_from_frame
-from lib.engine.embed import DEFAULT_MODEL, MULTILINGUAL_MODEL
-from lib.engine.reduce import PCAParams
-from lib.engine.service import Engine
+from lib.cluster.clusters import ClusterParams
+from lib.embed.models import DEFAULT_MODEL, MULTILINGUAL_MODEL
 from lib.errors import ModelError
+from lib.ingest.corpus import corpus_from_frame
+from lib.reduce.layouts import PCAParams
+from lib.service.engine import Engine
 from pages import state
 from tests.apptest_tools import chart_specs, new_app
 from tests.conftest import FakeModel, make_topic_texts

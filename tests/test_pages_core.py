@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from lib.engine.corpus import corpus_from_pasted
+from lib.ingest.corpus import corpus_from_pasted
 from pages import state
 from tests.apptest_tools import chart_specs, document_tables, figure_points, new_app, shown
 
@@ -141,9 +141,9 @@ def test_honesty_numbers_are_recomputed_independently(real_model):
     """The page's measures, recomputed here from the map it draws and the model's own vectors."""
     from sklearn.manifold import trustworthiness
 
-    from lib.engine.corpus import load_sample
-    from lib.engine.embed import embed_texts
-    from lib.engine.store import EmbeddingCache
+    from lib.embed.models import embed_texts
+    from lib.ingest.corpus import load_sample
+    from lib.store.caches import EmbeddingCache
 
     at = new_app().run()
     at.session_state["map_chart"] = {"selection": {"points": [{"customdata": 3}]}}
@@ -166,7 +166,7 @@ def test_honesty_numbers_are_recomputed_independently(real_model):
 
 
 def test_a_restarted_server_gets_vectors_maps_and_clusters_back_from_disk(monkeypatch):
-    import lib.engine.service as service
+    import lib.service.engine as service
     import pages._common as common
 
     new_app().run()  # fills the on-disk caches (if an earlier test has not)
@@ -208,7 +208,7 @@ def test_a_big_corpus_shows_a_growing_preview_while_it_embeds():
 def test_the_multilingual_model_groups_the_multilingual_sample_by_topic():
     """Issue 16 through the app's own path: Corpus page → multilingual USE → Map."""
     import pages._common as common
-    from lib.engine.neighbors import exact_knn
+    from lib.reduce.neighbors import exact_knn
 
     at = new_app().run()
     at.switch_page("pages/corpus.py").run()
@@ -252,7 +252,7 @@ def test_an_unexpected_library_error_is_a_message_and_the_session_goes_on(tmp_pa
     AppTest sends only a session's first run through app.py (later runs execute the page file
     alone), so the error is raised in a first run, on an empty data home.
     """
-    import lib.engine.service as service
+    import lib.service.engine as service
 
     monkeypatch.delenv("EMBEDSCOPE_RAISE_ERRORS")
     monkeypatch.setenv("EMBEDSCOPE_HOME", str(tmp_path))  # nothing cached: honesty is measured

@@ -16,9 +16,9 @@ import pytest
 from sklearn.decomposition import PCA
 
 from lib.batch.precompute import NO_LIMIT
-from lib.engine.cluster import ClusterParams
-from lib.engine.corpus import corpus_from_frame
-from lib.engine.reduce import UMAPParams
+from lib.cluster.clusters import ClusterParams
+from lib.ingest.corpus import corpus_from_frame
+from lib.reduce.layouts import UMAPParams
 from lib.share.projects import ProjectStore, ProjectView
 from tests.apptest_tools import new_app
 from tests.conftest import FakeModel, make_topic_texts

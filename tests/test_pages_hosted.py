@@ -19,10 +19,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib.batch.precompute import precompute
-from lib.engine.cluster import ClusterParams
-from lib.engine.embed import DEFAULT_MODEL, MULTILINGUAL_MODEL
-from lib.engine.reduce import PCAParams
-from lib.engine.service import Engine
+from lib.cluster.clusters import ClusterParams
+from lib.embed.models import DEFAULT_MODEL, MULTILINGUAL_MODEL
+from lib.reduce.layouts import PCAParams
+from lib.service.engine import Engine
 from lib.share.projects import Project, ProjectStore
 from pages.state import MAP_METHOD, PROJECT, SOURCE, UPLOADED_CORPUS, VECTORS, Source
 from tests.apptest_tools import shown
@@ -225,8 +225,8 @@ def test_warm_up_loads_the_default_model_once_while_a_page_waits_for_it(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ):
     linked_session(precomputed(home, "Warm", seed=12).id)  # pages._common imported by a run
-    import lib.engine.reduce as reduce
-    import lib.engine.warmup as warmup
+    import lib.reduce.layouts as reduce
+    import lib.service.warmup as warmup
     import pages._common as common
 
     loads: list[str] = []

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import lib.engine.scale
-from lib.engine.cluster import ClusterParams
-from lib.engine.corpus import corpus_from_frame
-from lib.engine.reduce import UMAPParams
+import lib.figures.huge
+from lib.cluster.clusters import ClusterParams
+from lib.ingest.corpus import corpus_from_frame
+from lib.reduce.layouts import UMAPParams
 from lib.share.projects import ProjectStore, ProjectView
 from tests.conftest import FakeModel, make_topic_texts
 
@@ -54,7 +54,7 @@ def save_project(fitted_every: int):
 
 @pytest.fixture
 def app(huge_project, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setattr(lib.engine.scale, "HUGE_MAP_ABOVE", HUGE_ABOVE)
+    monkeypatch.setattr(lib.figures.huge, "HUGE_MAP_ABOVE", HUGE_ABOVE)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.query_params["project"] = huge_project.id
     at.run()
@@ -113,7 +113,7 @@ def test_selection_on_a_huge_map_reads_rows_from_trace_positions(app: AppTest):
 
 
 def test_a_project_fitted_whole_offers_no_fitted_or_placed_colouring(monkeypatch):
-    monkeypatch.setattr(lib.engine.scale, "HUGE_MAP_ABOVE", HUGE_ABOVE)
+    monkeypatch.setattr(lib.figures.huge, "HUGE_MAP_ABOVE", HUGE_ABOVE)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.query_params["project"] = save_project(fitted_every=1).id
     at.run()

@@ -17,13 +17,13 @@ import pytest
 from scipy.stats import spearmanr
 from streamlit.testing.v1 import AppTest
 
-from lib.engine.corpus import DATA_DIR, corpus_from_frame, load_sample
-from lib.engine.embed import DEFAULT_MODEL, embed_texts, load_model
-from lib.engine.honesty import honesty_report
-from lib.engine.neighbors import cosine_matrix, top_k
-from lib.engine.reduce import PCAParams, UMAPParams
-from lib.engine.tsne import TSNEParams
+from lib.embed.models import DEFAULT_MODEL, embed_texts, load_model
+from lib.ingest.corpus import DATA_DIR, corpus_from_frame, load_sample
+from lib.measure.honesty import honesty_report
 from lib.query.words import analogy, load_glove
+from lib.reduce.layouts import PCAParams, UMAPParams
+from lib.reduce.neighbors import cosine_matrix, top_k
+from lib.reduce.tsne import TSNEParams
 from lib.teach.lessons import (
     analogy_benchmark,
     load_negations,
@@ -372,8 +372,8 @@ def test_every_lesson_on_a_hosted_server_fits_no_map(hosted_no_fits, lesson):
 
 def test_lesson_12_measures_meaning_against_language_for_both_models():
     """Issue 16's lesson: recomputed shares, the multilingual model groups by topic."""
-    from lib.engine.embed import DEFAULT_MODEL, MULTILINGUAL_MODEL
-    from lib.engine.neighbors import exact_knn
+    from lib.embed.models import DEFAULT_MODEL, MULTILINGUAL_MODEL
+    from lib.reduce.neighbors import exact_knn
 
     at = lessons_page("models")
     table = at.dataframe[0].value

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.engine.corpus import corpus_from_frame, corpus_from_pasted, load_sample
-from lib.engine.embed import DEFAULT_MODEL
-from lib.engine.service import Engine
-from lib.engine.stopwords import content_words
-from lib.engine.store import default_home
+from lib.cluster.stopwords import content_words
+from lib.embed.models import DEFAULT_MODEL
+from lib.ingest.corpus import corpus_from_frame, corpus_from_pasted, load_sample
+from lib.service.engine import Engine
+from lib.store.caches import default_home
 from pages import state
 from tests.apptest_tools import new_app
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.engine.embed import DEFAULT_MODEL
+from lib.embed.models import DEFAULT_MODEL
 from lib.share.projects import ProjectStore
 from pages import state
 from tests.apptest_tools import new_app, shown

@@ -9,13 +9,13 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 from streamlit.testing.v1 import AppTest
 
-from lib.engine.cluster import ClusterParams, cluster_corpus
-from lib.engine.corpus import load_sample
-from lib.engine.embed import DEFAULT_MODEL, SentenceTransformerModel, embed_texts, load_model
-from lib.engine.honesty import honesty_report
-from lib.engine.neighbors import cosine_matrix
-from lib.engine.store import EmbeddingCache
+from lib.cluster.clusters import ClusterParams, cluster_corpus
+from lib.embed.models import DEFAULT_MODEL, SentenceTransformerModel, embed_texts, load_model
+from lib.ingest.corpus import load_sample
+from lib.measure.honesty import honesty_report
 from lib.query.expressions import run_query
+from lib.reduce.neighbors import cosine_matrix
+from lib.store.caches import EmbeddingCache
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.model

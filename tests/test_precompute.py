@@ -15,13 +15,13 @@ import pytest
 
 from lib.batch import precompute as precompute_module
 from lib.batch.precompute import TerminalProgress, main, precompute, share_path
-from lib.engine.cluster import ClusterParams
-from lib.engine.embed import embed_texts
-from lib.engine.reduce import UMAPParams
-from lib.engine.scale import ScaleParams
-from lib.engine.store import CACHE_FILE_NAME, EmbeddingCache
+from lib.cluster.clusters import ClusterParams
+from lib.embed.models import embed_texts
 from lib.errors import ParameterError
+from lib.reduce.layouts import UMAPParams
+from lib.reduce.scale import ScaleParams
 from lib.share.projects import ProjectStore
+from lib.store.caches import CACHE_FILE_NAME, EmbeddingCache
 from tests.conftest import FakeModel, make_topic_texts
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib.engine.cluster import ClusterParams
-from lib.engine.corpus import corpus_from_frame, list_samples
-from lib.engine.reduce import PCAParams, UMAPParams
+from lib.cluster.clusters import ClusterParams
 from lib.errors import ParameterError, StoreError
+from lib.ingest.corpus import corpus_from_frame, list_samples
+from lib.reduce.layouts import PCAParams, UMAPParams
 from lib.share import projects
 from lib.share.projects import (
     ARRAYS_FILE,
@@ -523,7 +523,7 @@ def test_a_delete_killed_after_unindexing_leaves_a_folder_the_next_open_removes(
 
 
 def test_a_t_sne_view_round_trips():
-    from lib.engine.tsne import TSNEParams
+    from lib.reduce.tsne import TSNEParams
     from lib.share.projects import ProjectView
 
     view = ProjectView.from_params(TSNEParams(perplexity=12.0), ClusterParams())

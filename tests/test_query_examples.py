@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib.engine.corpus import load_sample
-from lib.engine.shipped import shipped_vectors
-from lib.engine.stopwords import content_words
+from lib.cluster.stopwords import content_words
 from lib.errors import ParameterError
+from lib.ingest.corpus import load_sample
 from lib.query.examples import Example, corpus_examples
 from lib.query.expressions import evaluate, parse_expression, rank
+from lib.service.samples import shipped_vectors
 
 
 def _labelled(texts: list[str], labels: list[str]) -> tuple[np.ndarray, dict[int, str]]:

@@ -26,10 +26,10 @@ import pytest
 
 from lib.batch.precompute import share_path
 from lib.batch.ray_engine import RAY_REQUIREMENT, RaySettings, _block_count
-from lib.engine.embed import embed_texts
-from lib.engine.store import CACHE_FILE_NAME, EmbeddingCache, text_key
+from lib.embed.models import embed_texts
 from lib.errors import ParameterError
 from lib.share.projects import ProjectStore
+from lib.store.caches import CACHE_FILE_NAME, EmbeddingCache, text_key
 from tests import ray_worker
 from tests.conftest import FakeModel, make_topic_texts
 

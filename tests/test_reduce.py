@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lib.engine.neighbors import exact_knn, normalize_rows
-from lib.engine.reduce import (
+from lib.errors import ParameterError
+from lib.reduce.layouts import (
     SMALL_DATA,
     PCAParams,
     UMAPParams,
@@ -16,7 +16,7 @@ from lib.engine.reduce import (
     project_pca,
     project_umap,
 )
-from lib.errors import ParameterError
+from lib.reduce.neighbors import exact_knn, normalize_rows
 
 
 def knn_label_accuracy(coords: np.ndarray, labels: list[str], k: int = 10) -> float:
@@ -110,12 +110,12 @@ def test_big_corpus_refit_reuses_the_exact_knn_graph(monkeypatch):
     np.testing.assert_array_equal(graph.indices[:, 0], np.arange(len(vectors)))
     np.testing.assert_array_equal(graph.indices[:, 1:], reference.indices)
 
-    import lib.engine.reduce
+    import lib.reduce.layouts
 
     def no_second_search(*args, **kwargs):
         raise AssertionError("the kNN graph should have been reused")
 
-    monkeypatch.setattr(lib.engine.reduce, "compute_knn", no_second_search)
+    monkeypatch.setattr(lib.reduce.layouts, "compute_knn", no_second_search)
     params = UMAPParams(n_neighbors=10, n_epochs=20)
     first = project_umap(vectors, params, graph)
     second = project_umap(vectors, UMAPParams(n_neighbors=10, n_epochs=20, min_dist=0.8), graph)
@@ -128,7 +128,7 @@ def test_big_corpus_refit_reuses_the_exact_knn_graph(monkeypatch):
 def test_umap_kernels_cache_compiled_code_in_the_data_home():
     from numba.core.dispatcher import Dispatcher
 
-    from lib.engine.reduce import numba_cache_dir, umap_module
+    from lib.reduce.layouts import numba_cache_dir, umap_module
 
     umap = umap_module()
     kernels = [v for v in vars(umap.layouts).values() if isinstance(v, Dispatcher)]
@@ -154,7 +154,7 @@ def _umap_signatures() -> dict[str, int]:
 def test_the_warm_up_compiles_what_a_big_map_runs():
     """After `warm_up` (one small fit), a map from the big path (exact kNN graph passed to UMAP,
     SMALL_DATA points and more) needs no new machine code: the server's warm-up covers it."""
-    from lib.engine.reduce import warm_up
+    from lib.reduce.layouts import warm_up
 
     warm_up()
     before = _umap_signatures()
@@ -174,7 +174,7 @@ def test_pca_reports_variance_kept(topic_vectors):
 
 
 def test_saved_projection_places_points_like_the_original(umap_map, topic_vectors):
-    from lib.engine.reduce import saved_projection
+    from lib.reduce.layouts import saved_projection
 
     saved = saved_projection(umap_map.coords, umap_map.params, topic_vectors)
     np.testing.assert_array_equal(saved.coords, umap_map.coords)

@@ -8,18 +8,18 @@ import json
 import numpy as np
 import pytest
 
-from lib.engine.cluster import NOISE, ClusterParams, cluster_corpus
-from lib.engine.reduce import PCAParams, UMAPParams, project_umap
-from lib.engine.scale import (
+from lib.cluster.clusters import NOISE, ClusterParams, cluster_corpus
+from lib.cluster.scale import cluster_at_scale
+from lib.errors import ParameterError
+from lib.figures.huge import huge_map_figure
+from lib.reduce.layouts import PCAParams, UMAPParams, project_umap
+from lib.reduce.scale import (
     ScaledProjection,
     ScaleParams,
-    cluster_at_scale,
-    huge_map_figure,
     nearest_rows,
     project_at_scale,
     sample_rows,
 )
-from lib.errors import ParameterError
 
 FAST = UMAPParams(n_epochs=30)
 N_GROUPS = 6

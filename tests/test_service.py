@@ -1,16 +1,16 @@
-"""lib.engine.service: complete keys, get-or-compute across tiers, placement on saved maps."""
+"""lib.service.engine: complete keys, get-or-compute across tiers, placement on saved maps."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-import lib.engine.service as service
-from lib.engine.cluster import Clustering, ClusterParams
-from lib.engine.corpus import corpus_from_pasted
-from lib.engine.placement import NeighborPlacement
-from lib.engine.reduce import PCAParams, UMAPParams, project_umap
-from lib.engine.service import Embedding, Engine, SavedView
+import lib.service.engine as service
+from lib.cluster.clusters import Clustering, ClusterParams
+from lib.ingest.corpus import corpus_from_pasted
+from lib.reduce.layouts import PCAParams, UMAPParams, project_umap
+from lib.reduce.placement import NeighborPlacement
+from lib.service.engine import Embedding, Engine, SavedView
 from tests.conftest import FakeModel, make_topic_texts
 
 KMEANS = ClusterParams(method="kmeans", n_clusters=4, space="embeddings")
@@ -103,7 +103,7 @@ def test_a_stale_result_written_under_other_library_versions_is_recomputed(engin
     vectors = FakeModel().encode(make_topic_texts(per_topic=10)[0])
     found = engine.uploaded(vectors)
     engine.layout(found, PCAParams())
-    import lib.engine.store as store
+    import lib.store.caches as store
 
     monkeypatch.setattr(store, "library_versions", lambda: {"numpy": "99"})
     assert Engine(engine.home).peek_layout(found, PCAParams()) is None

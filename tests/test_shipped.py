@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from lib.engine import shipped
-from lib.engine.corpus import load_sample
-from lib.engine.embed import DEFAULT_MODEL, PACKAGED_MODEL_ID
-from lib.engine.honesty import neighbor_overlap
-from lib.engine.neighbors import exact_knn
-from lib.engine.reduce import UMAPParams, project_umap
+from lib.embed.models import DEFAULT_MODEL, PACKAGED_MODEL_ID
+from lib.ingest.corpus import load_sample
+from lib.measure.honesty import neighbor_overlap
+from lib.reduce.layouts import UMAPParams, project_umap
+from lib.reduce.neighbors import exact_knn
+from lib.service import samples as shipped
 
 OVERLAP_K = 10
 MIN_OVERLAP = 0.99
@@ -25,7 +25,7 @@ def test_shipped_files_match_the_bundled_sample_and_stay_small(sample):
     corpus = load_sample(sample)
     meta = _meta(sample)
     assert meta["content_hash"] == corpus.content_hash, (
-        "data/ changed: run python -m lib.engine.shipped"
+        "data/ changed: run python -m lib.service.samples"
     )
     assert (meta["model_id"], meta["precision"]) == (PACKAGED_MODEL_ID, "fp32")
     assert meta["versions"]["umap-learn"] and meta["versions"]["torch"]
@@ -54,7 +54,7 @@ def test_shipped_numbers_match_a_recomputation(sample, real_model):
     """Vectors: 10-NN overlap with a fresh fp32 encoding ≥ 0.99 (float16 storage). Maps: the
     same parameters refitted on the served vectors give the shipped coordinates, with the
     versions of the shipped metadata on this CPU (UMAP is seeded and single-threaded)."""
-    from lib.engine.embed import embed_texts
+    from lib.embed.models import embed_texts
 
     corpus = load_sample(sample)
     served = shipped.shipped_vectors(corpus.content_hash, DEFAULT_MODEL)
@@ -77,7 +77,7 @@ def test_shipped_numbers_match_a_recomputation(sample, real_model):
 def test_shipped_clusters_are_the_default_clustering_recomputed(sample):
     """The shipped clustering answers for the default parameters only, and equals clustering the
     served vectors now (labels and names), so the first map's clusters are the ones computed."""
-    from lib.engine.cluster import ClusterParams, cluster_corpus
+    from lib.cluster.clusters import ClusterParams, cluster_corpus
 
     corpus = load_sample(sample)
     found = shipped.shipped_clusters(corpus.content_hash, DEFAULT_MODEL, ClusterParams())

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lib.engine import store
-from lib.engine.store import HOME_ENV, EmbeddingCache, default_home, text_key
 from lib.errors import ParameterError, StoreError
+from lib.store import caches as store
+from lib.store.caches import HOME_ENV, EmbeddingCache, default_home, text_key
 
 
 def _vectors(n: int, d: int = 4, seed: int = 0) -> np.ndarray:
@@ -177,7 +177,7 @@ def test_unusable_home_names_the_env_var(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_result_cache_round_trip_survives_a_new_instance(tmp_path):
-    from lib.engine.store import ResultCache, result_key
+    from lib.store.caches import ResultCache, result_key
 
     key = result_key("map", vectors="abc", params={"n_neighbors": 15})
     assert key == result_key("map", params={"n_neighbors": 15}, vectors="abc")
@@ -191,7 +191,7 @@ def test_result_cache_round_trip_survives_a_new_instance(tmp_path):
 
 
 def test_result_cache_misses_and_refuses_bad_keys_and_pickles(tmp_path):
-    from lib.engine.store import ResultCache, result_key
+    from lib.store.caches import ResultCache, result_key
 
     cache = ResultCache(tmp_path)
     assert cache.get(result_key("map", vectors="none")) is None
@@ -300,7 +300,7 @@ def test_a_cache_written_before_the_cap_is_upgraded_in_place(tmp_path: Path):
 
 
 def test_result_cache_evicts_least_recently_used_entries_but_not_one_in_use(tmp_path: Path):
-    from lib.engine.store import ResultCache, result_key
+    from lib.store.caches import ResultCache, result_key
 
     cap = 400_000
     cache = ResultCache(tmp_path, max_bytes=cap)
@@ -322,7 +322,7 @@ def test_result_cache_evicts_least_recently_used_entries_but_not_one_in_use(tmp_
 
 
 def test_result_cache_cap_comes_from_the_environment(tmp_path, monkeypatch):
-    from lib.engine.store import ResultCache
+    from lib.store.caches import ResultCache
 
     monkeypatch.delenv(store.RESULT_CACHE_MB_ENV, raising=False)
     assert ResultCache(tmp_path).max_bytes == 2048 * 2**20
@@ -335,7 +335,7 @@ def test_result_cache_cap_comes_from_the_environment(tmp_path, monkeypatch):
 
 
 def _one_result(tmp_path: Path):
-    from lib.engine.store import ResultCache, result_key
+    from lib.store.caches import ResultCache, result_key
 
     cache = ResultCache(tmp_path)
     key = result_key("map", vectors="damaged")
@@ -386,7 +386,7 @@ def _dead_pid() -> int:
 
 
 def test_leftover_temp_files_are_removed_at_open_only_when_abandoned(tmp_path: Path):
-    from lib.engine.store import ResultCache
+    from lib.store.caches import ResultCache
 
     host = store.owner_tag().split("-")[0]
     dead = tmp_path / f".{host}-{_dead_pid()}-abc.tmp"

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib.engine.corpus import corpus_from_frame
 from lib.errors import ParameterError
 from lib.figures.tables import document_table, hits_table
+from lib.ingest.corpus import corpus_from_frame
 from lib.query.words import WordHit
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lib.engine.honesty import neighbor_preservation
-from lib.engine.neighbors import normalize_rows
-from lib.engine.tsne import MEASURED_SECONDS, TSNEParams, estimate_tsne_seconds, project_tsne
 from lib.errors import ParameterError
+from lib.measure.honesty import neighbor_preservation
+from lib.reduce.neighbors import normalize_rows
+from lib.reduce.tsne import MEASURED_SECONDS, TSNEParams, estimate_tsne_seconds, project_tsne
 
 
 @pytest.mark.parametrize(

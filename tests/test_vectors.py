@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib.engine import vectors as vectors_module
-from lib.engine.vectors import UploadedVectors, load_vectors
 from lib.errors import VectorsError
+from lib.ingest import vectors as vectors_module
+from lib.ingest.vectors import UploadedVectors, load_vectors
 from lib.share.export import npy_bytes, projector_files
 
 N, D = 6, 4

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-import lib.engine.reduce as reduce
-from lib.engine import warmup
+import lib.reduce.layouts as reduce
+from lib.service import warmup
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def test_a_hung_compiler_is_stopped(monkeypatch, tmp_path):
 
 
 def test_the_compiler_process_fills_the_cache_and_marks_it(tmp_path, monkeypatch):
-    """`python -m lib.engine.warmup` compiles into the data home's numba cache; when it
+    """`python -m lib.service.warmup` compiles into the data home's numba cache; when it
     succeeds the marker is left, and the next start runs no compiler."""
     monkeypatch.setenv(reduce.NUMBA_CACHE_ENV, str(tmp_path / "numba"))
     compiler = warmup.start_compiler()
@@ -96,7 +96,7 @@ def test_pynndescent_compiles_on_first_use_not_at_import():
     compiling at import on a fresh install otherwise). Checked in a new process."""
     code = (
         "import sys; from numba.core.dispatcher import Dispatcher; "
-        "from lib.engine.reduce import umap_module; umap_module(); "
+        "from lib.reduce.layouts import umap_module; umap_module(); "
         "kernels = [v for m in list(sys.modules) if m.startswith('pynndescent') "
         "for v in vars(sys.modules[m]).values() if isinstance(v, Dispatcher)]; "
         "print(len(kernels), sum(len(k.signatures) for k in kernels))"

@@ -6,7 +6,7 @@ The project is written to the store the app reads (`EMBEDSCOPE_HOME`, or `--home
 app lists it and `/map?project=ID` opens it. Embeddings go through the same persistent cache as
 the app's: a run stopped half way embeds only what is missing when started again. Above
 `--sample-size` documents UMAP is fitted on a seeded sample and the rest is placed by transform
-(see lib/engine/scale.py). `precompute()` is the same pipeline for Python callers.
+(see lib/reduce/scale.py). `precompute()` is the same pipeline for Python callers.
 """
 
 from __future__ import annotations
@@ -22,15 +22,16 @@ from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
-from lib.engine.cluster import METHODS, SPACES, ClusterParams
-from lib.engine.corpus import Corpus, load_corpus
-from lib.engine.embed import DEFAULT_MODEL, TextModel, embed_texts, load_model
-from lib.engine.reduce import PCAParams, UMAPParams
-from lib.engine.scale import SAMPLE_SIZE, ScaleParams, cluster_at_scale, project_at_scale
-from lib.engine.service import Engine
-from lib.engine.store import default_home
+from lib.cluster.clusters import METHODS, SPACES, ClusterParams
+from lib.cluster.scale import cluster_at_scale
+from lib.embed.models import DEFAULT_MODEL, TextModel, embed_texts, load_model
 from lib.errors import EmbedscopeError, check_choice, check_int
+from lib.ingest.corpus import Corpus, load_corpus
+from lib.reduce.layouts import PCAParams, UMAPParams
+from lib.reduce.scale import SAMPLE_SIZE, ScaleParams, project_at_scale
+from lib.service.engine import Engine
 from lib.share.projects import PROJECT_PARAM, Project, ProjectStore, ProjectView, _check_title
+from lib.store.caches import default_home
 
 if TYPE_CHECKING:
     from lib.batch.ray_engine import RaySettings

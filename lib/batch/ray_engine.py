@@ -23,9 +23,9 @@ from types import ModuleType
 
 import numpy as np
 
-from lib.engine.embed import TextModel, load_model
-from lib.engine.store import EmbeddingCache, text_key
+from lib.embed.models import TextModel, load_model
 from lib.errors import EmbedscopeError, ModelError, ParameterError, check_int
+from lib.store.caches import EmbeddingCache, text_key
 
 logger = logging.getLogger(__name__)
 

@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from lib.engine.compare import Agreement, LabelRecovery
-from lib.engine.corpus import Corpus
 from lib.errors import ParameterError
 from lib.figures.map import ColorBy, add_markers, check_lengths, escape_text, map_figure
 from lib.figures.tables import document_table
+from lib.ingest.corpus import Corpus
+from lib.measure.compare import Agreement, LabelRecovery
 
 AGREEMENT_NAME = "neighbours in common"
 SELECTED_NAME = "selected"

@@ -16,7 +16,6 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from lib.engine.neighbors import normalize_rows
 from lib.errors import ParameterError, check_int
 from lib.figures.map import (
     CATCH_ALL,
@@ -31,6 +30,7 @@ from lib.figures.map import (
     map_figure,
 )
 from lib.query.words import WordHit
+from lib.reduce.neighbors import normalize_rows
 
 GRID_CELLS = 30  # cells per side of the guess grid: a click always lands near a cell centre
 GRID_PREFIX = "g:"

@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from lib.engine.cluster import NOISE_NAME
+from lib.cluster.clusters import NOISE_NAME
 from lib.errors import ParameterError
 
 MAX_CATEGORIES = 24

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from lib.engine.corpus import Corpus
 from lib.errors import ParameterError
+from lib.ingest.corpus import Corpus
 from lib.query.words import WordHit
 
 ID_COLUMN = "id"

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lib.engine.cluster import NOISE, cluster_keywords
-from lib.engine.neighbors import normalize_rows
+from lib.cluster.clusters import NOISE, cluster_keywords
 from lib.errors import ParameterError, check_int
 from lib.query.expressions import parse_expression
+from lib.reduce.neighbors import normalize_rows
 
 MAX_EXAMPLES = 8
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lib.engine.neighbors import normalize_rows, top_k
 from lib.errors import ModelError, QueryError, check_int
+from lib.reduce.neighbors import normalize_rows, top_k
 
 MAX_LENGTH = 500
 MAX_TERMS = 50

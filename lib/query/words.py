@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lib.engine.neighbors import normalize_rows
 from lib.errors import ModelError, ParameterError, QueryError, check_int
 from lib.query.expressions import evaluate, nearest, parse_expression
+from lib.reduce.neighbors import normalize_rows
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lib.engine.store import default_home, store_error
 from lib.errors import EmbedscopeError, ParameterError, StoreError, invalid_parameter
 from lib.share.projects import (
     ID_BYTES,
@@ -32,6 +31,7 @@ from lib.share.projects import (
     ShareTarget,
     share_query,
 )
+from lib.store.caches import default_home, store_error
 
 logger = logging.getLogger(__name__)
 

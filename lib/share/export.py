@@ -15,8 +15,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from lib.engine.corpus import Corpus
 from lib.errors import ParameterError
+from lib.ingest.corpus import Corpus
 
 logger = logging.getLogger(__name__)
 

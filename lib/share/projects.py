@@ -38,10 +38,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lib.engine.cluster import ClusterParams
-from lib.engine.corpus import Corpus, list_samples
-from lib.engine.reduce import PCAParams, UMAPParams
-from lib.engine.store import (
+from lib.cluster.clusters import ClusterParams
+from lib.errors import EmbedscopeError, ParameterError, StoreError, check_int, invalid_parameter
+from lib.ingest.corpus import Corpus, list_samples
+from lib.reduce.layouts import PCAParams, UMAPParams
+from lib.reduce.tsne import TSNEParams
+from lib.share.export import to_parquet_bytes
+from lib.store.caches import (
     LEFTOVER_GRACE_S,
     default_home,
     fsync_folder,
@@ -52,9 +55,6 @@ from lib.engine.store import (
     store_error,
     write_synced,
 )
-from lib.engine.tsne import TSNEParams
-from lib.errors import EmbedscopeError, ParameterError, StoreError, check_int, invalid_parameter
-from lib.share.export import to_parquet_bytes
 
 logger = logging.getLogger(__name__)
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lib.engine.corpus import DATA_DIR
-from lib.engine.honesty import check_k, check_points, check_same_length, map_knn, neighbor_overlap
-from lib.engine.neighbors import exact_knn, normalize_rows
 from lib.errors import ParameterError, QueryError, check_choice, check_int
+from lib.ingest.corpus import DATA_DIR
+from lib.measure.honesty import check_k, check_points, check_same_length, map_knn, neighbor_overlap
 from lib.query.words import WordVectors
+from lib.reduce.neighbors import exact_knn, normalize_rows
 
 LABEL_METRICS = ("cosine", "euclidean")
 OVERALL_SAMPLE = 2000  # points sampled for the map's overall mean pairwise distance

@@ -13,16 +13,16 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from lib.engine.cluster import ClusterParams
-from lib.engine.corpus import DATA_DIR, Corpus
-from lib.engine.embed import DEFAULT_MODEL, embed_texts
-from lib.engine.reduce import Projection, UMAPParams
-from lib.engine.service import LayoutParams
-from lib.engine.store import default_home
+from lib.cluster.clusters import ClusterParams
+from lib.embed.models import DEFAULT_MODEL, embed_texts
 from lib.errors import EmbedscopeError
 from lib.figures.map import ColorBy, hover_labels
+from lib.ingest.corpus import DATA_DIR, Corpus
 from lib.query.words import WordVectors, load_glove
+from lib.reduce.layouts import Projection, UMAPParams
+from lib.service.engine import LayoutParams
 from lib.share.bookmarks import LessonStore
+from lib.store.caches import default_home
 from lib.teach.lessons import RecoveryReport, recovery_report
 from pages import state
 from pages._common import (

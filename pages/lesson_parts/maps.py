@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from lib.engine.reduce import PCAParams, Projection
-from lib.engine.service import Embedding
-from lib.engine.tsne import TSNEParams, estimate_tsne_seconds
 from lib.errors import EmbedscopeError
 from lib.figures.lessons import highlight_figure
 from lib.figures.map import ColorBy
+from lib.reduce.layouts import PCAParams, Projection
+from lib.reduce.tsne import TSNEParams, estimate_tsne_seconds
+from lib.service.engine import Embedding
 from pages import state
 from pages._common import engine, honesty, hosted, show_error
 from pages.lesson_parts.common import (

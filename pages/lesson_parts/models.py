@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from lib.engine.embed import DEFAULT_MODEL, MULTILINGUAL_MODEL
+from lib.embed.models import DEFAULT_MODEL, MULTILINGUAL_MODEL
 from lib.errors import EmbedscopeError
 from lib.teach.lessons import neighbor_label_share
 from pages._common import corpus_embedding, engine, hosted, set_corpus, show_error

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from lib.engine.cluster import NOISE
-from lib.engine.corpus import Corpus
-from lib.engine.reduce import Projection
+from lib.cluster.clusters import NOISE
 from lib.errors import EmbedscopeError
 from lib.figures.lessons import highlight_figure, score_bars
 from lib.figures.map import ColorBy
+from lib.ingest.corpus import Corpus
+from lib.reduce.layouts import Projection
 from lib.teach.lessons import random_like
 from pages._common import clustering, md, show_error
 from pages.lesson_parts.common import (

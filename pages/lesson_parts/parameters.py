@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from lib.engine.corpus import Corpus
-from lib.engine.reduce import UMAPParams
 from lib.errors import EmbedscopeError
 from lib.figures.lessons import PANEL_POINTS, small_multiples
+from lib.ingest.corpus import Corpus
+from lib.reduce.layouts import UMAPParams
 from pages import state
 from pages._common import clustering, honesty, projection, show_error
 from pages.lesson_parts.common import (

@@ -7,9 +7,6 @@ from dataclasses import replace
 import numpy as np
 import streamlit as st
 
-from lib.engine.corpus import Corpus
-from lib.engine.neighbors import top_k
-from lib.engine.reduce import Projection
 from lib.errors import EmbedscopeError
 from lib.figures.lessons import (
     clicked_guess,
@@ -20,6 +17,9 @@ from lib.figures.lessons import (
 )
 from lib.figures.map import ColorBy
 from lib.figures.tables import document_table
+from lib.ingest.corpus import Corpus
+from lib.reduce.layouts import Projection
+from lib.reduce.neighbors import top_k
 from lib.teach.lessons import placement_error
 from pages import state
 from pages._common import current_map_params, show_error

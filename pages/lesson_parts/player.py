@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib.engine.embed import DEFAULT_MODEL
+from lib.embed.models import DEFAULT_MODEL
 from lib.errors import EmbedscopeError
 from lib.share.bookmarks import (
     LESSON_PARAM,

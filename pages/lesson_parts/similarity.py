@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from lib.engine.neighbors import cosine_matrix
 from lib.errors import EmbedscopeError
 from lib.figures.lessons import pair_name, pair_table, sentence_pairs, trap_sentences
 from lib.figures.query import similarity_heatmap
+from lib.reduce.neighbors import cosine_matrix
 from lib.teach.lessons import rank_agreement
 from pages._common import md, show_error
 from pages.lesson_parts.common import (

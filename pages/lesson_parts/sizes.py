@@ -7,7 +7,7 @@ import math
 import numpy as np
 import streamlit as st
 
-from lib.engine.cluster import NOISE_NAME
+from lib.cluster.clusters import NOISE_NAME
 from lib.errors import EmbedscopeError
 from lib.figures.lessons import truth_vs_drawing
 from lib.teach.lessons import MIN_RANKED, SizeReport, sizes_and_gaps

@@ -11,11 +11,11 @@ from dataclasses import replace
 
 import streamlit as st
 
-from lib.engine.corpus import Corpus
-from lib.engine.embed import DEFAULT_MODEL
-from lib.engine.reduce import UMAPParams
+from lib.embed.models import DEFAULT_MODEL
 from lib.errors import EmbedscopeError
 from lib.figures.tables import document_table
+from lib.ingest.corpus import Corpus
+from lib.reduce.layouts import UMAPParams
 from lib.share.bookmarks import Step
 from lib.share.projects import PROJECT_PARAM, SAMPLE_PARAM, ProjectView, ShareTarget
 from pages import state

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from lib.engine.reduce import PCAParams
-from lib.engine.tsne import TSNEParams, estimate_tsne_seconds
+from lib.reduce.layouts import PCAParams
+from lib.reduce.tsne import TSNEParams, estimate_tsne_seconds
 from pages import state
 from pages._common import engine, honesty, layout
 from pages.map_parts.view import FITTED_COLOR, HONESTY_COLOR, MapView

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import plotly.graph_objects as go
 
-from lib.engine.cluster import Clustering, ClusterParams
-from lib.engine.corpus import Corpus
-from lib.engine.reduce import Projection
-from lib.engine.service import Embedding, LayoutParams
+from lib.cluster.clusters import Clustering, ClusterParams
+from lib.ingest.corpus import Corpus
+from lib.reduce.layouts import Projection
+from lib.service.engine import Embedding, LayoutParams
 from pages.state import Source
 
 CLUSTER_COLOR = "found clusters"

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from lib.engine.corpus import load_sample
+from lib.ingest.corpus import load_sample
 from tests.browser.conftest import ARTIFACTS, plotted_points, wait_for_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from lib.batch.precompute import NO_LIMIT
-from lib.engine.cluster import ClusterParams
-from lib.engine.corpus import corpus_from_frame
-from lib.engine.reduce import UMAPParams
-from lib.engine.scale import HUGE_MAP_ABOVE
+from lib.cluster.clusters import ClusterParams
+from lib.figures.huge import HUGE_MAP_ABOVE
+from lib.ingest.corpus import corpus_from_frame
+from lib.reduce.layouts import UMAPParams
 from lib.share.projects import ProjectStore, ProjectView
 from tests.browser.conftest import drag_lasso
 

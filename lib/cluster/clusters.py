@@ -122,7 +122,7 @@ def find_clusters(points: np.ndarray, params: ClusterParams) -> np.ndarray:
 def name_clusters(texts: Sequence[str], labels: np.ndarray, top_n: int = 3) -> dict[int, str]:
     """Name each cluster by its `top_n` highest class-TF-IDF words ("rocket · orbit · nasa").
 
-    Stop words (English and the document's own language, see lib.engine.stopwords) never name a
+    Stop words (English and the document's own language, see lib.cluster.stopwords) never name a
     cluster, and a name word must appear in at least MIN_WORD_DOCUMENTS documents and
     MIN_WORD_SHARE of the cluster's documents, so one odd document cannot name its cluster.
     """
@@ -156,7 +156,7 @@ def _class_tfidf_keywords(
     from scipy import sparse
     from sklearn.feature_extraction.text import CountVectorizer
 
-    from lib.engine.stopwords import content_words
+    from lib.cluster.stopwords import content_words
 
     vectorizer = CountVectorizer(analyzer=content_words, binary=True)
     try:

@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from lib.engine.honesty import neighbor_overlap
-from lib.engine.neighbors import exact_knn, normalize_rows
-from lib.engine.store import (
+from lib.errors import EmbedscopeError, ModelError, check_choice, check_int, invalid_parameter
+from lib.measure.honesty import neighbor_overlap
+from lib.reduce.neighbors import exact_knn, normalize_rows
+from lib.store import shipped
+from lib.store.caches import (
     EmbeddingCache,
     ResultCache,
     default_home,
@@ -28,7 +30,6 @@ from lib.engine.store import (
     text_key,
     write_synced,
 )
-from lib.errors import EmbedscopeError, ModelError, check_choice, check_int, invalid_parameter
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -265,8 +266,8 @@ def load_model(
 
 def _guarded(model: SentenceTransformerModel, precision: str) -> TextModel:
     """The fastest path at `precision` that keeps fp32's neighbours on reference texts: OpenVINO
-    bf16 where installed (lib.engine.ov_backend), then torch autocast; else `model` at fp32."""
-    from lib.engine.ov_backend import openvino_model
+    bf16 where installed (lib.embed.ov_backend), then torch autocast; else `model` at fp32."""
+    from lib.embed.ov_backend import openvino_model
 
     corpus_hash, rows, texts = _guard_texts()
     reference = functools.cache(lambda: _guard_reference(model, corpus_hash, rows, texts))
@@ -294,7 +295,7 @@ def _guarded(model: SentenceTransformerModel, precision: str) -> TextModel:
 def _converted_openvino(source: str, model_id: str) -> TextModel | None:
     """The OpenVINO model of `model_id` that an earlier start converted and the guard accepted,
     built from the data home and the model folder (`ov_backend.converted_model`), or None."""
-    from lib.engine.ov_backend import ID_SUFFIX, converted_model
+    from lib.embed.ov_backend import ID_SUFFIX, converted_model
 
     max_tokens = _folder_max_tokens(Path(source))
     if max_tokens is None:  # a folder that does not state its window (or none): the full load
@@ -310,7 +311,7 @@ def _converted_openvino(source: str, model_id: str) -> TextModel | None:
 def _guard_texts() -> tuple[str, np.ndarray, list[str]]:
     """The guard's reference sentences: (the sample's content hash, their rows, the texts); read
     once per process (a fresh start asks twice: for a kept verdict, then to measure one)."""
-    from lib.engine.corpus import load_sample
+    from lib.ingest.corpus import load_sample  # pandas: only when a verdict is looked up
 
     sample = load_sample(GUARD_SAMPLE)
     rows = np.linspace(0, len(sample.texts) - 1, GUARD_TEXTS, dtype=int)
@@ -323,10 +324,8 @@ def _guard_reference(
     """fp32 vectors of the guard's texts (rows of the bundled sample): the sample's shipped fp32
     vectors where they are this model's (checked against a fresh encoding by the tests), else
     encoded now. Asked only when some verdict has to be measured."""
-    from lib.engine.shipped import shipped_vectors
-
-    shipped = shipped_vectors(corpus_hash, model.model_id)
-    return shipped[rows] if shipped is not None else model.encode(texts)
+    shipped_fp32 = shipped.vectors(corpus_hash, model.model_id)
+    return normalize_rows(shipped_fp32[rows]) if shipped_fp32 is not None else model.encode(texts)
 
 
 def _verdict_record(candidate_id: str, texts: Sequence[str]) -> Path:
@@ -658,7 +657,7 @@ def model_id_for(name: str, precision: str) -> str:
     """The cache id of model `name` run at an explicit `precision` ("fp32" or "bf16").
 
     Which precision a loaded model really runs at is decided by the quality guard, so the id of
-    "auto" is only known from the loaded model (`TextModel.model_id`); lib.engine.service
+    "auto" is only known from the loaded model (`TextModel.model_id`); lib.service.engine
     remembers that verdict.
     """
     check_choice("model_id_for", "precision", precision, PRECISIONS[1:])

@@ -7,16 +7,16 @@ side, so the 2 cores work in parallel and a first page view is not slowed by the
 - the model lane, in this process: loads the default text model with its precision guard
   (OpenVINO IR converted once into the data home; a later start builds it from there without
   torch), where the pages find it, then runs the exact kNN once (torch, which a click needs);
-- the compiler lane, in a separate low-priority process (`python -m lib.engine.warmup`): numba
-  compiles UMAP's kernels into its on-disk cache in the data home (`reduce.numba_cache_dir`);
+- the compiler lane, in a separate low-priority process (`python -m lib.service.warmup`): numba
+  compiles UMAP's kernels into its on-disk cache in the data home (`layouts.numba_cache_dir`);
   when it is done this process leaves a marker there, so a later start on the same data home
-  skips it, and loads the kernels from the cache (`reduce.warm_up`, a fraction of a second).
+  skips it, and loads the kernels from the cache (`layouts.warm_up`, a fraction of a second).
   Numba's compiler holds the GIL: compiling in the server would stall every page run for its
   whole length and serialise it with the model lane.
 
 When both lanes are done it logs one line, "embedscope: warm in 12.3 s (...)", which
 bench/newcomer.py reads from the server's output. The first map of a bundled sample needs none
-of this (lib.engine.shipped). EMBEDSCOPE_WARM_UP=0 skips the warm-up (the tests do).
+of this (lib.service.samples). EMBEDSCOPE_WARM_UP=0 skips the warm-up (the tests do).
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from lib.engine import reduce
-from lib.engine.store import machine
+from lib.reduce import layouts
+from lib.store.caches import machine
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def start_warm_up(load_model: Callable[[], Any] | None = None) -> threading.Thre
 
     load_model: loads the default model where the server keeps it, e.g.
     `lambda: engine.model(DEFAULT_MODEL)`, so the pages reuse that one copy; by default
-    `lib.engine.embed.load_model()`. None is returned when EMBEDSCOPE_WARM_UP=0.
+    `lib.embed.models.load_model()`. None is returned when EMBEDSCOPE_WARM_UP=0.
     """
     global _thread
     if os.environ.get(WARM_UP_ENV, "1").strip() == "0":
@@ -82,7 +82,7 @@ def warm_up_thread() -> threading.Thread | None:
 
 
 def _load_default_model() -> Any:
-    from lib.engine.embed import DEFAULT_MODEL, load_model
+    from lib.embed.models import DEFAULT_MODEL, load_model
 
     return load_model(DEFAULT_MODEL)
 
@@ -103,8 +103,8 @@ def _warm(load_model: Callable[[], Any]) -> None:
     if compiler is not None:
         _timed("UMAP compile (own process)", lambda: wait_compiled(compiler), seconds, failures)
     model.join()  # then UMAP's kernels: two lanes in this process would only share the GIL
-    _timed("UMAP import", reduce.umap_module, seconds, failures)
-    _timed("UMAP kernels", reduce.warm_up, seconds, failures)
+    _timed("UMAP import", layouts.umap_module, seconds, failures)
+    _timed("UMAP kernels", layouts.warm_up, seconds, failures)
     total = time.perf_counter() - started
     if failures:  # the pages still work, only slower
         logger.error("embedscope: warm-up failed after %.1f s: %r", total, failures[0])
@@ -133,7 +133,7 @@ def _after_first_view(
 def _warm_knn() -> None:
     """Run the exact kNN once on a few rows: a later start's model needs no torch (the converted
     OpenVINO model), but a first click's kNN graph does, so it is imported here, not then."""
-    from lib.engine.neighbors import exact_knn, normalize_rows
+    from lib.reduce.neighbors import exact_knn, normalize_rows
 
     exact_knn(normalize_rows(np.random.default_rng(0).normal(size=(64, 8))), 5)
 
@@ -154,23 +154,23 @@ def _timed(step: str, work: Callable[[], Any], seconds: dict, failures: list) ->
 
 
 def compiled_marker() -> Path:
-    """The file that says numba's cache in the data home holds the kernels `reduce.warm_up`
+    """The file that says numba's cache in the data home holds the kernels `layouts.warm_up`
     compiles, for these library versions, this Python and this CPU (numba checks each entry
     again when it loads it, so a stale marker costs time, never correctness)."""
     names = [f"{package} {version(package)}" for package in COMPILED_PACKAGES]
-    names += [sys.version, machine(), str(Path(reduce.__file__).stat().st_mtime_ns)]
+    names += [sys.version, machine(), str(Path(layouts.__file__).stat().st_mtime_ns)]
     digest = hashlib.sha256("|".join(names).encode()).hexdigest()[:16]
-    return reduce.numba_cache_dir() / f"embedscope-compiled-{digest}"
+    return layouts.numba_cache_dir() / f"embedscope-compiled-{digest}"
 
 
 def start_compiler() -> subprocess.Popen | None:
-    """Start `python -m lib.engine.warmup` unless the cache is known complete (then None); it is
+    """Start `python -m lib.service.warmup` unless the cache is known complete (then None); it is
     stopped when this process exits."""
     if compiled_marker().exists():
         return None
-    env = {**os.environ, reduce.NUMBA_CACHE_ENV: str(reduce.numba_cache_dir())}
+    env = {**os.environ, layouts.NUMBA_CACHE_ENV: str(layouts.numba_cache_dir())}
     compiler = subprocess.Popen(
-        [sys.executable, "-m", "lib.engine.warmup"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL
+        [sys.executable, "-m", "lib.service.warmup"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL
     )
     atexit.register(_stop, compiler)
     return compiler
@@ -197,8 +197,8 @@ def compile_kernels() -> None:
     """The compiler process's work: UMAP's kernels into numba's cache, at a lower priority than
     the server (page runs and the model lane go first)."""
     os.nice(COMPILER_NICENESS)
-    reduce.umap_module()
-    reduce.warm_up()
+    layouts.umap_module()
+    layouts.warm_up()
 
 
 def _stop(process: subprocess.Popen) -> None:

@@ -27,10 +27,8 @@ from typing import Any, TypeVar
 import numpy as np
 from cachetools import LRUCache
 
-from lib.engine import shipped
-from lib.engine.cluster import Clustering, ClusterParams, cluster_corpus
-from lib.engine.corpus import Corpus, load_sample
-from lib.engine.embed import (
+from lib.cluster.clusters import Clustering, ClusterParams, cluster_corpus
+from lib.embed.models import (
     EmbeddingRun,
     TextModel,
     cached_vectors,
@@ -40,10 +38,9 @@ from lib.engine.embed import (
     model_id_for,
     resolve_precision,
 )
-from lib.engine.honesty import HonestyReport, honesty_report
-from lib.engine.neighbors import exact_knn, normalize_rows
-from lib.engine.placement import NeighborPlacement
-from lib.engine.reduce import (
+from lib.ingest.corpus import Corpus, load_sample
+from lib.measure.honesty import HonestyReport, honesty_report
+from lib.reduce.layouts import (
     KnnGraph,
     PCAParams,
     Projection,
@@ -53,8 +50,11 @@ from lib.engine.reduce import (
     project_pca,
     project_umap,
 )
-from lib.engine.store import EmbeddingCache, ResultCache, default_home, result_key
-from lib.engine.tsne import TSNEParams, project_tsne
+from lib.reduce.neighbors import exact_knn, normalize_rows
+from lib.reduce.placement import NeighborPlacement
+from lib.reduce.tsne import TSNEParams, project_tsne
+from lib.service import samples
+from lib.store.caches import EmbeddingCache, ResultCache, default_home, result_key
 
 logger = logging.getLogger(__name__)
 
@@ -151,8 +151,8 @@ class Engine:
         held = self._memory.get(("vectors", shipped_key))
         if held is not None:  # read and normalised once per engine, not on every page run
             return Embedding(held, shipped_key, model_name)
-        shipped_vectors = shipped.shipped_vectors(corpus.content_hash, model_name)
-        if shipped_vectors is not None:  # fp32 vectors made by `python -m lib.engine.shipped`
+        shipped_vectors = samples.shipped_vectors(corpus.content_hash, model_name)
+        if shipped_vectors is not None:  # fp32 vectors made by `python -m lib.service.samples`
             return self._remember(shipped_key, normalize_rows(shipped_vectors), model_name)
         key = f"{corpus.content_hash}:{self.model_id(model_name)}"
         found = self.embedding(key, model_name)
@@ -400,10 +400,10 @@ def _shipped_source(embedding: Embedding) -> tuple[str, str] | None:
 def _shipped_layout(embedding: Embedding, params: LayoutParams) -> np.ndarray | None:
     """Coordinates shipped in data/ for a bundled sample's default maps, else None."""
     source = _shipped_source(embedding)
-    return None if source is None else shipped.shipped_layout(*source, params)
+    return None if source is None else samples.shipped_layout(*source, params)
 
 
 def _shipped_clusters(embedding: Embedding, params: ClusterParams) -> Clustering | None:
     """The default clustering shipped in data/ for a bundled sample, else None."""
     source = _shipped_source(embedding)
-    return None if source is None else shipped.shipped_clusters(*source, params)
+    return None if source is None else samples.shipped_clusters(*source, params)

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lib.engine.neighbors import normalize_rows
 from lib.errors import ParameterError, check_int
+from lib.reduce.neighbors import normalize_rows
 
 PLACEMENT_K = 10
 _BLOCK_ROWS = 65_536  # rows of the corpus scored at once (bounds memory on memory-mapped maps)

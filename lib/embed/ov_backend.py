@@ -5,7 +5,7 @@ no optimum, no export extra) and kept as OpenVINO IR in <EMBEDSCOPE_HOME>/openvi
 bf16 inference on CPUs that have it. The tokenizer is the model's own fast tokenizer (what
 sentence-transformers runs underneath); mean pooling is done here. A later start builds it
 from the kept IR and the model folder's tokenizer.json without importing torch, transformers
-or sentence-transformers (`converted_model`). `lib.engine.embed._guarded` tries this path
+or sentence-transformers (`converted_model`). `lib.embed.models._guarded` tries this path
 first and keeps it only when its vectors keep fp32's neighbours on the reference sentences, like
 the torch bf16 path.
 
@@ -38,8 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from lib.engine.store import default_home
 from lib.errors import check_choice
+from lib.store.caches import default_home
 
 logger = logging.getLogger(__name__)
 

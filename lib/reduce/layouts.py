@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from lib.engine.neighbors import exact_knn, normalize_rows
-from lib.engine.placement import NeighborPlacement
-from lib.engine.store import default_home
 from lib.errors import ParameterError, check_choice, check_float, check_int
+from lib.reduce.neighbors import exact_knn, normalize_rows
+from lib.reduce.placement import NeighborPlacement
+from lib.store.caches import default_home
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def compute_knn(vectors: np.ndarray, k: int, metric: str = "cosine", seed: int =
 
     Exact (BLAS, see `exact_knn`) up to EXACT_KNN_MAX points, with no search index: no numba
     compile, and 10,000 points take ~2 s where pynndescent's first call compiles for ~40 s.
-    Above, pynndescent's approximate graph and its index (only lib.engine.scale goes there).
+    Above, pynndescent's approximate graph and its index (only lib.reduce.scale goes there).
     """
     matrix = check_vectors(vectors, MIN_UMAP_POINTS)
     check_int("compute_knn", "k", k, 2, len(matrix))
@@ -265,7 +265,7 @@ def warm_up(n_points: int = 300, dimensions: int = 16) -> float:
     tests/test_reduce.py). The graph is built by numpy here, so the warm-up's compiler process
     never imports torch. With numba's on-disk cache (`umap_module`) a later process loads the
     compiled code. UMAP's own `transform` is left out: the app places new points with
-    `NeighborPlacement`; only the batch job for huge corpora (lib.engine.scale) calls it.
+    `NeighborPlacement`; only the batch job for huge corpora (lib.reduce.scale) calls it.
     """
     started = time.perf_counter()
     vectors = normalize_rows(np.random.default_rng(0).normal(size=(n_points, dimensions)))
@@ -338,7 +338,7 @@ def _signatures_deferred(numba: Any) -> Iterator[None]:
 
     pynndescent 0.7 gives many kernels explicit signatures, so numba compiles 76 of them when
     the module is imported: 13 s here on a fresh install (9 s in rp_trees alone), though the app
-    calls them only above EXACT_KNN_MAX points (lib.engine.scale). Without the signatures the
+    calls them only above EXACT_KNN_MAX points (lib.reduce.scale). Without the signatures the
     same functions compile for the types they are first called with (still cached on disk);
     the import takes 1.7 s. Only `numba.njit`/`numba.jit` are wrapped, and only during the
     import (under `_UMAP_IMPORT`).

@@ -17,10 +17,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from lib.engine.neighbors import normalize_rows
-from lib.engine.placement import NeighborPlacement
-from lib.engine.reduce import Projection, check_vectors
 from lib.errors import check_float, check_int
+from lib.reduce.layouts import Projection, check_vectors
+from lib.reduce.neighbors import normalize_rows
+from lib.reduce.placement import NeighborPlacement
 
 logger = logging.getLogger(__name__)
 

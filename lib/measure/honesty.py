@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lib.engine.neighbors import exact_knn, neighbors_of, normalize_rows
 from lib.errors import ParameterError, check_int
+from lib.reduce.neighbors import exact_knn, neighbors_of, normalize_rows
 
 logger = logging.getLogger(__name__)
 
