@@ -144,12 +144,6 @@ def _sizes(project: Project) -> dict[int, int]:
     return {int(c): int(n) for c, n in zip(ids, counts, strict=True)}
 
 
-def active_vectors(corpus: Corpus | None = None) -> tuple[np.ndarray, str]:
-    """The session corpus's vectors and their key (see `active_embedding`)."""
-    found = active_embedding(corpus)
-    return found.vectors, found.key
-
-
 def current_map_params() -> LayoutParams:
     """The layout the Map page shows: a read-only project's as saved, else the one chosen."""
     source = state.source()
@@ -166,11 +160,11 @@ def current_cluster_params() -> ClusterParams:
     return state.map_clusters()
 
 
-def current_map(corpus: Corpus | None = None) -> tuple[Corpus, np.ndarray, str, Projection]:
-    """The session's corpus, its vectors, their key and the map the Map page shows."""
+def current_map(corpus: Corpus | None = None) -> tuple[Corpus, Embedding, Projection]:
+    """The session's corpus, its vectors and the map the Map page shows."""
     corpus = corpus or active_corpus()
     found = active_embedding(corpus)
-    return corpus, found.vectors, found.key, layout(found, current_map_params())
+    return corpus, found, layout(found, current_map_params())
 
 
 def text_embedder() -> Callable[[list[str]], np.ndarray] | None:
@@ -240,16 +234,6 @@ def corpus_embedding(corpus: Corpus, model_name: str) -> Embedding:
     return found
 
 
-def corpus_vectors(corpus: Corpus, model_name: str) -> np.ndarray:
-    """Vectors of `corpus` (see `corpus_embedding`)."""
-    return corpus_embedding(corpus, model_name).vectors
-
-
-def vectors_key(corpus: Corpus, model_name: str) -> str:
-    """The key of `corpus`'s vectors under `model_name` (embedding them if no cache has them)."""
-    return corpus_embedding(corpus, model_name).key
-
-
 def _draw_preview(slot, corpus: Corpus, rows: np.ndarray, vectors: np.ndarray) -> None:
     """A quick PCA map of the random sample embedded so far, while the rest is embedded."""
     coords = project_pca(vectors).coords
@@ -271,10 +255,6 @@ def _rate_text(done: int, total: int, started: float) -> str:
 # --- maps, clusters and measurements (the engine computes; these show that it does) ------------
 
 
-def _embedding(vectors: np.ndarray, key: str) -> Embedding:
-    return Embedding(vectors, key, state.source().model_name)
-
-
 def layout(found: Embedding, params: LayoutParams) -> Projection:
     """The map of `found` for `params`; computing it shows a spinner, repeats are instant."""
     mapped = engine().peek_layout(found, params)
@@ -285,28 +265,23 @@ def layout(found: Embedding, params: LayoutParams) -> Projection:
         return engine().layout(found, params)
 
 
-def projection(vectors: np.ndarray, key: str, params: LayoutParams) -> Projection:
-    """The map for (vectors key, params) (see `layout`)."""
-    return layout(_embedding(vectors, key), params)
-
-
 def clustering(
-    vectors: np.ndarray, corpus: Corpus, key: str, params: ClusterParams, mapped: Projection
+    found: Embedding, corpus: Corpus, params: ClusterParams, mapped: Projection
 ) -> Clustering:
     """Clusters of the documents, named by words of `corpus`."""
     with st.spinner("Finding clusters…"):
-        return engine().clusters(_embedding(vectors, key), corpus, params, mapped)
+        return engine().clusters(found, corpus, params, mapped)
 
 
-def true_neighbors(vectors: np.ndarray, key: str, k: int) -> np.ndarray:
+def true_neighbors(found: Embedding, k: int) -> np.ndarray:
     """Exact full-dimension kNN (n, k), computed once per vectors and k."""
-    return engine().true_neighbors(_embedding(vectors, key), k)
+    return engine().true_neighbors(found, k)
 
 
-def honesty(vectors: np.ndarray, key: str, mapped: Projection, k: int) -> HonestyReport:
+def honesty(found: Embedding, mapped: Projection, k: int) -> HonestyReport:
     """Share of true neighbours kept on this map, per point, plus trustworthiness."""
     with st.spinner("Measuring how honest the map is…"):
-        return engine().honesty(_embedding(vectors, key), mapped, k)
+        return engine().honesty(found, mapped, k)
 
 
 # --- warm-up ------------------------------------------------------------------------------------

@@ -1,7 +1,5 @@
 """Arithmetic page: add and subtract documents and free text; the hits and the path on the map."""
 
-import hashlib
-
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -10,16 +8,18 @@ from lib.errors import EmbedscopeError, QueryError
 from lib.figures.map import ColorBy, hover_labels
 from lib.figures.query import map_positions, query_map_figure, similarity_heatmap, step_labels
 from lib.ingest.corpus import Corpus
-from lib.query.examples import Example, corpus_examples
+from lib.query.examples import Example
 from lib.query.expressions import Hit, evaluate, parse_expression, rank
 from lib.reduce.layouts import Projection
 from lib.reduce.neighbors import cosine_matrix
+from lib.service.engine import Embedding
 from pages import state
 from pages._common import (
     NO_TEXT_MODEL,
     clustering,
     current_cluster_params,
     current_map,
+    engine,
     md,
     show_error,
     text_embedder,
@@ -44,37 +44,22 @@ embedder = text_embedder()
 embed = embedder or no_text_model
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def _examples(
-    _texts: list[str], _vectors: np.ndarray, _groups: np.ndarray, _names: dict[int, str],
-    key: str, digest: str, free_text: bool,
-) -> list[Example]:  # fmt: skip
-    """Examples for the vectors under `key`; `digest` names the texts, groups and group names."""
-    return corpus_examples(_texts, _vectors, _groups, _names, free_text=free_text)
-
-
-def examples_for(
-    corpus: Corpus, vectors: np.ndarray, key: str, mapped: Projection
-) -> list[Example]:
+def examples_for(corpus: Corpus, found: Embedding, mapped: Projection) -> list[Example]:
     """Examples built from this corpus: its first label column's groups, else its clusters."""
     columns = corpus.label_columns()
     if columns:
         groups, values = pd.factorize(corpus.metadata[columns[0]])
         names = {code: str(value) for code, value in enumerate(values)}
     else:
-        found = clustering(vectors, corpus, key, current_cluster_params(), mapped)
-        groups, names = found.labels, found.names
-    digest = hashlib.sha256(corpus.content_hash.encode())
-    digest.update(np.ascontiguousarray(groups, dtype=np.int64).tobytes())
-    digest.update(repr(sorted(names.items())).encode())
-    return _examples(
-        corpus.texts, vectors, groups, names, key, digest.hexdigest(), embedder is not None
-    )
+        clusters = clustering(found, corpus, current_cluster_params(), mapped)
+        groups, names = clusters.labels, clusters.names
+    return engine().examples(corpus, found, groups, names, free_text=embedder is not None)
 
 
 st.title("Arithmetic")
 try:
-    corpus, vectors, vectors_key, mapped = current_map()
+    corpus, found, mapped = current_map()
+    vectors = found.vectors
 except EmbedscopeError as error:
     st.error(f"Could not build the map: {md(error)}")
     st.stop()
@@ -89,8 +74,8 @@ st.caption(
     "add and subtract documents and free text, then find the documents nearest the result."
 )
 
-examples = examples_for(corpus, vectors, vectors_key, mapped)
-state.prepare_arith_expression(vectors_key, examples[0].expression if examples else "")
+examples = examples_for(corpus, found, mapped)
+state.prepare_arith_expression(found.key, examples[0].expression if examples else "")
 bar = st.container(horizontal=True, vertical_alignment="center")
 bar.caption("Examples:")
 for example in examples:

@@ -13,7 +13,7 @@ from lib.query.axes import (
     split_prompts,
 )
 from pages import state
-from pages._common import active_corpus, active_vectors, md, show_error, text_embedder
+from pages._common import active_corpus, active_embedding, md, show_error, text_embedder
 
 state.require_app_frame()  # a direct link on a fresh server: rerun inside app.py's frame
 
@@ -38,7 +38,7 @@ if embed is None:
     )
     st.stop()
 try:
-    vectors, _ = active_vectors(corpus)
+    vectors = active_embedding(corpus).vectors
 except EmbedscopeError as error:
     show_error(error, what="Could not embed this corpus")
     st.stop()

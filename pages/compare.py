@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import streamlit as st
 
-from lib.embed.models import MULTILINGUAL_MODEL, available_models, embed_texts, load_model
+from lib.embed.models import MULTILINGUAL_MODEL, available_models
 from lib.errors import EmbedscopeError
 from lib.figures.compare import (
     agreement_color,
@@ -23,10 +23,9 @@ from lib.figures.tables import document_table
 from lib.ingest.corpus import Corpus
 from lib.measure.compare import (
     AGREEMENT_K,
+    LabelRecovery,
     align_procrustes,
     alignment_gap,
-    label_recovery,
-    neighbor_agreement,
 )
 from lib.reduce.layouts import PCAParams, Projection, UMAPParams
 from lib.reduce.tsne import TSNEParams, estimate_tsne_seconds
@@ -43,7 +42,6 @@ from pages._common import (
     layout,
     md,
     show_error,
-    true_neighbors,
 )
 
 state.require_app_frame()  # a direct link on a fresh server: rerun inside app.py's frame
@@ -90,22 +88,17 @@ def second_default(choices: list[Choice]) -> int:
     return found[0] if found else 1
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
-def fp32_model(name: str):
-    """The model at fp32 exactly (the server's default may run bf16), one per server."""
-    return load_model(name, precision=FP32)
-
-
 def choice_embedding(corpus: Corpus, choice: Choice) -> Embedding:
     """The vectors of `choice` for `corpus`, through the engine and its caches."""
     if choice.model_name is None:
         return active_embedding(corpus)
     if choice.precision is None:
         return corpus_embedding(corpus, choice.model_name)
+    found = engine().peek_vectors(corpus, choice.model_name, choice.precision)
+    if found is not None:
+        return found
     with st.spinner(f"Embedding {len(corpus):,} documents at fp32…", show_time=True):
-        model = fp32_model(choice.model_name)
-        run = embed_texts(corpus.texts, model, cache=engine().embedding_cache)
-    return engine().uploaded(run.vectors)  # keyed by its numbers: never mixed with bf16 ones
+        return engine().vectors(corpus, choice.model_name, precision=choice.precision)
 
 
 def choice_layout(found: Embedding, name: str, side: str) -> Projection | None:
@@ -154,9 +147,9 @@ def color_for(name: str, corpus: Corpus, agreement) -> ColorBy | None:
     return ColorBy(name, corpus.metadata[name].to_numpy())
 
 
-def map_recovery(found: Embedding, mapped: Projection | None, labels: list):
+def map_recovery(found: Embedding, mapped: Projection | None, labels: list) -> LabelRecovery:
     """Label recovery of one embedding, in full dimension and (when drawn) on its map."""
-    return label_recovery(found.vectors, labels, None if mapped is None else mapped.coords)
+    return engine().label_recovery(found, labels, mapped)
 
 
 # --- the page -------------------------------------------------------------------------------------
@@ -197,11 +190,7 @@ try:
     if len(first.vectors) != len(corpus) or len(second.vectors) != len(corpus):
         st.error("These embeddings do not hold one vector per document of this corpus.")
         st.stop()
-    first_knn = true_neighbors(first.vectors, first.key, AGREEMENT_K)
-    second_knn = true_neighbors(second.vectors, second.key, AGREEMENT_K)
-    agreement = neighbor_agreement(
-        first.vectors, second.vectors, AGREEMENT_K, first_knn=first_knn, second_knn=second_knn
-    )
+    agreement = engine().agreement(first, second, AGREEMENT_K)
     with left:
         first_map = choice_layout(first, first_method, "first")
     with right:
@@ -243,7 +232,7 @@ for column, found, mapped, coords, choice, chart in (
         title=choice.label,
     )  # fmt: skip
     column.plotly_chart(figure, key=chart, on_select="rerun", selection_mode=SELECTION_MODES)
-    kept = honesty(found.vectors, found.key, mapped, AGREEMENT_K)
+    kept = honesty(found, mapped, AGREEMENT_K)
     column.caption(
         f"{METHOD_NAMES.get(mapped.method, mapped.method)} keeps {kept.mean:.0%} of each "
         f"document's {AGREEMENT_K} true neighbours (trustworthiness {kept.trustworthiness:.3f})."

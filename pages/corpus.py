@@ -48,10 +48,12 @@ HOSTED_SOURCES = [PROJECTS, "Sample"]
 VECTOR_FORMATS = ["npy", "csv", "tsv", "parquet"]
 
 
-@st.cache_data(show_spinner="Reading the file…", max_entries=8)
-def read_upload(data: bytes, filename: str) -> pd.DataFrame:
-    """Parse an uploaded file once per content."""
-    return read_table(data, filename)
+def read_upload(upload) -> pd.DataFrame:
+    """Parse this session's uploaded file once (a rerun with the same upload reads nothing)."""
+    with st.spinner("Reading the file…"):
+        return state.parsed_upload(
+            upload.file_id, lambda: read_table(upload.getvalue(), upload.name)
+        )
 
 
 def choose_sample() -> Corpus:
@@ -117,7 +119,7 @@ def choose_upload() -> Corpus | None:
     )
     if upload is None:
         return None
-    frame = read_upload(upload.getvalue(), upload.name)
+    frame = read_upload(upload)
     columns = list(frame.columns)
     try:
         guessed = columns.index(guess_text_column(frame))

@@ -10,8 +10,6 @@ from lib.errors import EmbedscopeError
 from lib.figures import tables
 from lib.figures.huge import HUGE_MAP_ABOVE, category_labels, fitted_labels, huge_map_figure
 from lib.figures.map import ColorBy, hover_labels, map_figure, selected_points, selected_rows
-from lib.measure.honesty import misplaced_neighbors
-from lib.reduce.neighbors import neighbors_of
 from lib.reduce.tsne import TSNEParams, estimate_tsne_seconds
 from pages import state
 from pages._common import (
@@ -44,7 +42,6 @@ try:
 except EmbedscopeError as error:
     show_error(error)
     st.stop()
-vectors, key = found.vectors, found.key
 st.title("Map")
 st.caption(f"{md(corpus.source)} · {len(corpus):,} documents")
 huge = len(corpus) > HUGE_MAP_ABOVE  # precomputed: fixed layout, no per-point text in the figure
@@ -199,7 +196,7 @@ def regular_figure():
     if color_choice == CLUSTER_COLOR:
         color = ColorBy("cluster", cluster_names)
     elif color_choice == HONESTY_COLOR:
-        color = ColorBy("neighbours kept", honesty(vectors, key, mapped, honesty_k).per_point, True)
+        color = ColorBy("neighbours kept", honesty(found, mapped, honesty_k).per_point, True)
     else:
         color = ColorBy(color_choice, corpus.metadata[color_choice].to_numpy())
     metadata = corpus.metadata.assign(cluster=cluster_names)
@@ -228,7 +225,7 @@ def document_table(rows: list[int], **columns) -> pd.DataFrame:
 
 def show_focus(focus: int) -> None:
     """The focus document's true neighbours, and those of them the map placed far away."""
-    neighbours = neighbors_of(vectors, focus, k=10)
+    neighbours = engine().neighbors(found, focus, k=10)
     st.markdown("**Nearest neighbours in full dimension** (cosine similarity)")
     st.dataframe(
         document_table(neighbours.indices.tolist(), cosine=neighbours.scores.round(3)),
@@ -236,7 +233,7 @@ def show_focus(focus: int) -> None:
     )
     if honesty_k < 1:
         return
-    far = misplaced_neighbors(vectors, mapped.coords, focus, k=honesty_k)
+    far = engine().misplaced(found, mapped, focus, k=honesty_k)
     far = far[~far["kept"]]
     st.markdown(f"**True neighbours the map put far away** ({len(far)} of {honesty_k})")
     if len(far):

@@ -8,7 +8,9 @@ upload is the one exception: their corpus (texts and metadata) stays in their se
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import streamlit as st
 
@@ -19,6 +21,8 @@ from lib.reduce.layouts import PCAParams, UMAPParams
 from lib.reduce.tsne import TSNEParams
 from lib.service.engine import LayoutParams
 from pages.routes import app_pages
+
+T = TypeVar("T")
 
 SAMPLE, PROJECT, UPLOAD, VECTORS = "sample", "project", "upload", "vectors"
 SOURCE_KINDS = (SAMPLE, PROJECT, UPLOAD, VECTORS)
@@ -45,6 +49,7 @@ class Source:
 
 SOURCE = "source"
 UPLOADED_CORPUS = "uploaded_corpus"
+PARSED_UPLOAD = "parsed_upload"  # (upload id, parsed frame): the Corpus page reads a file once
 OPENED_LINK = "opened_link"
 
 # The Map page's view: widget keys that outlive the page (its widgets use persist_state).
@@ -100,6 +105,16 @@ def _route_through_app() -> None:
     """
     st.navigation(app_pages(), position="hidden")
     st.rerun()
+
+
+def parsed_upload(file_id: str, parse: Callable[[], T]) -> T:
+    """The session's current upload parsed once: `parse()` runs again only for a new file
+    (`file_id` is Streamlit's id of one upload). Held by this session alone, never shared."""
+    held = st.session_state.get(PARSED_UPLOAD)
+    if held is None or held[0] != file_id:
+        held = (file_id, parse())
+        st.session_state[PARSED_UPLOAD] = held
+    return held[1]
 
 
 def uploaded_corpus() -> Corpus | None:

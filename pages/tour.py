@@ -19,9 +19,10 @@ from lib.figures.map import ColorBy, hover_labels, map_figure
 from lib.figures.query import map_positions, query_map_figure, similarity_heatmap, step_labels
 from lib.ingest.corpus import Corpus
 from lib.query.expressions import evaluate, parse_expression, rank
-from lib.query.words import load_glove, word_expression
+from lib.query.words import word_expression
 from lib.reduce.layouts import Projection, UMAPParams
 from lib.reduce.neighbors import cosine_matrix
+from lib.service.engine import Embedding
 from lib.teach.tour import cluster_agreement, vector_summary
 from pages import state
 from pages._common import (
@@ -76,10 +77,10 @@ def show_map(figure: go.Figure, key: str) -> None:
 
 
 def sample_map() -> tuple[Corpus, np.ndarray, str, Projection]:
-    """The sample, its embeddings (progress shown the first time), their key and its UMAP map."""
+    """The sample, its embeddings (progress shown the first time) and its UMAP map."""
     sample = sample_corpus(SAMPLE)
     found = corpus_embedding(sample, DEFAULT_MODEL)
-    return sample, found.vectors, found.key, layout(found, MAP_PARAMS)
+    return sample, found, layout(found, MAP_PARAMS)
 
 
 def show_vector() -> None:
@@ -131,9 +132,7 @@ def show_similarity() -> None:
     st.plotly_chart(similarity_heatmap(matrix, sentences), key="tour_heatmap")
 
 
-def show_clusters(
-    sample: Corpus, vectors: np.ndarray, key: str, mapped: Projection, hover: list[str]
-) -> None:
+def show_clusters(sample: Corpus, found: Embedding, mapped: Projection, hover: list[str]) -> None:
     """Step 3: the map by topic, or by KMeans clusters, and how well the two agree."""
     labels = sample.metadata[LABEL_COLUMN].to_numpy()
     n_topics = int(sample.metadata[LABEL_COLUMN].nunique())
@@ -142,8 +141,8 @@ def show_clusters(
     )
     try:
         params = ClusterParams(method="kmeans", n_clusters=n_topics, space="embeddings")
-        found = clustering(vectors, sample, key, params, mapped)
-        agreement = cluster_agreement(labels, found.labels)
+        clusters = clustering(found, sample, params, mapped)
+        agreement = cluster_agreement(labels, clusters.labels)
     except EmbedscopeError as error:
         show_error(error)
         return
@@ -153,7 +152,7 @@ def show_clusters(
         help="1: the same grouping; 0: no better than chance. Group names do not matter.",
     )
     color = (
-        ColorBy("KMeans group", found.point_names()) if by_clusters else ColorBy("topic", labels)
+        ColorBy("KMeans group", clusters.point_names()) if by_clusters else ColorBy("topic", labels)
     )
     show_map(map_figure(mapped.coords, hover, color=color, height=MAP_HEIGHT), "tour_cluster_map")
 
@@ -180,7 +179,7 @@ def show_word_hits(source: str, exclude: bool) -> None:
         return
     try:
         with st.spinner("Loading the GloVe word vectors…"):
-            vocabulary = load_glove()
+            vocabulary = engine().glove()
         _, hits = word_expression(vocabulary, source, SHOWN_HITS, exclude_inputs=exclude)
     except EmbedscopeError as error:
         show_error(error, source)
@@ -255,11 +254,11 @@ def show_text_arithmetic(
     st.plotly_chart(figure, key="tour_query_map")
 
 
-def show_honesty(vectors: np.ndarray, key: str, mapped: Projection, hover: list[str]) -> None:
+def show_honesty(found: Embedding, mapped: Projection, hover: list[str]) -> None:
     """Step 5: per-point share of true neighbours the map keeps, its mean and trustworthiness."""
     k = st.slider("Neighbours compared (k)", 5, 30, 10, key="tour_k")
     try:
-        report = honesty(vectors, key, mapped, k)
+        report = honesty(found, mapped, k)
     except EmbedscopeError as error:
         show_error(error)
         return
@@ -318,12 +317,12 @@ with step(
     "to the groups KMeans finds in the vectors alone, without ever seeing the topics.",
 ):
     try:
-        sample, vectors, key, mapped = sample_map()
+        sample, found, mapped = sample_map()
     except EmbedscopeError as error:
         show_error(error, what="Could not map the sample")
         st.stop()
     hover = hover_labels(sample.texts, sample.metadata)
-    show_clusters(sample, vectors, key, mapped, hover)
+    show_clusters(sample, found, mapped, hover)
     st.page_link(
         PAGES / "map.py",
         label="Explore clusters and neighbours: Map",
@@ -339,7 +338,7 @@ with step(
     "ringed dots are its nearest documents.",
 ):
     show_word_arithmetic()
-    show_text_arithmetic(sample, vectors, mapped, hover)
+    show_text_arithmetic(sample, found.vectors, mapped, hover)
     words_column, arithmetic_column = st.columns(2)
     with words_column:
         st.page_link(
@@ -355,13 +354,13 @@ with step(
 with step(
     5,
     "How far to trust the 2-D picture",
-    f"Squeezing {vectors.shape[1]} numbers into {mapped.coords.shape[1]} must bend some "
+    f"Squeezing {found.vectors.shape[1]} numbers into {mapped.coords.shape[1]} must bend some "
     "distances. For every text we take its k nearest neighbours by cosine in the full vectors and "
     "count how many are still among its k nearest on the map (yellow: most, purple: few). Expect "
     "clusters to survive and the order inside them to shuffle; trustworthiness checks the other "
     "way round, whether neighbours on the map are true neighbours.",
 ):
-    show_honesty(vectors, key, mapped, hover)
+    show_honesty(found, mapped, hover)
     st.page_link(
         PAGES / "map.py",
         label="Check any map's honesty: Map, How honest is this map?",

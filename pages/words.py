@@ -10,13 +10,11 @@ from lib.query.words import (
     WordVectors,
     analogy,
     frequent_words,
-    load_glove,
     word_expression,
 )
 from lib.reduce.layouts import PCAParams, UMAPParams
-from lib.store.caches import text_key
 from pages import state
-from pages._common import hosted, md, projection, show_error
+from pages._common import engine, hosted, layout, md, show_error
 
 state.require_app_frame()  # a direct link on a fresh server: rerun inside app.py's frame
 
@@ -24,10 +22,10 @@ MAX_EXTRA_WORDS = 50  # each unknown word is looked up among 50,000 for suggesti
 MAX_WORD_CHARS = 40
 
 
-@st.cache_resource(show_spinner="Loading 400,000 GloVe word vectors…")
 def glove() -> WordVectors:
-    """GloVe 6B 50d, read once per server and shared (never mutated)."""
-    return load_glove()
+    """GloVe 6B 50d, read once per server by the engine (shared, never mutated)."""
+    with st.spinner("Loading 400,000 GloVe word vectors…"):
+        return engine().glove()
 
 
 def hits_table(hits: list[WordHit], show_inputs: bool) -> pd.DataFrame:
@@ -137,8 +135,7 @@ mapped_words = tuple(dict.fromkeys(frequent_words(vocabulary, n_words) + shown))
 dimensions = 3 if view == "3D" else 2
 params = UMAPParams(n_components=dimensions) if method == "UMAP" else PCAParams(dimensions)
 try:
-    words_key = f"glove:{text_key(' '.join(mapped_words))}"  # GloVe words have no spaces
-    mapped = projection(vocabulary.lookup(mapped_words), words_key, params)
+    mapped = layout(engine().words(mapped_words), params)
     figure = word_map_figure(mapped.coords, mapped_words, labelled=shown, arrows=arrows)
 except EmbedscopeError as error:
     show_error(error)

@@ -95,3 +95,31 @@ def test_the_cycle_finder_finds_a_planted_circle():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert find_cycle(graph) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+# What only the engine may do: build keys, load models, embed, measure, read GloVe. Pages ask
+# `engine()` for each (pages/_common.py holds the thin shells), and cache resources only.
+ENGINE_ONLY = {
+    "text_key", "result_key", "values_digest", "embed_texts", "embed_in_steps", "load_model",
+    "load_glove", "exact_knn", "neighbors_of", "top_k", "misplaced_neighbors", "recovery_report",
+    "label_recovery", "neighbor_agreement", "random_like", "sizes_and_gaps", "seed_agreement",
+    "opposite_pairs_report", "analogy_benchmark", "corpus_examples", "project_umap",
+    "project_at_scale", "cluster_corpus", "cluster_at_scale", "honesty_report",
+}  # fmt: skip
+
+
+def page_files() -> list[Path]:
+    return [*sorted((ROOT / "pages").rglob("*.py")), ROOT / "app.py"]
+
+
+@pytest.mark.parametrize("path", page_files(), ids=lambda path: path.name)
+def test_a_page_builds_no_key_and_calls_nothing_below_the_engine(path):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("lib."):
+            used = {alias.name for alias in node.names} & ENGINE_ONLY
+            assert not used, f"{path.name} imports {sorted(used)} from {node.module}"
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            assert node.func.id != "Embedding", f"{path.name} builds an Embedding itself"
+        if isinstance(node, ast.Attribute) and node.attr == "cache_data":
+            raise AssertionError(f"{path.name} uses st.cache_data: pages cache resources only")

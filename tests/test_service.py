@@ -78,7 +78,7 @@ def test_vectors_come_from_memory_then_disk_then_the_model(engine, tmp_path):
     assert engine.vectors(corpus, "fake") is not None
     assert engine.model("fake").texts_encoded == len(set(corpus.texts))
     restarted = Engine(tmp_path, model_loader=lambda name: pytest.fail("no model needed"))
-    restarted.results.put(service._verdict_key("fake"), {}, {"model_id": "fake/topics-32"})
+    restarted.results.put(service._verdict_key("fake", None), {}, {"model_id": "fake/topics-32"})
     again = restarted.peek_vectors(corpus, "fake")
     np.testing.assert_array_equal(again.vectors, found.vectors)
 
@@ -177,10 +177,106 @@ def test_the_same_key_is_computed_once_by_concurrent_sessions(engine):
 def test_a_shipped_map_serves_only_the_shipped_vectors_key(engine, monkeypatch):
     """Vectors derived from a sample's (their key extended) never get the sample's shipped map."""
     coords = np.zeros((4, 2), np.float32)
-    monkeypatch.setattr(service.shipped, "shipped_layout", lambda *args: coords)
+    monkeypatch.setattr(service.samples, "shipped_layout", lambda *args: coords)
     vectors = np.eye(4, dtype=np.float32)
     own = Embedding(vectors, "abc:sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2")
     derived = Embedding(vectors, f"{own.key}|random-0", "all-MiniLM-L6-v2")
     assert service._shipped_layout(own, UMAPParams()) is coords
     assert service._shipped_layout(derived, UMAPParams()) is None
     assert service._shipped_layout(Embedding(vectors, "upload:abc", None), UMAPParams()) is None
+
+
+class OpenVinoIdModel(FakeModel):
+    """A model whose loaded id names another backend than an old remembered verdict says."""
+
+    model_id = "fake/topics-32@openvino-fp32"
+
+
+def test_computed_vectors_are_keyed_by_the_loaded_models_id_not_a_stale_verdict(tmp_path):
+    """A verdict remembered under another setup names one id; the model really loaded has
+    another: the vectors it computes are stored under the loaded model's id."""
+    engine = Engine(tmp_path, model_loader=lambda name: OpenVinoIdModel())
+    engine.results.put(service._verdict_key("fake", None), {}, {"model_id": "fake/stale@bf16"})
+    corpus = corpus_from_pasted("\n".join(make_topic_texts(per_topic=3)[0]))
+    found = engine.vectors(corpus, "fake")
+    assert found.key == f"{corpus.content_hash}:{OpenVinoIdModel.model_id}"
+    assert engine.model_id("fake") == OpenVinoIdModel.model_id
+
+
+def test_the_remembered_model_id_is_keyed_by_backend_precision_and_cpu(monkeypatch):
+    monkeypatch.setenv("EMBEDSCOPE_BACKEND", "torch")
+    torch_key = service._verdict_key("fake", None)
+    monkeypatch.setenv("EMBEDSCOPE_BACKEND", "openvino")
+    assert service._verdict_key("fake", None) != torch_key
+    assert service._verdict_key("fake", "fp32") != service._verdict_key("fake", None)
+    monkeypatch.setattr(service, "machine", lambda: "x86_64 Linux: another CPU")
+    assert service._verdict_key("fake", None) != torch_key
+
+
+def test_an_explicit_precision_loads_its_own_model_and_keys(tmp_path):
+    """The Compare page's fp32 side goes through `vectors(..., precision="fp32")`."""
+    asked = []
+
+    def loader(name, precision=None):
+        asked.append(precision)
+        return FakeModel() if precision == "fp32" else Bf16Model()
+
+    engine = Engine(tmp_path, model_loader=loader)
+    corpus = corpus_from_pasted("\n".join(make_topic_texts(per_topic=3)[0]))
+    server = engine.vectors(corpus, "fake")
+    exact = engine.vectors(corpus, "fake", precision="fp32")
+    assert asked == [None, "fp32"]
+    assert server.key.endswith("@bf16") and exact.key.endswith(":fake/topics-32")
+    assert engine.peek_vectors(corpus, "fake", "fp32").key == exact.key
+
+
+class Bf16Model(FakeModel):
+    model_id = "fake/topics-32@bf16"
+
+
+def test_a_saved_projects_clusters_on_its_map_are_not_served_for_another_map(engine):
+    """The saved shortcut holds only for the saved map when clustering on the map."""
+    vectors = FakeModel().encode(make_topic_texts(per_topic=10)[0])
+    texts = make_topic_texts(per_topic=10)[0]
+    corpus = corpus_from_pasted("\n".join(texts))
+    on_map = ClusterParams(method="kmeans", n_clusters=4, space="map")
+    saved_layout = PCAParams()
+    saved_labels = np.zeros(len(vectors), dtype=np.int64)  # one cluster: clearly not recomputed
+    coords = engine.layout(engine.uploaded(vectors), saved_layout).coords
+    clustering = Clustering(saved_labels, {0: "saved"}, {0: len(vectors)})
+    saved = SavedView(coords, saved_layout, on_map, clustering)
+    found = engine.adopt_saved("project:test", vectors, None, saved)
+    same_map = engine.layout(found, saved_layout)
+    other_map = engine.layout(found, UMAPParams(n_epochs=30))
+    assert engine.clusters(found, corpus, on_map, same_map).names == {0: "saved"}
+    assert engine.clusters(found, corpus, on_map, other_map).n_clusters == 4
+
+
+def test_the_shared_memory_holds_under_many_threads_reading_and_evicting(tmp_path):
+    """cachetools' LRU is not thread-safe and a read reorders it: 8 threads read and write 40
+    keys through a 5-entry memory at once; every read gives its key's own array."""
+    import threading
+
+    engine = Engine(tmp_path, model_loader=lambda name: FakeModel(), memory_entries=5)
+    arrays = {f"upload:{i}": np.full((2, 3), i, dtype=np.float32) for i in range(40)}
+    failures: list[str] = []
+
+    def work(seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        for _ in range(2_000):
+            key = f"upload:{int(rng.integers(40))}"
+            try:
+                engine._remember(key, arrays[key], None)
+                held = engine._held(("vectors", key))
+                if held is not None and held[0, 0] != arrays[key][0, 0]:
+                    failures.append(f"{key} read another array")
+            except Exception as error:
+                failures.append(repr(error))
+
+    threads = [threading.Thread(target=work, args=(seed,)) for seed in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert len(engine._memory) <= 5

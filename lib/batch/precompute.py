@@ -20,18 +20,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-import numpy as np
-
 from lib.cluster.clusters import METHODS, SPACES, ClusterParams
-from lib.cluster.scale import cluster_at_scale
-from lib.embed.models import DEFAULT_MODEL, TextModel, embed_texts, load_model
+from lib.embed.models import DEFAULT_MODEL, TextModel, load_model
 from lib.errors import EmbedscopeError, check_choice, check_int
 from lib.ingest.corpus import Corpus, load_corpus
 from lib.reduce.layouts import PCAParams, UMAPParams
-from lib.reduce.scale import SAMPLE_SIZE, ScaleParams, project_at_scale
-from lib.service.engine import Engine
+from lib.reduce.scale import SAMPLE_SIZE, ScaleParams
+from lib.service.engine import Embedding, Engine
 from lib.share.projects import PROJECT_PARAM, Project, ProjectStore, ProjectView, _check_title
-from lib.store.caches import default_home
+from lib.store.caches import default_home, text_key
 
 if TYPE_CHECKING:
     from lib.batch.ray_engine import RaySettings
@@ -93,11 +90,12 @@ def precompute(
     logger.info("%s: %s documents (column %r), model %s", corpus.source, f"{len(corpus):,}",
                 corpus.text_column, model_name)  # fmt: skip
     try:
-        vectors = _embed(corpus, model, engine, settings, batch_size, progress)
+        found = _embed(corpus, model, engine, settings, batch_size, progress)
     finally:
         engine.embedding_cache.close()
-    mapped = project_at_scale(vectors, layout, scale, _stage(progress, "place"))
-    clusters = cluster_at_scale(vectors, corpus.texts, clustering, mapped)
+    mapped = engine.layout_at_scale(found, layout, scale, _stage(progress, "place"))
+    clusters = engine.clusters_at_scale(found, corpus, clustering, mapped)
+    vectors = found.vectors
     view = ProjectView.from_params(layout, clustering, dimensions=layout.n_components)
     project = ProjectStore(folder / PROJECTS_DIR).save(
         title=title, model_name=model_name, corpus=corpus, vectors=vectors, coords=mapped.coords,
@@ -126,31 +124,28 @@ def _embed(
     settings: RaySettings | None,
     batch_size: int,
     progress: StageProgress | None,
-) -> np.ndarray:
-    """Vectors of the corpus through the engine's cache (the app's keys: its model id at the
-    precision really used): missing ones encoded here or on Ray first."""
+) -> Embedding:
+    """Vectors of the corpus through the engine (the app's keys and caches: its model id at the
+    precision really used): missing ones encoded by the engine, or on Ray first."""
     total = len(corpus)
     started = time.perf_counter()
     embed_progress = _stage(progress, "embed")
     model_name = model if isinstance(model, str) else model.model_id
-    text_model, cache = engine.model(model_name), engine.embedding_cache
-    if settings is None:
-        run = embed_texts(
-            corpus.texts, text_model, cache=cache, batch_size=batch_size, progress=embed_progress
-        )
-        n_computed = run.n_computed
-    else:
+    text_model = engine.model(model_name)
+    keys = [text_key(text) for text in corpus.texts]
+    missing = len(set(keys)) - engine.embedding_cache.count_present(text_model.model_id, keys)
+    if settings is not None and missing:
         from lib.batch.ray_engine import embed_missing
 
-        n_computed = embed_missing(
+        embed_missing(
             corpus.texts, model, model_id=text_model.model_id,
-            dimension=text_model.dimension, cache=cache, settings=settings,
+            dimension=text_model.dimension, cache=engine.embedding_cache, settings=settings,
             batch_size=batch_size, progress=embed_progress,
         )  # fmt: skip
-        run = embed_texts(corpus.texts, text_model, cache=cache, batch_size=batch_size)
-    logger.info("reused %s of %s from the cache; embedded %s in %.1f s", f"{total - n_computed:,}",
-                f"{total:,}", f"{n_computed:,}", time.perf_counter() - started)  # fmt: skip
-    return run.vectors
+    found = engine.vectors(corpus, model_name, progress=embed_progress, batch_size=batch_size)
+    logger.info("reused %s of %s from the cache; embedded %s in %.1f s", f"{total - missing:,}",
+                f"{total:,}", f"{missing:,}", time.perf_counter() - started)  # fmt: skip
+    return found
 
 
 def _stage(progress: StageProgress | None, stage: str) -> Callable[[int, int], None] | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import hashlib
 import json
 import logging
@@ -91,6 +92,17 @@ class Corpus:
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """sha256 of everything the corpus holds: its texts and its metadata (column names,
+        order and every value). Anything cached across sessions that shows the metadata is keyed
+        by this, never by `content_hash` alone (uploaded vectors all have texts "item 0…n-1")."""
+        digest = hashlib.sha256(self.content_hash.encode())
+        digest.update(values_digest(list(map(str, self.metadata.columns))).encode())
+        for name in self.metadata.columns:
+            digest.update(values_digest(self.metadata[name]).encode())
+        return digest.hexdigest()
 
     def label_columns(self) -> list[str]:
         """Metadata columns with 2..MAX_LABEL_VALUES distinct values (for colour-by and scores)."""
@@ -703,6 +715,15 @@ def _check_count(n_texts: int, n_rows: int, column: str, source: str, max_docume
             f"{source} has {n_texts:,} documents; the limit here is {max_documents:,}. "
             "To map more, precompute with the command line (see README)."
         )
+
+
+def values_digest(values: Iterable[object]) -> str:
+    """sha256 of a sequence of values by type and text, in order (labels, groups, metadata)."""
+    series = pd.Series(list(values), dtype=object)
+    typed = series.map(lambda value: f"{type(value).__name__}:{value}")
+    digest = hashlib.sha256(len(series).to_bytes(8, "big"))
+    digest.update(pd.util.hash_pandas_object(typed, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _content_hash(texts: Iterable[str]) -> str:

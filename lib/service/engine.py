@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,7 +28,10 @@ import numpy as np
 from cachetools import LRUCache
 
 from lib.cluster.clusters import Clustering, ClusterParams, cluster_corpus
+from lib.cluster.scale import cluster_at_scale
+from lib.embed import ov_backend
 from lib.embed.models import (
+    GUARD_PACKAGES,
     EmbeddingRun,
     TextModel,
     cached_vectors,
@@ -38,8 +41,11 @@ from lib.embed.models import (
     model_id_for,
     resolve_precision,
 )
-from lib.ingest.corpus import Corpus, load_sample
-from lib.measure.honesty import HonestyReport, honesty_report
+from lib.ingest.corpus import Corpus, load_sample, values_digest
+from lib.measure.compare import Agreement, LabelRecovery, label_recovery, neighbor_agreement
+from lib.measure.honesty import HonestyReport, honesty_report, misplaced_neighbors
+from lib.query.examples import Example, corpus_examples
+from lib.query.words import WordVectors, load_glove
 from lib.reduce.layouts import (
     KnnGraph,
     PCAParams,
@@ -50,20 +56,44 @@ from lib.reduce.layouts import (
     project_pca,
     project_umap,
 )
-from lib.reduce.neighbors import exact_knn, normalize_rows
+from lib.reduce.neighbors import Neighbors, exact_knn, neighbors_of, normalize_rows, top_k
 from lib.reduce.placement import NeighborPlacement
+from lib.reduce.scale import ScaledProjection, ScaleParams, project_at_scale
 from lib.reduce.tsne import TSNEParams, project_tsne
 from lib.service import samples
-from lib.store.caches import EmbeddingCache, ResultCache, default_home, result_key
+from lib.store.caches import (
+    EmbeddingCache,
+    ResultCache,
+    default_home,
+    library_versions,
+    machine,
+    result_key,
+    text_key,
+)
+from lib.teach.lessons import (
+    AnalogyBenchmark,
+    RecoveryReport,
+    analogy_benchmark,
+    load_analogies,
+    opposite_pairs_report,
+    random_like,
+    recovery_report,
+    seed_agreement,
+    sizes_and_gaps,
+)
 
 logger = logging.getLogger(__name__)
 
 LayoutParams = UMAPParams | PCAParams | TSNEParams
 Progress = Callable[[int, int], None]
 StepCallback = Callable[[np.ndarray, np.ndarray], None]
+BATCH_SIZE = 64  # texts per model call
 MEMORY_ENTRIES = 64  # results kept in memory across sessions (maps, clusters, kNN graphs, vectors)
+SAVED_VIEWS = 32  # saved projects' maps and clusters served as saved (a project reopens from disk)
 PROJECT_PREFIX = "project:"
 UPLOAD_PREFIX = "upload:"
+GLOVE_PREFIX = "glove:"
+RANDOM_PREFIX = "random-"  # never a corpus hash: a shipped sample's maps are served by that prefix
 T = TypeVar("T")
 
 
@@ -105,34 +135,42 @@ class Engine:
         self.results = ResultCache(self.home / "results")
         self.embedding_cache = EmbeddingCache(self.home / "embeddings.sqlite3")
         self._model_loader = model_loader
-        self._models: dict[str, TextModel] = {}
+        self._models: dict[tuple[str, str | None], TextModel] = {}
+        self._resources: dict[Hashable, Any] = {}  # read once, never evicted (GloVe, samples)
         self._memory: LRUCache = LRUCache(maxsize=memory_entries)
-        self._saved: dict[str, SavedView] = {}
+        self._saved: LRUCache = LRUCache(maxsize=SAVED_VIEWS)
         self._lock = threading.RLock()
         self._key_locks: dict[Hashable, threading.Lock] = {}
 
     # --- models -------------------------------------------------------------------------------
 
-    def model(self, name: str) -> TextModel:
-        """The loaded text model `name` (one per engine; shared, never mutated)."""
-        return self._once(name, lambda: self._load(name), cache=self._models)
+    def model(self, name: str, precision: str | None = None) -> TextModel:
+        """The loaded text model `name` (one per engine and precision; shared, never mutated).
 
-    def model_id(self, name: str) -> str:
-        """`name`'s cache id at the precision its loaded model really uses.
-
-        The precision guard's verdict is remembered on disk, so a warm start knows the id without
-        loading the model; the first time, the model is loaded (which runs the guard).
+        precision None: the server's choice ("auto": bf16 only where the guard keeps it); "fp32"
+        or "bf16" asks for that precision explicitly.
         """
-        if name in self._models:
-            return self._models[name].model_id
-        verdict = self.results.get(_verdict_key(name))
+        return self._once((name, precision), lambda: self._load(name, precision), self._models)
+
+    def model_id(self, name: str, precision: str | None = None) -> str:
+        """`name`'s cache id at the precision and backend its loaded model really uses.
+
+        The loaded model's id when it is loaded; else the id an earlier load on this very setup
+        (model, precision asked, backend, CPU, library versions) was given, remembered on disk,
+        so a warm start knows it without loading the model; else the model is loaded now.
+        """
+        loaded = self._models.get((name, precision))
+        if loaded is not None:
+            return loaded.model_id
+        verdict = self.results.get(_verdict_key(name, precision))
         if verdict is not None:
             return str(verdict[1]["model_id"])
-        return self.model(name).model_id
+        return self.model(name, precision).model_id
 
-    def _load(self, name: str) -> TextModel:
-        model = self._model_loader(name)
-        self.results.put(_verdict_key(name), {}, {"model_id": model.model_id})
+    def _load(self, name: str, precision: str | None) -> TextModel:
+        loader = self._model_loader
+        model = loader(name) if precision is None else loader(name, precision=precision)
+        self.results.put(_verdict_key(name, precision), {}, {"model_id": model.model_id})
         return model
 
     def embed_queries(self, model_name: str, texts: list[str]) -> np.ndarray:
@@ -145,16 +183,19 @@ class Engine:
         """A bundled sample corpus (immutable, shared)."""
         return self._once(("sample", name), lambda: load_sample(name))
 
-    def peek_vectors(self, corpus: Corpus, model_name: str) -> Embedding | None:
+    def peek_vectors(
+        self, corpus: Corpus, model_name: str, precision: str | None = None
+    ) -> Embedding | None:
         """The corpus's vectors if any cache has them all (memory, shipped, disk, per text)."""
         shipped_key = f"{corpus.content_hash}:{model_id_for(model_name, 'fp32')}"
-        held = self._memory.get(("vectors", shipped_key))
-        if held is not None:  # read and normalised once per engine, not on every page run
-            return Embedding(held, shipped_key, model_name)
-        shipped_vectors = samples.shipped_vectors(corpus.content_hash, model_name)
-        if shipped_vectors is not None:  # fp32 vectors made by `python -m lib.service.samples`
-            return self._remember(shipped_key, normalize_rows(shipped_vectors), model_name)
-        key = f"{corpus.content_hash}:{self.model_id(model_name)}"
+        if precision in (None, "fp32"):
+            held = self._held(("vectors", shipped_key))
+            if held is not None:  # read and normalised once per engine, not on every page run
+                return Embedding(held, shipped_key, model_name)
+            shipped_vectors = samples.shipped_vectors(corpus.content_hash, model_name)
+            if shipped_vectors is not None:  # fp32 vectors made by `python -m lib.service.samples`
+                return self._remember(shipped_key, normalize_rows(shipped_vectors), model_name)
+        key = f"{corpus.content_hash}:{self.model_id(model_name, precision)}"
         found = self.embedding(key, model_name)
         if found is not None:
             return found
@@ -166,29 +207,38 @@ class Engine:
         corpus: Corpus,
         model_name: str,
         *,
+        precision: str | None = None,
         progress: Progress | None = None,
         on_step: StepCallback | None = None,
+        batch_size: int = BATCH_SIZE,
     ) -> Embedding:
         """The corpus's vectors: from a cache, else embedded in batches (`progress(done, total)`;
-        `on_step(rows, vectors)` with the sample embedded so far, for growing previews)."""
-        found = self.peek_vectors(corpus, model_name)
+        `on_step(rows, vectors)` with the sample embedded so far, for growing previews).
+
+        Computed vectors are keyed by the id of the model that really computed them (its
+        precision and backend), read from the loaded model, never from a remembered verdict.
+        """
+        found = self.peek_vectors(corpus, model_name, precision)
         if found is not None:
             return found
-        key = f"{corpus.content_hash}:{self.model_id(model_name)}"
+        model = self.model(model_name, precision)
+        key = f"{corpus.content_hash}:{model.model_id}"
 
         def compute() -> np.ndarray:
-            run = self._embed(corpus, model_name, progress, on_step)
+            run = self._embed(corpus, model, progress, on_step, batch_size)
             self.results.put(result_key("vectors", vectors=key), {"vectors": run.vectors}, {})
             return run.vectors
 
         return Embedding(self._once(("vectors", key), compute), key, model_name)
 
     def _embed(
-        self, corpus: Corpus, model_name: str, progress: Progress | None, on_step
+        self, corpus: Corpus, model: TextModel, progress: Progress | None, on_step, batch_size: int
     ) -> EmbeddingRun:
-        model = self.model(model_name)
         if on_step is None:
-            return embed_texts(corpus.texts, model, cache=self.embedding_cache, progress=progress)
+            return embed_texts(
+                corpus.texts, model, cache=self.embedding_cache, progress=progress,
+                batch_size=batch_size,
+            )  # fmt: skip
         return embed_in_steps(
             corpus.texts, model, cache=self.embedding_cache, progress=progress, on_step=on_step
         )
@@ -218,7 +268,7 @@ class Engine:
 
     def embedding(self, key: str, model_name: str | None) -> Embedding | None:
         """The vectors stored under `key` (memory, then disk); None when they are gone."""
-        found = self._memory.get(("vectors", key))
+        found = self._held(("vectors", key))
         if found is None:
             found = self._stored_matrix(key)
         return None if found is None else self._remember(key, found, model_name)
@@ -242,10 +292,10 @@ class Engine:
 
     def peek_layout(self, embedding: Embedding, params: LayoutParams) -> Projection | None:
         """The map for `params` if it is saved, in memory, on disk or shipped; else None."""
-        saved = self._saved.get(embedding.key)
+        saved = self._held(embedding.key, self._saved)
         if saved is not None and saved.layout == params:
             return self._placed(embedding, saved.coords, params, saved.notes)
-        found = self._memory.get(("layout", embedding.key, repr(params)))
+        found = self._held(("layout", embedding.key, repr(params)))
         if found is not None:
             return found
         stored = self._read_layout(embedding, params)
@@ -300,8 +350,8 @@ class Engine:
         self, embedding: Embedding, corpus: Corpus, params: ClusterParams, layout: Projection
     ) -> Clustering:
         """Clusters of the documents, named by words of `corpus`'s texts."""
-        saved = self._saved.get(embedding.key)
-        if saved is not None and params.effective() == saved.cluster_params.effective():
+        saved = self._held(embedding.key, self._saved)
+        if saved is not None and _as_saved(saved, params, layout):
             return saved.clustering
         key = _clusters_key(embedding.key, corpus.content_hash, params, layout)
         coords = layout.coords if params.space == "map" else None
@@ -324,6 +374,35 @@ class Engine:
         self.results.put(key, {"labels": found.labels}, meta)
         return found
 
+    def layout_at_scale(
+        self,
+        embedding: Embedding,
+        params: UMAPParams | PCAParams,
+        scale: ScaleParams,
+        progress: Progress | None = None,
+    ) -> ScaledProjection:
+        """A map of every point: `layout` up to `scale.sample_size` points (and PCA), else UMAP
+        fitted on a seeded sample with the rest placed in chunks (`progress` counts them)."""
+        n = len(embedding.vectors)
+        if isinstance(params, PCAParams) or n <= scale.sample_size:
+            mapped = self.layout(embedding, params)
+            return ScaledProjection(mapped.coords, np.ones(n, dtype=bool), mapped)
+        key = ("scaled", embedding.key, repr(params), repr(scale))
+        return self._once(key, lambda: project_at_scale(embedding.vectors, params, scale, progress))
+
+    def clusters_at_scale(
+        self, embedding: Embedding, corpus: Corpus, params: ClusterParams, mapped: ScaledProjection
+    ) -> Clustering:
+        """Clusters of a map made by `layout_at_scale`: as `clusters` when every point was
+        fitted, else found on the fitted points and given to the rest by their nearest."""
+        if mapped.fitted_mask.all():
+            return self.clusters(embedding, corpus, params, mapped.projection)
+        key = ("scaled-clusters", embedding.key, corpus.content_hash,
+               repr(params.effective()), repr(mapped.projection.params))  # fmt: skip
+        return self._once(
+            key, lambda: cluster_at_scale(embedding.vectors, corpus.texts, params, mapped)
+        )
+
     def true_neighbors(self, embedding: Embedding, k: int) -> np.ndarray:
         """Exact full-dimension kNN rows (n, k), once per vectors and k."""
         return self._once(
@@ -339,7 +418,118 @@ class Engine:
 
         return self._once(("honesty", embedding.key, repr(layout.params), k), measure)
 
+    # --- what the pages and lessons show, keyed by every input ----------------------------------
+
+    def nearest(self, embedding: Embedding, query: np.ndarray, k: int) -> Neighbors:
+        """The `k` documents nearest to the unit vector `query` (d,) by cosine."""
+        return top_k(embedding.vectors, query, k)
+
+    def neighbors(self, embedding: Embedding, row: int, k: int) -> Neighbors:
+        """The `k` documents nearest to `row` in full dimension (cosine), the row excluded."""
+        return neighbors_of(embedding.vectors, row, k=k)
+
+    def misplaced(self, embedding: Embedding, layout: Projection, row: int, k: int):
+        """`row`'s k true neighbours, those `layout` put farthest away first (a DataFrame)."""
+        return misplaced_neighbors(embedding.vectors, layout.coords, row, k=k)
+
+    def agreement(self, first: Embedding, second: Embedding, k: int) -> Agreement:
+        """Per document, the share of its k true neighbours two embeddings of it agree on."""
+
+        def measure() -> Agreement:
+            first_knn, second_knn = self.true_neighbors(first, k), self.true_neighbors(second, k)
+            return neighbor_agreement(
+                first.vectors, second.vectors, k, first_knn=first_knn, second_knn=second_knn
+            )
+
+        return self._once(("agreement", first.key, second.key, k), measure)
+
+    def recovery(
+        self, embedding: Embedding, layout: Projection, labels: Sequence[object], k: int
+    ) -> RecoveryReport:
+        """Label recovery of `labels` in full dimension and on `layout`, beside the majority."""
+        key = ("recovery", embedding.key, repr(layout.params), values_digest(labels), k)
+        return self._once(key, lambda: recovery_report(embedding.vectors, layout.coords, labels, k))
+
+    def label_recovery(
+        self, embedding: Embedding, labels: Sequence[object], layout: Projection | None
+    ) -> LabelRecovery:
+        """One embedding's label recovery (full dimension, and on its map when given)."""
+        on_map = None if layout is None else repr(layout.params)
+        key = ("label_recovery", embedding.key, on_map, values_digest(labels))
+        coords = None if layout is None else layout.coords
+        return self._once(key, lambda: label_recovery(embedding.vectors, labels, coords))
+
+    def sizes(self, embedding: Embedding, layout: Projection, groups: Sequence[object]):
+        """True against drawn spreads and gaps of `groups` (None: no group) on `layout`."""
+        key = ("sizes", embedding.key, repr(layout.params), values_digest(groups))
+        return self._once(key, lambda: sizes_and_gaps(embedding.vectors, layout.coords, groups))
+
+    def seed_agreement(
+        self, embedding: Embedding, first: Projection, second: Projection, k: int
+    ) -> np.ndarray:
+        """Per document, the share of its k map neighbours the two maps of `embedding` agree on."""
+        key = ("seeds", embedding.key, repr(first.params), repr(second.params), k)
+        return self._once(key, lambda: seed_agreement(first.coords, second.coords, k))
+
+    def random_like(self, embedding: Embedding, seed: int) -> Embedding:
+        """Random unit vectors shaped like `embedding` (structure removed, size kept)."""
+        key = f"{RANDOM_PREFIX}{seed}|{embedding.key}"
+        found = self._held(("vectors", key))
+        if found is None:
+            found = random_like(embedding.vectors, seed)
+        return self._remember(key, found, None)
+
+    def examples(
+        self,
+        corpus: Corpus,
+        embedding: Embedding,
+        groups: np.ndarray,
+        names: dict[int, str],
+        *,
+        free_text: bool,
+    ) -> list[Example]:
+        """Expressions built from this corpus's groups (its labels or clusters)."""
+        key = ("examples", embedding.key, corpus.content_hash, values_digest(groups),
+               values_digest(sorted(names.items())), free_text)  # fmt: skip
+        return self._once(
+            key,
+            lambda: corpus_examples(
+                corpus.texts, embedding.vectors, groups, names, free_text=free_text
+            ),
+        )
+
+    # --- GloVe and the lessons' bundled data -------------------------------------------------
+
+    def glove(self) -> WordVectors:
+        """GloVe 6B 50d, read once per engine (shared, never mutated)."""
+        return self._once("glove", load_glove, self._resources)
+
+    def words(self, words: Sequence[str]) -> Embedding:
+        """The GloVe vectors of `words` (each must be known) as an embedding a map can be fit to."""
+        chosen = list(words)
+        key = f"{GLOVE_PREFIX}{text_key(chr(31).join(chosen))}"
+        found = self._held(("vectors", key))
+        if found is None:
+            found = self.glove().lookup(chosen)
+        return self._remember(key, found, None)
+
+    def opposites(self):
+        """The built-in opposite word pairs and how close GloVe puts them (a DataFrame)."""
+        return self._once("opposites", lambda: opposite_pairs_report(self.glove()), self._resources)
+
+    def analogies(self) -> AnalogyBenchmark:
+        """data/analogies.csv answered three ways on GloVe."""
+        return self._once(
+            "analogies", lambda: analogy_benchmark(self.glove(), load_analogies()), self._resources
+        )
+
     # --- get-or-compute -----------------------------------------------------------------------
+
+    def _held(self, key: Hashable, cache: Any = None) -> Any:
+        """What `cache` (the shared LRU by default) holds under `key`, or None. Read under the
+        lock: cachetools caches are not thread-safe, and an LRU read reorders the cache."""
+        with self._lock:
+            return (self._memory if cache is None else cache).get(key)
 
     def _once(self, key: Hashable, compute: Callable[[], T], cache: Any = None) -> T:
         """`compute()` once per key, even when several sessions ask at the same moment; the
@@ -360,18 +550,22 @@ class Engine:
         return value
 
 
-def _verdict_key(name: str) -> str:
-    """Where the precision guard's verdict for `name` (at the precision asked for) is kept."""
-    return result_key("model-id", model=name, precision=resolve_precision(), versions=_torch())
+def _verdict_key(name: str, precision: str | None) -> str:
+    """Where the id that loading `name` gave is remembered: keyed by everything that decides it
+    (the precision asked for and what "auto" means here, the backend, the CPU, the libraries)."""
+    return result_key(
+        "model-id", model=name, asked=precision, precision=resolve_precision(precision or "auto"),
+        backend=ov_backend.resolve_backend(), machine=machine(),
+        versions=library_versions(GUARD_PACKAGES),
+    )  # fmt: skip
 
 
-def _torch() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("torch")
-    except PackageNotFoundError:
-        return "not installed"
+def _as_saved(saved: SavedView, params: ClusterParams, layout: Projection) -> bool:
+    """Whether `params` on `layout` cluster exactly as the saved project did: the same effective
+    parameters and, when clustering on the map, the saved map."""
+    if params.effective() != saved.cluster_params.effective():
+        return False
+    return params.space != "map" or layout.params == saved.layout
 
 
 def _layout_key(vectors_key: str, params: LayoutParams) -> str:

@@ -345,6 +345,20 @@ class EmbeddingCache:
             self._write(lambda conn: None)
         return found
 
+    def count_present(self, model_id: str, keys: Sequence[str]) -> int:
+        """How many distinct `keys` have a vector for `model_id` (no vector is read)."""
+        unique = list(dict.fromkeys(keys))
+        present = 0
+        for start in range(0, len(unique), _LOOKUP_CHUNK):
+            chunk = unique[start : start + _LOOKUP_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = self._execute(
+                f"SELECT COUNT(*) FROM embeddings WHERE model_id = ? AND key IN ({marks})",
+                (model_id, *chunk),
+            )
+            present += int(rows[0][0])
+        return present
+
     def put_many(self, model_id: str, keys: Sequence[str], vectors: np.ndarray) -> None:
         """Store one row of `vectors` (n, d) per key for `model_id` in one committed transaction
         (which also records pending last uses and evicts down to the cap when over it)."""

@@ -7,6 +7,7 @@ euclidean distance on the coordinates, as the eye reads them.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ QUESTION_COLUMNS = ("relation", "a", "b", "c", "expected")
 ANALOGY_BATCH = 32  # questions per matrix product: 2 x 32 x 400,000 float32 scores = 100 MB
 NEGATION_COLUMNS = ("sentence", "negation", "paraphrase")
 NEGATIONS_FILE = DATA_DIR / "negations.csv"
+ANALOGIES_FILE = DATA_DIR / "analogies.csv"
+TRAPS_FILE = DATA_DIR / "similarity_traps.csv"
 MAX_NEGATION_ROWS = 50
 MIN_RANKED = 3  # a rank correlation of 2 values is always ±1: it needs 3 to say anything
 OPPOSITES = (
@@ -437,6 +440,22 @@ def opposite_pairs_report(
             "nearest": [words.words[row] for row in scores.argmax(axis=1)],
         }
     )
+
+
+def load_analogies() -> pd.DataFrame:
+    """data/analogies.csv: the analogy questions (a copy: callers may change it)."""
+    return _bundled(ANALOGIES_FILE).copy()
+
+
+def load_similarity_traps() -> pd.DataFrame:
+    """data/similarity_traps.csv: sentence pairs that look alike or mean alike (a copy)."""
+    return _bundled(TRAPS_FILE).copy()
+
+
+@functools.cache
+def _bundled(path: Path) -> pd.DataFrame:
+    """A bundled CSV of ours, read once per process."""
+    return pd.read_csv(path, keep_default_na=False)
 
 
 def load_negations(path: str | Path = NEGATIONS_FILE) -> pd.DataFrame:

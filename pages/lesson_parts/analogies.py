@@ -9,19 +9,20 @@ from lib.errors import EmbedscopeError
 from lib.figures.lessons import analogy_axes_figure, input_gap, score_bars
 from lib.figures.tables import INPUT_COLUMN, hits_table
 from lib.query.words import analogy, word_expression
-from lib.teach.lessons import AnalogyBenchmark, analogy_axes, analogy_benchmark
+from lib.teach.lessons import AnalogyBenchmark, analogy_axes, load_analogies
 from pages import state
-from pages._common import md, show_error
-from pages.lesson_parts.common import glove, number_column, read_data
+from pages._common import engine, md, show_error
+from pages.lesson_parts.common import glove, number_column
 
 HITS = 10
 MAX_WORD_CHARS = 40
 
 
-@st.cache_data(show_spinner="Answering every analogy question three ways…")
 def benchmark() -> AnalogyBenchmark:
     """data/analogies.csv through 3CosAdd (inputs excluded), unrestricted, and c alone."""
-    return analogy_benchmark(glove(), read_data("analogies.csv"))
+    glove()  # a spinner while GloVe loads, the first time
+    with st.spinner("Answering every analogy question three ways…"):
+        return engine().analogies()
 
 
 def grey_inputs(row: pd.Series) -> list[str]:
@@ -100,7 +101,7 @@ def answer(vocabulary, a: str, b: str, c: str, exclude: bool) -> None:
 
 def run_benchmark() -> None:
     """The benchmark over data/analogies.csv, once asked for (it takes a while)."""
-    questions = read_data("analogies.csv")
+    questions = load_analogies()
     st.markdown(
         f"**Benchmark:** {len(questions):,} questions in {questions['relation'].nunique()} "
         "relations (data/analogies.csv), answered three ways."

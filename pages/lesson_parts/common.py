@@ -1,7 +1,8 @@
-"""What the lessons share: cached data and measurements, the session's corpus and map, pickers.
+"""What the lessons share: the session's corpus, its vectors and map, pickers, measurements.
 
-Each expensive step is cached on the embeddings' content key and parameters; big arrays pass
-unhashed (`_` prefix). Lib errors stop a lesson with a message, never a traceback.
+Every measurement comes from the engine, which keys it by everything it depends on (vectors,
+map, labels); this module caches nothing. Lib errors stop a lesson with a message, never a
+traceback.
 """
 
 from __future__ import annotations
@@ -10,30 +11,29 @@ import hashlib
 from dataclasses import replace
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from lib.cluster.clusters import ClusterParams
-from lib.embed.models import DEFAULT_MODEL, embed_texts
+from lib.embed.models import DEFAULT_MODEL
 from lib.errors import EmbedscopeError
 from lib.figures.map import ColorBy, hover_labels
-from lib.ingest.corpus import DATA_DIR, Corpus
-from lib.query.words import WordVectors, load_glove
+from lib.ingest.corpus import Corpus
+from lib.query.words import WordVectors
 from lib.reduce.layouts import Projection, UMAPParams
-from lib.service.engine import LayoutParams
+from lib.service.engine import Embedding, LayoutParams
 from lib.share.bookmarks import LessonStore
 from lib.store.caches import default_home
-from lib.teach.lessons import RecoveryReport, recovery_report
+from lib.teach.lessons import RecoveryReport
 from pages import state
 from pages._common import (
     active_corpus,
-    active_vectors,
+    active_embedding,
     clustering,
     current_map_params,
-    embedding_cache,
+    engine,
     hosted,
+    layout,
     md,
-    projection,
     show_error,
     text_model,
 )
@@ -44,36 +44,21 @@ MAP_CLUSTERS = ClusterParams(method="hdbscan", space="map")
 FOUND_CLUSTERS = "found clusters"
 
 
-@st.cache_resource(show_spinner="Loading the GloVe word vectors…")
 def glove() -> WordVectors:
-    """GloVe 6B 50d, read once per server and shared (never mutated)."""
-    return load_glove()
+    """GloVe 6B 50d, read once per server by the engine (shared, never mutated)."""
+    with st.spinner("Loading the GloVe word vectors…"):
+        return engine().glove()
 
 
-@st.cache_data(show_spinner=False)
-def read_data(name: str) -> pd.DataFrame:
-    """A bundled CSV from data/ (traps, analogies), read once."""
-    return pd.read_csv(DATA_DIR / name, keep_default_na=False)
+def hover(corpus: Corpus) -> list[str]:
+    """Escaped hover labels of this session's corpus: its texts and metadata."""
+    return hover_labels(corpus.texts, corpus.metadata)
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def hover(_corpus: Corpus, content_hash: str) -> list[str]:
-    """Escaped hover labels of the corpus, built once per corpus."""
-    return hover_labels(_corpus.texts, _corpus.metadata)
-
-
-@st.cache_data(show_spinner="Measuring label recovery…", max_entries=32)
-def recovery(
-    _vectors: np.ndarray,
-    _coords: np.ndarray,
-    _labels: list,
-    key: str,
-    map_key: str,
-    column: str,
-    k: int,
-) -> RecoveryReport:
-    """Label recovery of `column` in full dimension, on one map, and the majority baseline."""
-    return recovery_report(_vectors, _coords, _labels, k)
+def recovery(found: Embedding, mapped: Projection, labels: list, k: int) -> RecoveryReport:
+    """Label recovery of `labels` in full dimension, on one map, and the majority baseline."""
+    with st.spinner("Measuring label recovery…"):
+        return engine().recovery(found, mapped, labels, k)
 
 
 def lesson_store() -> LessonStore:
@@ -105,18 +90,19 @@ def sentence_model() -> str:
 
 def embed(texts: list[str], model_name: str) -> np.ndarray:
     """Unit vectors of a few typed texts (through the shared embedding cache)."""
-    return embed_texts(texts, text_model(model_name), cache=embedding_cache()).vectors
+    text_model(model_name)  # a spinner while it loads, the first time
+    return engine().embed_queries(model_name, texts)
 
 
-def corpus_context() -> tuple[Corpus, np.ndarray, str]:
-    """The session's corpus, its vectors and their content key (stops the page on failure)."""
+def corpus_context() -> tuple[Corpus, Embedding]:
+    """The session's corpus and its vectors (stops the page on failure)."""
     try:
         corpus = active_corpus()
-        vectors, key = active_vectors(corpus)
+        found = active_embedding(corpus)
     except EmbedscopeError as error:
         st.error(f"Could not embed this corpus: {md(error)}")
         st.stop()
-    return corpus, vectors, key
+    return corpus, found
 
 
 def honesty_k(n_points: int) -> int:
@@ -130,7 +116,7 @@ def umap_params() -> UMAPParams:
     return replace(params, n_components=2) if isinstance(params, UMAPParams) else UMAPParams()
 
 
-def map_of(vectors: np.ndarray, key: str, params: LayoutParams) -> Projection:
+def map_of(found: Embedding, params: LayoutParams) -> Projection:
     """A cached map; lib errors stop the lesson with a message.
 
     On a hosted server a UMAP map other than the one the Map page shows would be a new fit for
@@ -139,7 +125,7 @@ def map_of(vectors: np.ndarray, key: str, params: LayoutParams) -> Projection:
     if isinstance(params, UMAPParams) and params != current_map_params() and not fits_new_maps():
         st.stop()
     try:
-        return projection(vectors, key, params)
+        return layout(found, params)
     except EmbedscopeError as error:
         show_error(error)
         st.stop()
@@ -151,8 +137,7 @@ def map_id(mapped: Projection) -> str:
 
 def group_picker(
     corpus: Corpus,
-    vectors: np.ndarray,
-    key: str,
+    found: Embedding,
     mapped: Projection,
     widget_key: str,
     *,
@@ -162,8 +147,8 @@ def group_picker(
     options = [*corpus.label_columns(), FOUND_CLUSTERS]
     choice = st.selectbox(label, options, key=widget_key)
     if choice == FOUND_CLUSTERS:
-        found = clustering(vectors, corpus, key, ClusterParams(), mapped)
-        return ColorBy(FOUND_CLUSTERS, found.point_names())
+        clusters = clustering(found, corpus, ClusterParams(), mapped)
+        return ColorBy(FOUND_CLUSTERS, clusters.point_names())
     return ColorBy(choice, corpus.metadata[choice].to_numpy())
 
 

@@ -12,7 +12,6 @@ from lib.figures.map import ColorBy
 from lib.reduce.layouts import PCAParams, Projection
 from lib.reduce.tsne import TSNEParams, estimate_tsne_seconds
 from lib.service.engine import Embedding
-from pages import state
 from pages._common import engine, honesty, hosted, show_error
 from pages.lesson_parts.common import (
     corpus_context,
@@ -29,10 +28,10 @@ TSNE_ASK_FROM = 10.0  # seconds: a t-SNE expected to take longer waits for a cli
 
 
 def show() -> None:
-    corpus, vectors, key = corpus_context()
-    k = honesty_k(len(vectors))
-    umap_map = map_of(vectors, key, umap_params())
-    pca_map = map_of(vectors, key, PCAParams())
+    corpus, found = corpus_context()
+    k = honesty_k(len(found.vectors))
+    umap_map = map_of(found, umap_params())
+    pca_map = map_of(found, PCAParams())
     st.markdown(
         "The same vectors, three maps. **PCA** keeps the two directions with the most variance: "
         "distances stay linear and honest at large scale, but most of the detail is lost. "
@@ -43,19 +42,19 @@ def show() -> None:
         f"also among its {k} nearest on the map) and **trustworthiness** (1 = no false "
         "neighbours on the map). Pick a group to ring it in both."
     )
-    color = group_picker(corpus, vectors, key, umap_map, "lessons_maps_color", label="Colour by")
+    color = group_picker(corpus, found, umap_map, "lessons_maps_color", label="Colour by")
     rows, chosen = highlighted_group(color)
-    labels = hover(corpus, corpus.content_hash)
+    labels = hover(corpus)
     columns = st.columns(3)
     with columns[2]:
-        tsne_map = tsne_of(vectors, key)
+        tsne_map = tsne_of(found)
     sides = zip(columns, (pca_map, umap_map, tsne_map), ("PCA", "UMAP", "t-SNE"), strict=True)
     for column, mapped, title in sides:
         if mapped is None:
             continue
         with column:
             try:
-                report = honesty(vectors, key, mapped, k)
+                report = honesty(found, mapped, k)
             except EmbedscopeError as error:
                 show_error(error)
                 continue
@@ -66,22 +65,22 @@ def show() -> None:
             honesty_metrics(report, mapped.explained_variance)
 
 
-def tsne_of(vectors: np.ndarray, key: str) -> Projection | None:
+def tsne_of(found: Embedding) -> Projection | None:
     """The t-SNE map when it is cached or quick; else its cost and a button (None until then).
     A hosted server computes none for a visitor."""
     params = TSNEParams()
-    found = engine().peek_layout(Embedding(vectors, key, state.source().model_name), params)
-    if found is not None:
-        return found
-    seconds = estimate_tsne_seconds(len(vectors))
+    drawn = engine().peek_layout(found, params)
+    if drawn is not None:
+        return drawn
+    seconds = estimate_tsne_seconds(len(found.vectors))
     if hosted().hosted:
         st.caption("t-SNE: this hosted server computes no new map for a visitor.")
         return None
     if seconds >= TSNE_ASK_FROM:
-        st.caption(f"t-SNE of {len(vectors):,} documents takes about {seconds:,.0f} s here.")
+        st.caption(f"t-SNE of {len(found.vectors):,} documents takes about {seconds:,.0f} s here.")
         if not st.button("Compute t-SNE", key="lessons_maps_tsne"):
             return None
-    return map_of(vectors, key, params)
+    return map_of(found, params)
 
 
 def highlighted_group(color: ColorBy) -> tuple[list[int], str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
 from lib.cluster.clusters import NOISE
@@ -11,15 +10,14 @@ from lib.figures.lessons import highlight_figure, score_bars
 from lib.figures.map import ColorBy
 from lib.ingest.corpus import Corpus
 from lib.reduce.layouts import Projection
-from lib.teach.lessons import random_like
-from pages._common import clustering, md, show_error
+from lib.service.engine import Embedding
+from pages._common import clustering, engine, md, show_error
 from pages.lesson_parts.common import (
     MAP_CLUSTERS,
     K,
     corpus_context,
     fits_new_maps,
     hover,
-    map_id,
     map_of,
     recovery,
     umap_params,
@@ -28,17 +26,11 @@ from pages.lesson_parts.common import (
 RANDOM_SEED = 0
 REAL, RANDOM = "Your corpus", "Random vectors"
 
-Side = tuple[np.ndarray, str, Projection]  # vectors, their key, their map
-
-
-@st.cache_resource(show_spinner=False, max_entries=4)
-def random_vectors(_vectors: np.ndarray, key: str, seed: int) -> np.ndarray:
-    """Random unit vectors shaped like the embeddings: structure removed, size kept."""
-    return random_like(_vectors, seed)
+Side = tuple[Embedding, Projection]  # vectors and their map
 
 
 def show() -> None:
-    corpus, vectors, key = corpus_context()
+    corpus, found = corpus_context()
     st.markdown(
         "Clustering always finds something. Here the corpus's vectors are replaced by **random "
         "vectors of the same number and dimension**, then mapped with the same UMAP settings and "
@@ -50,28 +42,23 @@ def show() -> None:
     )
     if not fits_new_maps():
         return
-    # The random vectors' key must not start with the corpus's: the engine serves a bundled
-    # sample's shipped maps by that prefix, and the random side would show the real map.
-    random_key = f"random-{RANDOM_SEED}|{key}"
-    noise = random_vectors(vectors, key, RANDOM_SEED)
+    noise = engine().random_like(found, RANDOM_SEED)
     sides = {
-        REAL: (vectors, key, map_of(vectors, key, umap_params())),
-        RANDOM: (noise, random_key, map_of(noise, random_key, umap_params())),
+        REAL: (found, map_of(found, umap_params())),
+        RANDOM: (noise, map_of(noise, umap_params())),
     }
-    labels = hover(corpus, corpus.content_hash)
-    for column, (title, (matrix, matrix_key, mapped)) in zip(
-        st.columns(2), sides.items(), strict=True
-    ):
+    labels = hover(corpus)
+    for column, (title, (side, mapped)) in zip(st.columns(2), sides.items(), strict=True):
         try:
-            found = clustering(matrix, corpus, matrix_key, MAP_CLUSTERS, mapped)
+            clusters = clustering(side, corpus, MAP_CLUSTERS, mapped)
         except EmbedscopeError as error:
             column.error(md(error))
             return
-        color = ColorBy("cluster", found.point_names())
+        color = ColorBy("cluster", clusters.point_names())
         figure = highlight_figure(mapped.coords, labels, color=color, title=title)
         column.plotly_chart(figure, key=f"lessons_noise_{title.split()[0].lower()}")
-        column.metric("Clusters found", f"{found.n_clusters}")
-        column.caption(f"{found.sizes.get(NOISE, 0):,} documents fit no cluster.")
+        column.metric("Clusters found", f"{clusters.n_clusters}")
+        column.caption(f"{clusters.sizes.get(NOISE, 0):,} documents fit no cluster.")
     compare_recovery(corpus, sides)
 
 
@@ -85,8 +72,7 @@ def compare_recovery(corpus: Corpus, sides: dict[str, Side]) -> None:
     values = corpus.metadata[column].astype(str).tolist()
     try:
         scores = {
-            title: recovery(matrix, mapped.coords, values, matrix_key, map_id(mapped), column, K)
-            for title, (matrix, matrix_key, mapped) in sides.items()
+            title: recovery(side, mapped, values, K) for title, (side, mapped) in sides.items()
         }
     except EmbedscopeError as error:
         show_error(error)

@@ -11,21 +11,19 @@ from lib.teach.lessons import (
     MAX_NEGATION_ROWS,
     NEGATION_COLUMNS,
     load_negations,
-    opposite_pairs_report,
 )
-from pages._common import md, show_error
+from pages._common import engine, md, show_error
 from pages.lesson_parts.common import embed, glove, number_column, sentence_model
 
 MAX_CELL_CHARS = 300
 
 
-@st.cache_data(show_spinner=False)
 def opposites() -> pd.DataFrame:
     """The built-in opposite word pairs and how close GloVe puts them."""
-    return opposite_pairs_report(glove())
+    glove()  # a spinner while GloVe loads, the first time
+    return engine().opposites()
 
 
-@st.cache_data(show_spinner=False)
 def negations() -> pd.DataFrame:
     """data/negations.csv: sentences with their negation and a paraphrase (checked on read)."""
     return load_negations()

@@ -12,8 +12,9 @@ from lib.errors import EmbedscopeError
 from lib.figures.lessons import PANEL_POINTS, small_multiples
 from lib.ingest.corpus import Corpus
 from lib.reduce.layouts import UMAPParams
+from lib.service.engine import Embedding
 from pages import state
-from pages._common import clustering, honesty, projection, show_error
+from pages._common import clustering, honesty, layout, show_error
 from pages.lesson_parts.common import (
     MAP_CLUSTERS,
     corpus_context,
@@ -31,7 +32,8 @@ TABLE_COLUMNS = ["n_neighbors", "min_dist", "clusters", "kNN kept"]
 
 
 def show() -> None:
-    corpus, vectors, key = corpus_context()
+    corpus, found = corpus_context()
+    vectors = found.vectors
     st.markdown(
         "UMAP has two main knobs. **n_neighbors** (rows) sets how many neighbours each point "
         "listens to: small values keep fine local detail, large ones the big picture. "
@@ -47,10 +49,10 @@ def show() -> None:
         for n in GRID_NEIGHBOURS
         for d in GRID_MIN_DISTS
     ]
-    main_map = map_of(vectors, key, umap_params())
-    color = group_picker(corpus, vectors, key, main_map, "lessons_grid_color", label="Colour by")
+    main_map = map_of(found, umap_params())
+    color = group_picker(corpus, found, main_map, "lessons_grid_color", label="Colour by")
     try:
-        panels, titles, table = measure_grid(corpus, vectors, key, grid)
+        panels, titles, table = measure_grid(corpus, found, grid)
     except EmbedscopeError as error:
         show_error(error)
         return
@@ -72,10 +74,10 @@ def show() -> None:
 
 
 def measure_grid(
-    corpus: Corpus, vectors: np.ndarray, key: str, grid: list[UMAPParams]
+    corpus: Corpus, found: Embedding, grid: list[UMAPParams]
 ) -> tuple[list[np.ndarray], list[str], pd.DataFrame]:
     """Each map of the grid (with a progress bar), its title, and a table of its numbers."""
-    k = honesty_k(len(vectors))
+    k = honesty_k(len(found.vectors))
     panels, titles, numbers = [], [], []
     bar = st.progress(0.0, text=f"Computing {len(grid)} maps (they share one neighbour graph)…")
     try:
@@ -85,15 +87,15 @@ def measure_grid(
                 text=f"Map {position + 1} of {len(grid)}: n_neighbors = {params.n_neighbors}, "
                 f"min_dist = {params.min_dist}…",
             )
-            mapped = projection(vectors, key, params)
-            found = clustering(vectors, corpus, key, MAP_CLUSTERS, mapped)
-            report = honesty(vectors, key, mapped, k)
+            mapped = layout(found, params)
+            clusters = clustering(found, corpus, MAP_CLUSTERS, mapped)
+            report = honesty(found, mapped, k)
             panels.append(mapped.coords)
             titles.append(
                 f"n_neighbors {params.n_neighbors} · min_dist {params.min_dist}\n"
-                f"{found.n_clusters} clusters · kNN kept {report.mean:.2f}"
+                f"{clusters.n_clusters} clusters · kNN kept {report.mean:.2f}"
             )
-            numbers.append((params.n_neighbors, params.min_dist, found.n_clusters, report.mean))
+            numbers.append((params.n_neighbors, params.min_dist, clusters.n_clusters, report.mean))
     finally:
         bar.empty()
     return panels, titles, pd.DataFrame(numbers, columns=TABLE_COLUMNS)

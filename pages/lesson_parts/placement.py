@@ -19,10 +19,10 @@ from lib.figures.map import ColorBy
 from lib.figures.tables import document_table
 from lib.ingest.corpus import Corpus
 from lib.reduce.layouts import Projection
-from lib.reduce.neighbors import top_k
+from lib.service.engine import Embedding
 from lib.teach.lessons import placement_error
 from pages import state
-from pages._common import current_map_params, show_error
+from pages._common import current_map_params, engine, show_error
 from pages.lesson_parts.common import (
     corpus_context,
     digest,
@@ -39,8 +39,8 @@ MAX_SENTENCE_CHARS = 500
 
 
 def show() -> None:
-    corpus, vectors, key = corpus_context()
-    mapped = map_of(vectors, key, replace(current_map_params(), n_components=2))
+    corpus, found = corpus_context()
+    mapped = map_of(found, replace(current_map_params(), n_components=2))
     st.markdown(
         "A map squeezes hundreds of dimensions into two. A new sentence can be **placed** on an "
         "existing map without redrawing it: the map's reducer computes where it would have gone. "
@@ -54,8 +54,8 @@ def show() -> None:
         max_chars=MAX_SENTENCE_CHARS,
         key="lessons_place_text",
     ).strip()
-    color = group_picker(corpus, vectors, key, mapped, "lessons_place_color", label="Colour by")
-    labels = hover(corpus, corpus.content_hash)
+    color = group_picker(corpus, found, mapped, "lessons_place_color", label="Colour by")
+    labels = hover(corpus)
     grid = guess_grid(mapped.coords)
     event = st.plotly_chart(
         guess_figure(mapped.coords, labels, grid, color=color),
@@ -77,12 +77,12 @@ def show() -> None:
     else:
         st.caption(f"Your guess: x = {guess[0]:.2f}, y = {guess[1]:.2f}.")
         if revealed("lessons_place_revealed", digest(sentence, guess.tolist())):
-            reveal(corpus, vectors, mapped, guess, sentence, model_name, color)
+            reveal(corpus, found, mapped, guess, sentence, model_name, color)
 
 
 def reveal(
     corpus: Corpus,
-    vectors: np.ndarray,
+    found: Embedding,
     mapped: Projection,
     guess: np.ndarray,
     sentence: str,
@@ -95,14 +95,14 @@ def reveal(
         before = mapped.coords.copy()
         placed = mapped.transform(query)[0]
         moved = moved_points(before, mapped.coords)
-        found = top_k(vectors, query[0], NEIGHBOURS)
+        nearest = engine().nearest(found, query[0], NEIGHBOURS)
         miss_share = placement_error(guess, placed, mapped.coords)
     except EmbedscopeError as error:
         show_error(error)
         return
-    labels = hover(corpus, corpus.content_hash)
+    labels = hover(corpus)
     figure = placement_figure(
-        mapped.coords, labels, guess=guess, placed=placed, neighbour_rows=found.indices,
+        mapped.coords, labels, guess=guess, placed=placed, neighbour_rows=nearest.indices,
         sentence=sentence, color=color,
     )  # fmt: skip
     st.plotly_chart(figure, key="lessons_place_reveal")

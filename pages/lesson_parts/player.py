@@ -23,7 +23,7 @@ from lib.share.bookmarks import (
 from lib.share.projects import PROJECT_PARAM
 from pages import state
 from pages._common import (
-    active_vectors,
+    active_embedding,
     md,
     open_project,
     sample_corpus,
@@ -80,7 +80,7 @@ def open_step(step: Step) -> None:
     state.set_map_view(view.layout_params(), view.cluster_params(), view.color_by)
     state.set_dimensions(view.dimensions)
     if view.query:
-        state.set_arith_expression(view.query, active_vectors()[1])
+        state.set_arith_expression(view.query, active_embedding().key)
 
 
 def play_lesson(lesson: Lesson, number: int) -> None:

@@ -7,14 +7,14 @@ import streamlit as st
 from lib.errors import EmbedscopeError
 from lib.figures.lessons import score_bars
 from pages._common import show_error
-from pages.lesson_parts.common import K, corpus_context, map_id, map_of, recovery, umap_params
+from pages.lesson_parts.common import K, corpus_context, map_of, recovery, umap_params
 
 MAX_K = 50
 
 
 def show() -> None:
-    corpus, vectors, key = corpus_context()
-    mapped = map_of(vectors, key, umap_params())
+    corpus, found = corpus_context()
+    mapped = map_of(found, umap_params())
     st.markdown(
         "Before reading a map for a question (*do the topics separate?*), check that the answer "
         "survives the squeeze. **Label recovery** asks, for each document, whether most of its k "
@@ -31,11 +31,11 @@ def show() -> None:
         return
     column_pick, k_pick = st.columns(2)
     column = column_pick.selectbox("Label column", label_columns, key="lessons_question_label")
-    largest = min(MAX_K, len(vectors) - 1)
+    largest = min(MAX_K, len(found.vectors) - 1)
     k = k_pick.slider("Neighbours (k)", 1, largest, min(K, largest), key="lessons_question_k")
     values = corpus.metadata[column].astype(str).tolist()
     try:
-        report = recovery(vectors, mapped.coords, values, key, map_id(mapped), column, k)
+        report = recovery(found, mapped, values, k)
     except EmbedscopeError as error:
         show_error(error)
         return

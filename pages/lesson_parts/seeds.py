@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
 import streamlit as st
 
 from lib.errors import EmbedscopeError
 from lib.figures.lessons import agreement_figure
-from lib.teach.lessons import seed_agreement
-from pages._common import honesty, show_error
+from pages._common import engine, honesty, show_error
 from pages.lesson_parts.common import (
     K,
     corpus_context,
     fits_new_maps,
     hover,
-    map_id,
     map_of,
     umap_params,
 )
@@ -24,16 +21,8 @@ from pages.lesson_parts.common import (
 MAX_SEED = 2**31 - 1
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def agreement(
-    _first: np.ndarray, _second: np.ndarray, key: str, first_id: str, second_id: str, k: int
-) -> np.ndarray:
-    """Per document, the share of its k map neighbours two maps agree on."""
-    return seed_agreement(_first, _second, k)
-
-
 def show() -> None:
-    corpus, vectors, key = corpus_context()
+    corpus, found = corpus_context()
     params = umap_params()
     st.markdown(
         "UMAP starts from a random layout, so the **seed** changes the map. Run it again with "
@@ -47,14 +36,14 @@ def show() -> None:
         "Another seed", 0, MAX_SEED, params.seed + 1, key="lessons_seed_other"
     )
     second_seed = int(other)
-    maps = (map_of(vectors, key, params), map_of(vectors, key, replace(params, seed=second_seed)))
+    maps = (map_of(found, params), map_of(found, replace(params, seed=second_seed)))
     try:
-        shared = agreement(maps[0].coords, maps[1].coords, key, *map(map_id, maps), K)
-        kept = [honesty(vectors, key, mapped, K).mean for mapped in maps]
+        shared = engine().seed_agreement(found, *maps, K)
+        kept = [honesty(found, mapped, K).mean for mapped in maps]
     except EmbedscopeError as error:
         show_error(error)
         return
-    labels = hover(corpus, corpus.content_hash)
+    labels = hover(corpus)
     st.metric("Map neighbours the two seeds agree on (mean)", f"{shared.mean():.2f}")
     for column, name, mapped in zip(st.columns(2), ("first", "second"), maps, strict=True):
         figure = agreement_figure(mapped.coords, labels, shared, title=f"seed {mapped.params.seed}")

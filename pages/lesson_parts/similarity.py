@@ -9,13 +9,12 @@ from lib.errors import EmbedscopeError
 from lib.figures.lessons import pair_name, pair_table, sentence_pairs, trap_sentences
 from lib.figures.query import similarity_heatmap
 from lib.reduce.neighbors import cosine_matrix
-from lib.teach.lessons import rank_agreement
+from lib.teach.lessons import load_similarity_traps, rank_agreement
 from pages._common import md, show_error
 from pages.lesson_parts.common import (
     digest,
     embed,
     number_column,
-    read_data,
     revealed,
     sentence_model,
 )
@@ -37,7 +36,7 @@ def show() -> None:
         "similar **as you expect the model to score them**, then reveal what it computes. The "
         "score compares your order with the model's (Spearman: 1 = same order, −1 = reversed)."
     )
-    traps = read_data("similarity_traps.csv")
+    traps = load_similarity_traps()
     try:
         sentences, row = pick_sentences(traps)
     except EmbedscopeError as error:

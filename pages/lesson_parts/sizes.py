@@ -4,36 +4,26 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import streamlit as st
 
 from lib.cluster.clusters import NOISE_NAME
 from lib.errors import EmbedscopeError
 from lib.figures.lessons import truth_vs_drawing
-from lib.teach.lessons import MIN_RANKED, SizeReport, sizes_and_gaps
-from pages._common import show_error
+from lib.teach.lessons import MIN_RANKED, SizeReport
+from pages._common import engine, show_error
 from pages.lesson_parts.common import (
     FOUND_CLUSTERS,
     corpus_context,
     group_picker,
-    map_id,
     map_of,
     number_column,
     umap_params,
 )
 
 
-@st.cache_data(show_spinner="Measuring sizes and gaps…", max_entries=32)
-def sizes(
-    _vectors: np.ndarray, _coords: np.ndarray, _groups: list, key: str, map_key: str, groups: str
-) -> SizeReport:
-    """True and drawn spreads and gaps of the groups `groups` on one map."""
-    return sizes_and_gaps(_vectors, _coords, _groups)
-
-
 def show() -> None:
-    corpus, vectors, key = corpus_context()
-    mapped = map_of(vectors, key, umap_params())
+    corpus, found = corpus_context()
+    mapped = map_of(found, umap_params())
     st.markdown(
         "On a UMAP map a big blob is not necessarily a varied group, and two blobs far apart are "
         "not necessarily unrelated: UMAP evens out density, so tight and loose groups can be "
@@ -44,7 +34,7 @@ def show() -> None:
         "Dots on the dashed line are drawn true to size; the rank correlations say whether the "
         f"map at least keeps the order (1 = same order, 0 = none; they need {MIN_RANKED} groups)."
     )
-    color = group_picker(corpus, vectors, key, mapped, "lessons_sizes_groups")
+    color = group_picker(corpus, found, mapped, "lessons_sizes_groups")
     groups = list(color.values)
     if color.name == FOUND_CLUSTERS:  # noise is no group
         groups = [None if name == NOISE_NAME else name for name in groups]
@@ -52,7 +42,8 @@ def show() -> None:
             st.info("No clusters were found in this corpus, so there are no groups to measure.")
             return
     try:
-        report = sizes(vectors, mapped.coords, groups, key, map_id(mapped), color.name)
+        with st.spinner("Measuring sizes and gaps…"):
+            report = engine().sizes(found, mapped, groups)
     except EmbedscopeError as error:
         show_error(error)
         return

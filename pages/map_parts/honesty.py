@@ -62,7 +62,7 @@ def honesty_measures(view: MapView, k: int) -> None:
         return
     measure = len(view.corpus) <= AUTO_HONESTY_MAX or view.color_choice == HONESTY_COLOR
     if measure or st.button("Measure (slow on big corpora)", key="map_honesty_go"):
-        report = honesty(view.found.vectors, view.found.key, view.mapped, k)
+        report = honesty(view.found, view.mapped, k)
         honesty_metrics(report, view.mapped.explained_variance)
         st.caption(
             "Trustworthiness (scikit-learn) asks the opposite question: are map neighbours "
@@ -84,7 +84,7 @@ def compare_layouts(view: MapView, k: int) -> None:
         if drawn is None:
             missing.append(name)
             continue
-        report = honesty(view.found.vectors, view.found.key, drawn, k)
+        report = honesty(view.found, drawn, k)
         rows.append({"layout (2-D)": name, "true neighbours kept": report.mean,
                      "trustworthiness": report.trustworthiness})  # fmt: skip
     st.markdown(f"**Three layouts of these {len(view.corpus):,} documents, measured the same way**")
