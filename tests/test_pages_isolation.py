@@ -23,8 +23,8 @@ GROUPS = 3
 PAGES = ["pages/map.py", "pages/arithmetic.py", "pages/compare.py", "pages/axes.py"]
 LESSONS = ["placement", "maps", "parameters", "sizes", "noise", "seeds", "question"]
 VISITORS = {  # each visitor's label values and a secret note in their metadata
-    "first": (("cat", "dog", "bird"), "alpha-secret"),
-    "second": (("red", "green", "blue"), "omega-secret"),
+    "first": (("zqcat", "zqdog", "zqbird"), "alpha-secret"),
+    "second": (("xvred", "xvgreen", "xvblue"), "omega-secret"),
 }
 FOLLOWS_GROUPS = {"first": True, "second": False}  # the second's labels cut across the groups
 
