@@ -156,6 +156,25 @@ def child(phase: str, folder: Path, run: int) -> None:
             print(f"done {unit}", flush=True)
 
 
+def unit_seconds(phase: str, folder: Path) -> float:
+    """Seconds one unit of `phase` takes on this machine now, written in this process: a test
+    scales its kill delays by it, so a loaded or slow machine still commits units before kills."""
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    if phase == "embed":
+        cache = EmbeddingCache(folder / CACHE_FILE_NAME)
+        embed_texts(round_texts(0, 0), HashModel(), cache=cache, batch_size=EMBED_BATCH)
+        cache.close()
+    elif phase == "save":
+        from lib.share.projects import ProjectStore
+
+        ProjectStore(folder / PROJECTS_DIR).save(**project_arguments(0, 0))
+    else:
+        cache = ResultCache(folder / RESULTS_DIR, max_bytes=RESULT_CAP_BYTES)
+        cache.put(result_key("crashloop", run=0, unit=0), result_arrays(0, 0), {"unit": 0})
+    return time.perf_counter() - started
+
+
 # --- the parent: kill, reopen, check ----------------------------------------------------------
 
 

@@ -26,9 +26,13 @@ def crashloop():
 
 @pytest.mark.parametrize("phase", ["embed", "save", "results"])
 def test_killed_writers_lose_nothing(crashloop, tmp_path: Path, phase: str):
+    """Kill delays scale with one unit's time measured here first (a busy machine writes slower):
+    after 1.5 to 4 units' time, at least 0.2 to 0.6 s."""
+    unit = crashloop.unit_seconds(phase, tmp_path / "calibration")
     figures = crashloop.run_phase(
-        phase, tmp_path / phase, kills=3, max_delay=0.6, seed=1, min_delay=0.2
-    )
+        phase, tmp_path / phase, kills=3, max_delay=max(0.6, 4 * unit), seed=1,
+        min_delay=max(0.2, 1.5 * unit),
+    )  # fmt: skip
     assert figures.failures == []
     assert figures.kills == 3
     assert figures.units_checked > 0, "no unit was committed before the kills"
