@@ -8,10 +8,11 @@ progress bars while the engine computes, and which corpus this session shows (pa
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -225,7 +226,8 @@ def corpus_embedding(corpus: Corpus, model_name: str) -> Embedding:
         if total >= PREVIEW_FROM:
             preview = st.empty()
             on_step = lambda rows, vectors: _draw_preview(preview, corpus, rows, vectors)  # noqa: E731
-        found = engine().vectors(corpus, model_name, progress=report, on_step=on_step)
+        with queue_place():
+            found = engine().vectors(corpus, model_name, progress=report, on_step=on_step)
         seconds = time.perf_counter() - started
         status.update(
             label=f"Embedded {total:,} documents in {seconds:.1f} s", state="complete",
@@ -261,7 +263,7 @@ def layout(found: Embedding, params: LayoutParams) -> Projection:
     if mapped is not None:
         return mapped
     wait_for_warm_up()
-    with st.spinner("Computing the map…", show_time=True):
+    with st.spinner("Computing the map…", show_time=True), queue_place():
         return engine().layout(found, params)
 
 
@@ -269,7 +271,7 @@ def clustering(
     found: Embedding, corpus: Corpus, params: ClusterParams, mapped: Projection
 ) -> Clustering:
     """Clusters of the documents, named by words of `corpus`."""
-    with st.spinner("Finding clusters…"):
+    with st.spinner("Finding clusters…"), queue_place():
         return engine().clusters(found, corpus, params, mapped)
 
 
@@ -280,8 +282,29 @@ def true_neighbors(found: Embedding, k: int) -> np.ndarray:
 
 def honesty(found: Embedding, mapped: Projection, k: int) -> HonestyReport:
     """Share of true neighbours kept on this map, per point, plus trustworthiness."""
-    with st.spinner("Measuring how honest the map is…"):
+    with st.spinner("Measuring how honest the map is…"), queue_place():
         return engine().honesty(found, mapped, k)
+
+
+@contextlib.contextmanager
+def queue_place() -> Iterator[None]:
+    """While a heavy job started inside waits for its turn on this server (first come, first
+    served: `lib.service.queue`), show the visitor how many jobs are ahead of theirs."""
+    slot = st.empty()
+
+    def show(ahead: int) -> None:
+        jobs = "job" if ahead == 1 else "jobs"
+        slot.info(
+            f"In the queue: {ahead} {jobs} of other visitors ahead of yours. This server runs "
+            "one heavy job (embedding, a map, clusters) at a time, in arrival order.",
+            icon=":material/hourglass_top:",
+        )
+
+    try:
+        with engine().queue.reporting(show):
+            yield
+    finally:
+        slot.empty()
 
 
 # --- warm-up ------------------------------------------------------------------------------------

@@ -61,6 +61,7 @@ from lib.reduce.placement import NeighborPlacement
 from lib.reduce.scale import ScaledProjection, ScaleParams, project_at_scale
 from lib.reduce.tsne import TSNEParams, project_tsne
 from lib.service import samples
+from lib.service.queue import FairQueue, slots_from_environment
 from lib.store.caches import (
     EmbeddingCache,
     ResultCache,
@@ -130,6 +131,7 @@ class Engine:
         *,
         model_loader: Callable[[str], TextModel] = load_model,
         memory_entries: int = MEMORY_ENTRIES,
+        heavy_slots: int | None = None,
     ) -> None:
         self.home = Path(home) if home is not None else default_home()
         self.results = ResultCache(self.home / "results")
@@ -141,6 +143,7 @@ class Engine:
         self._saved: LRUCache = LRUCache(maxsize=SAVED_VIEWS)
         self._lock = threading.RLock()
         self._key_locks: dict[Hashable, threading.Lock] = {}
+        self.queue = FairQueue(slots_from_environment() if heavy_slots is None else heavy_slots)
 
     # --- models -------------------------------------------------------------------------------
 
@@ -225,7 +228,8 @@ class Engine:
         key = f"{corpus.content_hash}:{model.model_id}"
 
         def compute() -> np.ndarray:
-            run = self._embed(corpus, model, progress, on_step, batch_size)
+            with self.queue.turn():
+                run = self._embed(corpus, model, progress, on_step, batch_size)
             self.results.put(result_key("vectors", vectors=key), {"vectors": run.vectors}, {})
             return run.vectors
 
@@ -288,7 +292,9 @@ class Engine:
 
     def knn(self, embedding: Embedding, k: int) -> KnnGraph:
         """The kNN graph of `k` neighbours, shared by every UMAP refit of these vectors."""
-        return self._once(("knn", embedding.key, k), lambda: compute_knn(embedding.vectors, k))
+        return self._once(
+            ("knn", embedding.key, k), self._heavy(lambda: compute_knn(embedding.vectors, k))
+        )
 
     def peek_layout(self, embedding: Embedding, params: LayoutParams) -> Projection | None:
         """The map for `params` if it is saved, in memory, on disk or shipped; else None."""
@@ -310,7 +316,8 @@ class Engine:
         if found is not None:
             return found
         return self._once(
-            ("layout", embedding.key, repr(params)), lambda: self._fit(embedding, params)
+            ("layout", embedding.key, repr(params)),
+            self._heavy(lambda: self._fit(embedding, params)),
         )
 
     def _read_layout(self, embedding: Embedding, params: LayoutParams) -> Projection | None:
@@ -369,7 +376,8 @@ class Engine:
         found = _shipped_clusters(embedding, params)
         if found is not None:
             return found
-        found = cluster_corpus(embedding.vectors, corpus.texts, params, map_coords=coords)
+        with self.queue.turn():
+            found = cluster_corpus(embedding.vectors, corpus.texts, params, map_coords=coords)
         meta = {"names": found.names, "sizes": found.sizes, "params": repr(params)}
         self.results.put(key, {"labels": found.labels}, meta)
         return found
@@ -388,7 +396,9 @@ class Engine:
             mapped = self.layout(embedding, params)
             return ScaledProjection(mapped.coords, np.ones(n, dtype=bool), mapped)
         key = ("scaled", embedding.key, repr(params), repr(scale))
-        return self._once(key, lambda: project_at_scale(embedding.vectors, params, scale, progress))
+        return self._once(
+            key, self._heavy(lambda: project_at_scale(embedding.vectors, params, scale, progress))
+        )
 
     def clusters_at_scale(
         self, embedding: Embedding, corpus: Corpus, params: ClusterParams, mapped: ScaledProjection
@@ -400,13 +410,15 @@ class Engine:
         key = ("scaled-clusters", embedding.key, corpus.content_hash,
                repr(params.effective()), repr(mapped.projection.params))  # fmt: skip
         return self._once(
-            key, lambda: cluster_at_scale(embedding.vectors, corpus.texts, params, mapped)
+            key,
+            self._heavy(lambda: cluster_at_scale(embedding.vectors, corpus.texts, params, mapped)),
         )
 
     def true_neighbors(self, embedding: Embedding, k: int) -> np.ndarray:
         """Exact full-dimension kNN rows (n, k), once per vectors and k."""
         return self._once(
-            ("true_knn", embedding.key, k), lambda: exact_knn(embedding.vectors, k).indices
+            ("true_knn", embedding.key, k),
+            self._heavy(lambda: exact_knn(embedding.vectors, k).indices),
         )
 
     def honesty(self, embedding: Embedding, layout: Projection, k: int) -> HonestyReport:
@@ -530,6 +542,15 @@ class Engine:
         lock: cachetools caches are not thread-safe, and an LRU read reorders the cache."""
         with self._lock:
             return (self._memory if cache is None else cache).get(key)
+
+    def _heavy(self, compute: Callable[[], T]) -> Callable[[], T]:
+        """`compute` run in its turn of the fair queue (one heavy job at a time by default)."""
+
+        def queued() -> T:
+            with self.queue.turn():
+                return compute()
+
+        return queued
 
     def _once(self, key: Hashable, compute: Callable[[], T], cache: Any = None) -> T:
         """`compute()` once per key, even when several sessions ask at the same moment; the
