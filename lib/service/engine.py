@@ -514,7 +514,7 @@ class Engine:
 
     def glove(self) -> WordVectors:
         """GloVe 6B 50d, read once per engine (shared, never mutated)."""
-        return self._once("glove", load_glove, self._resources)
+        return load_glove()  # read once per process (lib.query.words): the one copy
 
     def words(self, words: Sequence[str]) -> Embedding:
         """The GloVe vectors of `words` (each must be known) as an embedding a map can be fit to."""
