@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from lib.cluster.clusters import Clustering, ClusterParams
-from lib.embed.models import DEFAULT_MODEL, TextModel
+from lib.embed.models import DEFAULT_MODEL, TextModel, estimate_embedding, format_seconds
 from lib.errors import EmbedscopeError, StoreError
 from lib.figures.map import ColorBy, hover_labels, map_figure
 from lib.ingest.corpus import Corpus, list_samples
@@ -39,6 +40,12 @@ from pages import state
 DEFAULT_SAMPLE = "topics"
 PREVIEW_FROM = 2_000  # corpora this big show a growing preview map while they embed
 PROJECTS_IN_MEMORY = 8
+PINNED_KEY = "pinned_progress"  # Streamlit gives the box the class st-key-<key>
+PINNED_CSS = (  # fixed below the app's header, centred, above the page
+    f".st-key-{PINNED_KEY} {{position: fixed; top: 4rem; left: 50%; transform: translateX(-50%);"
+    " width: min(46rem, 92vw); z-index: 999990; background: #fff; padding: 0.75rem 1rem;"
+    " border: 1px solid #d0d3da; border-radius: 0.5rem; box-shadow: 0 4px 16px rgba(0,0,0,.18);}"
+)
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
 NO_TEXT_MODEL = (
@@ -209,31 +216,48 @@ def is_bundled_sample(corpus: Corpus) -> bool:
 
 
 def corpus_embedding(corpus: Corpus, model_name: str) -> Embedding:
-    """Vectors of `corpus`: from a cache at once, else embedded with a live progress bar."""
+    """Vectors of `corpus`: from a cache at once, else embedded with progress pinned in view
+    (the estimate first, then the measured rate and time left; see `pinned_progress`)."""
     found = engine().peek_vectors(corpus, model_name)
     if found is not None:
         return found
-    text_model(model_name)
     total = len(corpus)
-    with st.status(f"Embedding {total:,} documents…", expanded=True) as status:
-        bar = st.progress(0.0, text="Looking up the embedding cache…")
-        started = time.perf_counter()
-
-        def report(done: int, total: int) -> None:
-            bar.progress(done / max(total, 1), text=_rate_text(done, total, started))
-
+    estimate = estimate_embedding(model_name, corpus.texts)
+    started = time.perf_counter()
+    # the record in the page's flow (with the growing preview); the live progress pinned in view
+    with (
+        pinned_progress() as box,
+        st.status(f"Embedding {total:,} documents…", expanded=True) as status,
+    ):
+        box.markdown(f"**Embedding {total:,} documents** with {md(model_name)}")
+        with box:
+            text_model(model_name)
+        bar = box.progress(0.0, text=f"Estimate before starting: {estimate.summary()}.")
+        tracker = ProgressText(estimate.seconds)
+        report = lambda done, total: bar.progress(done / max(total, 1), text=tracker(done, total))  # noqa: E731
         on_step = None
         if total >= PREVIEW_FROM:
             preview = st.empty()
             on_step = lambda rows, vectors: _draw_preview(preview, corpus, rows, vectors)  # noqa: E731
-        with queue_place():
+        with box, queue_place():  # a wait for other visitors' jobs is said in view too
             found = engine().vectors(corpus, model_name, progress=report, on_step=on_step)
-        seconds = time.perf_counter() - started
+        seconds = format_seconds(time.perf_counter() - started)
         status.update(
-            label=f"Embedded {total:,} documents in {seconds:.1f} s", state="complete",
-            expanded=False,
-        )  # fmt: skip
+            label=f"Embedded {total:,} documents in {seconds}", state="complete", expanded=False
+        )
     return found
+
+
+@contextlib.contextmanager
+def pinned_progress() -> Iterator[DeltaGenerator]:
+    """A box pinned to the top of the window (fixed, above the page) for long work's progress,
+    so it stays in view wherever the visitor had scrolled; removed when the work ends."""
+    st.html(f"<style>{PINNED_CSS}</style>")
+    slot = st.empty()
+    try:
+        yield slot.container(key=PINNED_KEY)
+    finally:
+        slot.empty()
 
 
 def _draw_preview(slot, corpus: Corpus, rows: np.ndarray, vectors: np.ndarray) -> None:
@@ -246,12 +270,25 @@ def _draw_preview(slot, corpus: Corpus, rows: np.ndarray, vectors: np.ndarray) -
     slot.plotly_chart(map_figure(coords, hover, color=color, title=title, height=420))
 
 
-def _rate_text(done: int, total: int, started: float) -> str:
-    elapsed = max(time.perf_counter() - started, 1e-6)
-    rate = done / elapsed
-    eta = (total - done) / rate if rate > 0 else float("inf")
-    eta_text = f"{eta:.0f} s left" if np.isfinite(eta) else "estimating…"
-    return f"{done:,} / {total:,} documents · {rate:,.0f} docs/s · {eta_text}"
+class ProgressText:
+    """The progress line of a long embedding: documents done, the rate measured since the first
+    report (cache hits come at once and are not a rate), and the time left; before any batch has
+    been timed, the estimate made before starting."""
+
+    def __init__(self, estimate_seconds: float) -> None:
+        self.estimate_seconds = estimate_seconds
+        self.first: tuple[int, float] | None = None
+
+    def __call__(self, done: int, total: int) -> str:
+        now = time.perf_counter()
+        if self.first is None:
+            self.first = (done, now)
+        first_done, first_time = self.first
+        counted = f"{done:,} / {total:,} documents"
+        if done <= first_done or now <= first_time:
+            return f"{counted} · about {format_seconds(self.estimate_seconds)} left (estimate)"
+        rate = (done - first_done) / (now - first_time)
+        return f"{counted} · {rate:,.0f} docs/s · {format_seconds((total - done) / rate)} left"
 
 
 # --- maps, clusters and measurements (the engine computes; these show that it does) ------------

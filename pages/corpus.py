@@ -8,6 +8,7 @@ from lib.embed.models import (
     CHARS_PER_TOKEN,
     DEFAULT_MODEL,
     available_models,
+    estimate_embedding,
     estimate_truncated,
     model_max_tokens,
 )
@@ -23,12 +24,14 @@ from lib.ingest.corpus import (
     read_table,
 )
 from lib.ingest.vectors import UploadedVectors, load_vectors
+from lib.service.samples import shipped_vectors
 from lib.share.projects import ProjectSummary
 from pages import state
 from pages._common import (
     DEFAULT_SAMPLE,
     corpus_embedding,
     hosted,
+    is_bundled_sample,
     md,
     open_project,
     sample_corpus,
@@ -182,7 +185,7 @@ def choose_model(others: bool) -> str:
     options = [*bundled, OTHER_MODEL] if others else [DEFAULT_MODEL]
     choice = st.selectbox("Embedding model", options, key="corpus_model")
     if choice != OTHER_MODEL:
-        st.caption(bundled[choice].note)
+        st.caption(f"{bundled[choice].note} {bundled[choice].speed_note()}")
         return choice
     return st.text_input(
         "Model name or local folder",
@@ -193,8 +196,13 @@ def choose_model(others: bool) -> str:
     ).strip()
 
 
-def show_model_window(corpus: Corpus, model_name: str) -> None:
-    """Say how many documents the model reads only in part (estimated from their length)."""
+def show_cost(corpus: Corpus, model_name: str) -> None:
+    """Before the click: how long embedding should take here, and how many documents the model
+    reads only in part (estimated from their length)."""
+    if is_bundled_sample(corpus) and shipped_vectors(corpus.content_hash, model_name) is not None:
+        st.caption("Embedding: none needed, this sample's vectors ship with the app.")
+    else:
+        st.caption(f"Embedding: {estimate_embedding(model_name, corpus.texts).summary()}.")
     max_tokens = model_max_tokens(model_name)
     n_long = estimate_truncated(corpus.texts, max_tokens) if max_tokens else 0
     if n_long:
@@ -239,7 +247,7 @@ if candidate is not None:
     show_preview(candidate)
 model_name = choose_model(others=not is_hosted)
 if candidate is not None and model_name:
-    show_model_window(candidate, model_name)
+    show_cost(candidate, model_name)
 if st.button("Embed and map", type="primary", disabled=candidate is None or not model_name):
     try:
         corpus_embedding(candidate, model_name)

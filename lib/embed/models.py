@@ -7,6 +7,7 @@ import functools
 import json
 import logging
 import os
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from lib.embed.speed import MeasuredRate, measured_rate, record_rate
 from lib.errors import EmbedscopeError, ModelError, check_choice, check_int, invalid_parameter
 from lib.measure.honesty import neighbor_overlap
 from lib.reduce.neighbors import exact_knn, normalize_rows
@@ -413,7 +415,8 @@ class ModelInfo:
     """A model the app offers by name: what the picker shows and what it costs.
 
     name: what `load_model` takes; model_id: its cache id at fp32; max_tokens: None when the model
-    reads whole texts; note: one line for the picker.
+    reads whole texts; note: one line for the picker; typical_speed: what it did on the machines
+    it was tried on, said where this server has not measured it yet (see `speed_note`).
     """
 
     name: str
@@ -422,6 +425,24 @@ class ModelInfo:
     max_tokens: int | None
     precisions: tuple[str, ...]
     note: str
+    typical_speed: str
+    slow_rate: float  # documents/s at the slow end of typical_speed: estimates before a measurement
+
+    @property
+    def max_chars(self) -> int | None:
+        """Roughly how many characters the model reads of one text (None: all of it)."""
+        return None if self.max_tokens is None else self.max_tokens * CHARS_PER_TOKEN
+
+    def measured(self) -> MeasuredRate | None:
+        """This server's latest measured rate for the model (any precision), or None."""
+        return measured_rate(self.model_id)
+
+    def speed_note(self) -> str:
+        """The measured speed on this server, else the typical range and the CPU it holds for."""
+        rate = self.measured()
+        if rate is not None:
+            return f"Speed: {rate.summary()}."
+        return f"Speed: not measured on this server yet; {self.typical_speed}."
 
 
 def available_models() -> list[ModelInfo]:
@@ -429,14 +450,67 @@ def available_models() -> list[ModelInfo]:
     return [
         ModelInfo(
             DEFAULT_MODEL, PACKAGED_MODEL_ID, 384, 256, ("fp32", "bf16"),
-            "Bundled, offline: 384 dimensions, English-first, fast (about 300 sentences/s).",
+            "Bundled, offline: 384 dimensions, English-first, the faster of the two.",
+            "on a 2-core AVX2 CPU (AMD EPYC, no bf16) it embedded 10–46 short documents/s, "
+            "the low end while other work shared the cores; CPUs with native bf16 do several "
+            "hundred", 10.0,
         ),
         ModelInfo(
             MULTILINGUAL_MODEL, MULTILINGUAL_MODEL_ID, 512, None, ("fp32",),
             "Bundled, offline: 512 dimensions, 16 languages (same meaning, same place), "
-            "reads whole texts; slower (about 55 sentences/s).",
+            "reads whole texts.",
+            "on a 2-core AVX2 CPU (AMD EPYC) it embedded 30–70 short documents/s, the low end "
+            "while other work shared the cores", 30.0,
         ),
     ]  # fmt: skip
+
+
+def model_info(name: str) -> ModelInfo | None:
+    """The bundled model called `name` (its name or model id), or None for any other model."""
+    return next((i for i in available_models() if name in (i.name, i.model_id)), None)
+
+
+@dataclass(frozen=True)
+class EmbedEstimate:
+    """What embedding some texts will cost: `seconds` for `n_texts` distinct texts, from this
+    server's measured `rate`, or (rate None) from the slow end of the model's typical range."""
+
+    seconds: float
+    n_texts: int
+    rate: MeasuredRate | None
+
+    def summary(self) -> str:
+        """One line for a page: the estimate and where it comes from."""
+        source = (
+            f"at the {self.rate.docs_per_second:,.0f} documents/s this server measured"
+            if self.rate is not None
+            else "at most, from the slow end of the typical range (not measured on this server yet)"
+        )
+        return f"about {format_seconds(self.seconds)} for {self.n_texts:,} documents, {source}"
+
+
+def estimate_embedding(name: str, texts: Sequence[str]) -> EmbedEstimate:
+    """How long embedding `texts` with the model `name` should take on this server (cache hits
+    not counted off: an upper bound when part of the corpus was embedded before)."""
+    info = model_info(name)
+    model_id = info.model_id if info is not None else name.strip()
+    max_chars = info.max_chars if info is not None else 256 * CHARS_PER_TOKEN
+    n_texts = len(dict.fromkeys(texts))
+    rate = measured_rate(model_id)
+    if rate is not None:
+        return EmbedEstimate(rate.seconds_for(texts, max_chars), n_texts, rate)
+    slow = info.slow_rate if info is not None else available_models()[0].slow_rate
+    return EmbedEstimate(n_texts / slow, n_texts, None)
+
+
+def format_seconds(seconds: float) -> str:
+    """ "40 s", "3 min 20 s", "1 h 5 min": a duration as a person says it."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s" if seconds % 60 else f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 def _resolve_model(name: str) -> tuple[str, str]:
@@ -527,6 +601,7 @@ def embed_texts(
     done = total - sum(rows_of[unique[index]] for index in missing)
     if progress is not None:
         progress(done, total)
+    started = time.perf_counter()
     for start in range(0, len(missing), batch_size):
         batch = missing[start : start + batch_size]
         batch_vectors = _encode_batch(model, [unique[index] for index in batch])
@@ -537,6 +612,8 @@ def embed_texts(
         if progress is not None:
             progress(done, total)
 
+    if missing:  # what this server really does, for the pages' speeds and estimates
+        record_rate(model.model_id, [unique[i] for i in missing], time.perf_counter() - started)
     position = {text: index for index, text in enumerate(unique)}
     order = np.fromiter((position[text] for text in texts), dtype=np.int64, count=total)
     result = normalize_rows(vectors[order]).reshape(total, model.dimension)
