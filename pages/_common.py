@@ -9,6 +9,7 @@ progress bars while the engine computes, and which corpus this session shows (pa
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
 import threading
 import time
@@ -40,12 +41,14 @@ from pages import state
 DEFAULT_SAMPLE = "topics"
 PREVIEW_FROM = 2_000  # corpora this big show a growing preview map while they embed
 PROJECTS_IN_MEMORY = 8
-PINNED_KEY = "pinned_progress"  # Streamlit gives the box the class st-key-<key>
+PINNED_KEY = "pinned_progress"  # Streamlit gives a box keyed <this>_<n> the class st-key-<key>
 PINNED_CSS = (  # fixed below the app's header, centred, above the page
-    f".st-key-{PINNED_KEY} {{position: fixed; top: 4rem; left: 50%; transform: translateX(-50%);"
-    " width: min(46rem, 92vw); z-index: 999990; background: #fff; padding: 0.75rem 1rem;"
-    " border: 1px solid #d0d3da; border-radius: 0.5rem; box-shadow: 0 4px 16px rgba(0,0,0,.18);}"
+    f'[class*="st-key-{PINNED_KEY}_"] {{position: fixed; top: 4rem; left: 50%;'
+    " transform: translateX(-50%); width: min(46rem, 92vw); z-index: 999990; background: #fff;"
+    " padding: 0.75rem 1rem; border: 1px solid #d0d3da; border-radius: 0.5rem;"
+    " box-shadow: 0 4px 16px rgba(0,0,0,.18);}"
 )
+_PINNED_IDS = itertools.count()
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
 NO_TEXT_MODEL = (
@@ -255,7 +258,7 @@ def pinned_progress() -> Iterator[DeltaGenerator]:
     st.html(f"<style>{PINNED_CSS}</style>")
     slot = st.empty()
     try:
-        yield slot.container(key=PINNED_KEY)
+        yield slot.container(key=f"{PINNED_KEY}_{next(_PINNED_IDS)}")  # unique in a run
     finally:
         slot.empty()
 

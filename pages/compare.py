@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import streamlit as st
 
-from lib.embed.models import MULTILINGUAL_MODEL, available_models
+from lib.embed.models import MULTILINGUAL_MODEL, available_models, estimate_embedding
 from lib.errors import EmbedscopeError
 from lib.figures.compare import (
     agreement_color,
@@ -48,6 +48,7 @@ state.require_app_frame()  # a direct link on a fresh server: rerun inside app.p
 
 LAYOUTS = ("UMAP", "PCA", "t-SNE")
 TSNE_ASK_FROM = 10.0  # seconds: a t-SNE expected to take longer waits for a button
+EMBED_ASK_FROM = 5.0  # seconds: an embedding expected to take longer waits for a button
 FP32 = "fp32"
 CHARTS = ("compare_chart_first", "compare_chart_second")
 AGREEMENT_COLOR = "neighbours in common"
@@ -88,10 +89,15 @@ def second_default(choices: list[Choice]) -> int:
     return found[0] if found else 1
 
 
-def choice_embedding(corpus: Corpus, choice: Choice) -> Embedding:
-    """The vectors of `choice` for `corpus`, through the engine and its caches."""
+def choice_embedding(corpus: Corpus, choice: Choice, side: str) -> Embedding | None:
+    """The vectors of `choice` for `corpus`, through the engine and its caches; None while an
+    embedding expected to take more than EMBED_ASK_FROM seconds waits for its button (the
+    session's own embedding, which every page shows, does not)."""
     if choice.model_name is None:
         return active_embedding(corpus)
+    own = choice.precision is None and choice.model_name == state.source().model_name
+    if not (own or embedding_ready(corpus, choice) or confirm_embedding(corpus, choice, side)):
+        return None
     if choice.precision is None:
         return corpus_embedding(corpus, choice.model_name)
     found = engine().peek_vectors(corpus, choice.model_name, choice.precision)
@@ -99,6 +105,22 @@ def choice_embedding(corpus: Corpus, choice: Choice) -> Embedding:
         return found
     with st.spinner(f"Embedding {len(corpus):,} documents at fp32…", show_time=True):
         return engine().vectors(corpus, choice.model_name, precision=choice.precision)
+
+
+def embedding_ready(corpus: Corpus, choice: Choice) -> bool:
+    """Whether some cache holds `choice`'s vectors of every document (nothing to embed)."""
+    return engine().peek_vectors(corpus, choice.model_name, choice.precision) is not None
+
+
+def confirm_embedding(corpus: Corpus, choice: Choice, side: str) -> bool:
+    """Say what embedding the corpus with `choice` costs; a long one waits for a click."""
+    estimate = estimate_embedding(choice.model_name, corpus.texts)
+    if estimate.seconds < EMBED_ASK_FROM:
+        return True
+    st.caption(md(f"Embedding with {choice.label}: {estimate.summary()}."))
+    return st.button(
+        f"Embed {len(corpus):,} documents", key=f"compare_embed_{side}", icon=":material/bolt:"
+    )
 
 
 def choice_layout(found: Embedding, name: str, side: str) -> Projection | None:
@@ -186,7 +208,13 @@ if first_choice == second_choice:
     st.stop()
 
 try:
-    first, second = (choice_embedding(corpus, c) for c in (first_choice, second_choice))
+    with left:
+        first = choice_embedding(corpus, first_choice, "first")
+    with right:
+        second = choice_embedding(corpus, second_choice, "second")
+    if first is None or second is None:
+        st.info("Nothing is embedded until you ask: start it with the button above.")
+        st.stop()
     if len(first.vectors) != len(corpus) or len(second.vectors) != len(corpus):
         st.error("These embeddings do not hold one vector per document of this corpus.")
         st.stop()

@@ -13,7 +13,8 @@ import pytest
 import pages._common as common
 from lib.batch.precompute import precompute
 from lib.cluster.clusters import ClusterParams
-from lib.embed.models import DEFAULT_MODEL, MULTILINGUAL_MODEL
+from lib.embed.models import DEFAULT_MODEL, MULTILINGUAL_MODEL, MULTILINGUAL_MODEL_ID
+from lib.embed.speed import record_rate
 from lib.errors import ModelError
 from lib.ingest.corpus import corpus_from_frame
 from lib.reduce.layouts import PCAParams
@@ -187,3 +188,22 @@ def test_a_model_that_fails_to_load_is_an_error_message(tmp_path, monkeypatch):
     message = at.error[0].value.replace("\\", "")  # markdown escapes
     assert message.startswith("Embedding or mapping the corpus: Could not load model")
     assert chart_specs(at) == []
+
+
+def test_a_long_embedding_says_its_cost_and_waits_for_a_click(fake_engine):
+    """Issue 23: opening Compare embedded the whole corpus with the second model, unasked."""
+    corpus = topic_corpus()
+    record_rate(MULTILINGUAL_MODEL_ID, list(corpus.texts), float(N_DOCS))  # 1 document/s here
+    at = open_compare(corpus)
+    assert not at.exception and chart_specs(at) == []
+    asked = [c.value for c in at.caption if "this server measured" in c.value]
+    assert len(asked) == 1 and "about 1 min 20 s for 80 documents" in asked[0]
+    assert "Nothing is embedded until you ask" in at.info[0].value
+    assert fake_engine.peek_vectors(corpus, MULTILINGUAL_MODEL) is None
+    at.button(key="compare_embed_second").click().run()
+    assert not at.exception
+    maps = [spec for spec in chart_specs(at) if spec["data"][0].get("customdata")]
+    assert len(maps) == 2
+    at.run()  # embedded now: nothing to ask
+    assert all("this server measured" not in c.value for c in at.caption)
+    assert "compare_embed_second" not in [button.key for button in at.button]

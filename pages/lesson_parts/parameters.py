@@ -8,13 +8,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from lib.embed.models import format_seconds
 from lib.errors import EmbedscopeError
 from lib.figures.lessons import PANEL_POINTS, small_multiples
 from lib.ingest.corpus import Corpus
-from lib.reduce.layouts import UMAPParams
+from lib.reduce.layouts import UMAPParams, estimate_umap_seconds
 from lib.service.engine import Embedding
+from lib.teach.sampling import lesson_sample
 from pages import state
-from pages._common import clustering, honesty, layout, show_error
+from pages._common import clustering, engine, honesty, layout, show_error
 from pages.lesson_parts.common import (
     MAP_CLUSTERS,
     corpus_context,
@@ -29,11 +31,11 @@ from pages.lesson_parts.common import (
 GRID_NEIGHBOURS = (5, 15, 50)
 GRID_MIN_DISTS = (0.0, 0.1, 0.5)
 TABLE_COLUMNS = ["n_neighbors", "min_dist", "clusters", "kNN kept"]
+ASK_FROM = 5.0  # seconds: a grid expected to take longer waits for a click
 
 
 def show() -> None:
     corpus, found = corpus_context()
-    vectors = found.vectors
     st.markdown(
         "UMAP has two main knobs. **n_neighbors** (rows) sets how many neighbours each point "
         "listens to: small values keep fine local detail, large ones the big picture. "
@@ -44,18 +46,26 @@ def show() -> None:
     )
     if not fits_new_maps():
         return
+    sample = lesson_sample(len(found.vectors))
+    if sample.sampled:
+        st.caption(sample.note())
+    corpus = sample.corpus(corpus)
+    found = Embedding(found.vectors[sample.rows], found.key + sample.key_suffix, found.model_name)
+    vectors = found.vectors
     grid = [
         replace(umap_params(), n_neighbors=n, min_dist=d)
         for n in GRID_NEIGHBOURS
         for d in GRID_MIN_DISTS
     ]
-    main_map = map_of(found, umap_params())
-    color = group_picker(corpus, found, main_map, "lessons_grid_color", label="Colour by")
+    if not confirm_maps(found, grid):
+        return
     try:
         panels, titles, table = measure_grid(corpus, found, grid)
     except EmbedscopeError as error:
         show_error(error)
         return
+    main_map = map_of(found, grid[len(grid) // 2])  # the centre: 15 · 0.1, computed above
+    color = group_picker(corpus, found, main_map, "lessons_grid_color", label="Colour by")
     st.plotly_chart(small_multiples(panels, titles, color.values), key="lessons_grid_chart")
     if len(vectors) > PANEL_POINTS:
         st.caption(
@@ -71,6 +81,20 @@ def show() -> None:
     if st.button("Make this the main map", key="lessons_grid_apply"):
         state.set_map_layout(grid[choice])
         st.switch_page("pages/map.py")
+
+
+def confirm_maps(found: Embedding, grid: list[UMAPParams]) -> bool:
+    """Say what the maps not computed yet cost; when that is more than ASK_FROM seconds, wait
+    for a click."""
+    missing = [params for params in grid if engine().peek_layout(found, params) is None]
+    seconds = estimate_umap_seconds(len(found.vectors), len(missing))
+    if not missing or seconds < ASK_FROM:
+        return True
+    st.caption(
+        f"{len(missing)} UMAP maps of {len(found.vectors):,} documents still to compute: about "
+        f"{format_seconds(seconds)} on this server."
+    )
+    return st.button(f"Compute the {len(missing)} maps", key="lessons_grid_go", type="primary")
 
 
 def measure_grid(
