@@ -6,8 +6,10 @@ import pandas as pd
 import streamlit as st
 
 from lib.cluster.clusters import NOISE
+from lib.cluster.selection import summarize_selection
 from lib.errors import EmbedscopeError
 from lib.figures import tables
+from lib.figures.focus import MAX_RINGED, with_focus
 from lib.figures.huge import HUGE_MAP_ABOVE, category_labels, fitted_labels, huge_map_figure
 from lib.figures.map import ColorBy, hover_labels, map_figure, selected_points, selected_rows
 from lib.reduce.tsne import TSNEParams, estimate_tsne_seconds
@@ -223,10 +225,12 @@ def document_table(rows: list[int], **columns) -> pd.DataFrame:
     return tables.document_table(corpus, rows, cluster_names=list(names), **columns)
 
 
-def show_focus(focus: int) -> None:
+FOCUS_K = 10  # true neighbours listed and marked for the focus document
+
+
+def show_focus(focus: int, neighbours) -> None:
     """The focus document's true neighbours, and those of them the map placed far away."""
-    neighbours = engine().neighbors(found, focus, k=10)
-    st.markdown("**Nearest neighbours in full dimension** (cosine similarity)")
+    st.markdown("**Nearest neighbours in full dimension** (cosine similarity; ◇ on the map)")
     st.dataframe(
         document_table(neighbours.indices.tolist(), cosine=neighbours.scores.round(3)),
         hide_index=True,
@@ -244,6 +248,40 @@ def show_focus(focus: int) -> None:
         )
 
 
+def read_selection() -> list[int]:
+    """The rows selected on the map, read before it is drawn: the map is redrawn with the marks
+    below (a new widget whose own selection is empty), so the selection is kept in the session
+    until a new one replaces it or it is cleared."""
+    event = st.session_state.get("map_chart")
+    if drawn is not None:
+        rows = drawn.rows(selected_points(event))
+    else:
+        rows = selected_rows(event, n_rows=len(corpus))
+    return list(state.map_selection(tuple(rows)))
+
+
+def focus_of(rows: list[int]) -> int | None:
+    """The document to look closer at: the one picked below the map, else the first selected."""
+    if not rows:
+        return None
+    picked = st.session_state.get("map_focus")
+    return picked if picked in rows else rows[0]
+
+
+def show_summary(rows: list[int]) -> None:
+    """What the selection holds: its distinctive words and how many of each group."""
+    by_label = color_choice in corpus.label_columns()
+    name = color_choice if by_label else "cluster"
+    groups = corpus.metadata[color_choice].tolist() if by_label else clusters.point_names()
+    summary = summarize_selection(corpus.texts, groups, rows, group_column=name)
+    words = " · ".join(summary.words) or "none stands out"
+    st.markdown(f"**Top words** (against the rest of the corpus): {md(words)}")
+    st.dataframe(
+        summary.groups, hide_index=True, height=min(250, 38 + 35 * len(summary.groups)),
+        column_config={"share of selection": st.column_config.NumberColumn(format="percent")},
+    )  # fmt: skip
+
+
 @st.fragment
 def map_and_selection() -> None:
     """The chart and what is selected on it; a selection reruns only this part."""
@@ -251,27 +289,37 @@ def map_and_selection() -> None:
         st.plotly_chart(figure, key="map_chart_3d")
         st.info("Selection works on the 2-D view (Plotly's 3-D charts have no box or lasso).")
         return
-    event = st.plotly_chart(
-        figure, key="map_chart", on_select="rerun", selection_mode=("points", "box", "lasso")
+    rows = read_selection()
+    focus = focus_of(rows)
+    neighbours = None if focus is None else engine().neighbors(found, focus, k=FOCUS_K)
+    near = [] if neighbours is None else neighbours.indices.tolist()
+    marked_rows = sorted({*rows[:MAX_RINGED], *near, *([] if focus is None else [focus])})
+    hover = dict(
+        zip(marked_rows, hover_labels([corpus.texts[i] for i in marked_rows]), strict=True)
     )
-    if drawn is not None:
-        rows = drawn.rows(selected_points(event))
-    else:
-        rows = selected_rows(event, n_rows=len(corpus))
+    marked = with_focus(figure, mapped.coords, hover, selected=rows, focus=focus, neighbours=near)
+    st.plotly_chart(
+        marked, key="map_chart", on_select="rerun", selection_mode=("points", "box", "lasso")
+    )
     if not rows:
         st.info("Click a point, or pick the lasso or box above the map and drag, to read those "
                 "documents here.")  # fmt: skip
         return
-    st.subheader(f"{len(rows):,} selected")
+    heading, clear = st.columns([5, 1], vertical_alignment="bottom")
+    heading.subheader(f"{len(rows):,} selected")
+    clear.button("Clear selection", key="map_clear", on_click=state.clear_map_selection)
+    show_summary(rows)
     if len(rows) > MAX_TABLE_ROWS:
         st.caption(f"The table shows the first {MAX_TABLE_ROWS:,} of them.")
         rows = rows[:MAX_TABLE_ROWS]
     st.dataframe(document_table(rows), hide_index=True, height=min(400, 38 + 35 * len(rows)))
-    focus = st.selectbox(
+    picked = st.selectbox(
         "Look closer at", rows, format_func=lambda i: f"#{i} · {corpus.texts[i][:90]}",
         key="map_focus",
     )  # fmt: skip
-    show_focus(int(focus))
+    if picked != focus:  # the list holds the first MAX_TABLE_ROWS only
+        neighbours = engine().neighbors(found, int(picked), k=FOCUS_K)
+    show_focus(int(picked), neighbours)
 
 
 map_and_selection()

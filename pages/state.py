@@ -217,22 +217,42 @@ def map_umap_params() -> UMAPParams:
 
 # --- Compare page: one selection shared by both maps ---
 COMPARE_SELECTION = "compare_selection"  # rows selected on either map (a tuple)
-COMPARE_LAST_SEEN = "compare_last_seen"  # each chart's selection as last read, to spot a new one
+COMPARE_LAST_SEEN = f"{COMPARE_SELECTION}_last_seen"  # each chart's rows as last read
 
 
 def compare_selection(charts: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
-    """The shared selection after reading each chart's current rows: a chart whose selection
-    changed since the last read replaces it (a redrawn chart's empty one does not)."""
-    last_seen = st.session_state.get(COMPARE_LAST_SEEN, {})
-    for chart, rows in charts.items():
-        if rows and rows != last_seen.get(chart):
-            st.session_state[COMPARE_SELECTION] = rows
-    st.session_state[COMPARE_LAST_SEEN] = dict(charts)
-    return st.session_state.get(COMPARE_SELECTION, ())
+    """The shared selection after reading each chart's current rows (see `kept_selection`)."""
+    return kept_selection(COMPARE_SELECTION, charts)
 
 
 def clear_compare_selection() -> None:
     st.session_state[COMPARE_SELECTION] = ()
+
+
+MAP_SELECTION = "map_selection"  # rows selected on the Map page's map (a tuple)
+
+
+def map_selection(rows: tuple[int, ...]) -> tuple[int, ...]:
+    """The Map page's selection after reading its chart's current `rows` (see `kept_selection`):
+    the map is redrawn with the focus document's neighbours marked, a new widget whose own
+    selection is empty."""
+    return kept_selection(MAP_SELECTION, {"map_chart": rows})
+
+
+def clear_map_selection() -> None:
+    st.session_state[MAP_SELECTION] = ()
+
+
+def kept_selection(store: str, charts: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
+    """The selection kept under `store` after reading each chart's current rows: a chart whose
+    selection changed since the last read replaces it (a redrawn chart's empty one does not)."""
+    last_seen_key = f"{store}_last_seen"
+    last_seen = st.session_state.get(last_seen_key, {})
+    for chart, rows in charts.items():
+        if rows and rows != last_seen.get(chart):
+            st.session_state[store] = rows
+    st.session_state[last_seen_key] = dict(charts)
+    return st.session_state.get(store, ())
 
 
 # --- Lessons and bookmarks (keys and setters of pages/lessons.py and pages/lesson_parts/) ---
