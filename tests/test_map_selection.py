@@ -53,6 +53,8 @@ def test_the_focus_and_its_neighbours_are_marked_without_touching_the_selectable
     near = marked.data[2]
     assert np.allclose(np.column_stack([near.x, near.y]), coords[[7, 9]])
     assert all(trace.customdata is None for trace in marked.data[1:])
+    assert list(marked.data[0].selectedpoints) == [1, 2, 3], "Plotly shows the kept selection"
+    assert base.data[0].selectedpoints is None
     assert selected_rows({"selection": {"points": [{"customdata": 4}, {}]}}, n_rows=50) == [4]
     with pytest.raises(ParameterError, match="with_focus rows must be row ids"):
         with_focus(go.Figure(), coords, None, focus=50)

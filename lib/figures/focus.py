@@ -45,6 +45,7 @@ def with_focus(
         )
     shown = go.Figure(figure)
     shown.update_layout(uirevision="map")  # zoom and pan kept when the marks change
+    _keep_selected(shown, selected)
     if selected and len(selected) <= MAX_RINGED:
         _mark(shown, coords, hover, selected, f"{SELECTED_NAME} ({len(selected)})",
               symbol="circle-open", size=11, color="#555555")  # fmt: skip
@@ -55,6 +56,17 @@ def with_focus(
         _mark(shown, coords, hover, [focus], f"{FOCUS_NAME} #{focus}",
               symbol="star", size=18, color=HIGHLIGHT_COLOR)  # fmt: skip
     return shown
+
+
+def _keep_selected(figure: go.Figure, selected: Sequence[int]) -> None:
+    """Show `selected` as Plotly's own selection on the selectable traces (those whose customdata
+    holds rows): the redrawn figure is a new chart, which would otherwise show none."""
+    if not len(selected):
+        return
+    for trace in figure.data:
+        if trace.customdata is not None:
+            rows = np.asarray(trace.customdata).ravel()
+            trace.selectedpoints = np.flatnonzero(np.isin(rows, selected)).tolist()
 
 
 def _mark(figure, coords, hover, rows: Sequence[int], name: str, **style) -> None:
