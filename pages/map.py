@@ -28,6 +28,7 @@ from pages._common import (
     show_error,
 )
 from pages.map_parts.honesty import honesty_intro, honesty_measures
+from pages.map_parts.levels import detail_control, draw_level_names, levels_of
 from pages.map_parts.share import share_section
 from pages.map_parts.view import CLUSTER_COLOR, FITTED_COLOR, HONESTY_COLOR, MapView
 
@@ -193,24 +194,23 @@ def huge_figure():
 
 
 def regular_figure():
-    """The map with hover text per point, coloured as chosen."""
+    """The map with hover text per point, coloured as chosen; clusters at the chosen detail."""
     cluster_names = clusters.point_names()
     if color_choice == CLUSTER_COLOR:
-        color = ColorBy("cluster", cluster_names)
+        color = ColorBy("cluster", detail.as_clustering().point_names())
     elif color_choice == HONESTY_COLOR:
         color = ColorBy("neighbours kept", honesty(found, mapped, honesty_k).per_point, True)
     else:
         color = ColorBy(color_choice, corpus.metadata[color_choice].to_numpy())
     metadata = corpus.metadata.assign(cluster=cluster_names)
-    return map_figure(
-        mapped.coords,
-        hover_labels(corpus.texts, metadata),
-        color=color,
-        cluster_names=clusters.names if color_choice == CLUSTER_COLOR else None,
-        cluster_labels=clusters.labels,
-    )
+    drawn_map = map_figure(mapped.coords, hover_labels(corpus.texts, metadata), color=color)
+    if color_choice == CLUSTER_COLOR and dimensions == 2:
+        draw_level_names(drawn_map, detail, mapped.coords)
+    return drawn_map
 
 
+show_levels = color_choice == CLUSTER_COLOR and not huge
+detail = detail_control(levels_of(vectors, key, corpus, clusters)) if show_levels else None
 try:
     drawn = huge_figure() if huge else None
 except EmbedscopeError as error:
