@@ -18,6 +18,7 @@ from lib.figures.labels import (
     level_labels,
     place_labels,
     shorten,
+    two_lines,
     view_of,
 )
 
@@ -94,6 +95,10 @@ def test_boxes_grow_with_text_and_font_and_the_view_keeps_one_scale():
     assert narrow[0] < wide[0] and cjk[0] > narrow[0]
     assert label_sizes_px(["rain"], 24)[0, 0] > narrow[0]
     assert shorten("x" * 50, 10) == "x" * 9 + "…"
+    assert two_lines("rain · storm · forecast") == "rain · storm\nforecast"
+    assert two_lines("天气预报") == "天气预报"
+    one, two = label_sizes_px(["rain · storm · forecast", "rain · storm\nforecast"], 12)
+    assert two[0] < one[0] and two[1] > one[1]
     view = view_of(np.array([0.0, 4.0, 0.0, 1.0]), LabelStyle(width_px=700, height_px=620))
     assert (view.x1 - view.x0) / (view.y1 - view.y0) == pytest.approx(700 / 620)
     assert view.x0 < 0 and view.x1 > 4 and view.y0 < 0 and view.y1 > 1

@@ -170,8 +170,20 @@ def label_sizes_px(texts: Sequence[str], font_size: int) -> np.ndarray:
     """Each label's box (width, height) in pixels (k, 2), plotly's 1 px border pad included."""
     sizes = np.empty((len(texts), 2))
     for row, text in enumerate(texts):
-        sizes[row] = (text_width_em(text) * font_size + 6, LINE_HEIGHT_EM * font_size + 4)
+        lines = text.split("\n")
+        widest = max(text_width_em(line) for line in lines)
+        sizes[row] = (widest * font_size + 6, LINE_HEIGHT_EM * font_size * len(lines) + 4)
     return sizes
+
+
+def two_lines(text: str) -> str:
+    """`text` broken at the space nearest its middle ("\\n" between), for a narrower box; a
+    label without spaces stays one line."""
+    spaces = [i for i, char in enumerate(text) if char == " "]
+    if not spaces:
+        return text
+    cut = min(spaces, key=lambda i: (abs(2 * i - len(text)), i))
+    return f"{text[:cut].rstrip(' ·')}\n{text[cut + 1 :].lstrip(' ·')}"
 
 
 def view_of(extent: np.ndarray, style: LabelStyle) -> View:
@@ -243,19 +255,38 @@ def place_labels(
     priorities = np.zeros(k) if priorities is None else np.asarray(priorities, dtype=np.float64)
     if len(priorities) != k:
         raise ParameterError(f"Got {len(priorities)} priorities for {k} anchors; they must match.")
-    shown = tuple(shorten(text, style.max_chars) for text in texts)
+    shown = [shorten(text, style.max_chars) for text in texts]
     view = view_of(extent, style)
     sizes = label_sizes_px(shown, style.font_size) * view.units_per_px
     state = _Placement(anchors, view, style)
     positions = np.full((k, 2), np.nan)
     leader = np.zeros(k, dtype=bool)
     for i in np.lexsort((np.arange(k), -priorities)):
-        found = state.place(i, sizes[i])
+        found = _place_label(state, i, shown[i], sizes[i])
         if found is not None:
-            positions[i], leader[i] = found
+            positions[i], leader[i], shown[i], sizes[i] = found
     dropped = np.isnan(positions[:, 0])
     boxes = boxes_at(positions, sizes)
-    return PlacedLabels(shown, anchors, positions, boxes, leader, dropped, view, style.font_size)
+    return PlacedLabels(
+        tuple(shown), anchors, positions, boxes, leader, dropped, view, style.font_size
+    )
+
+
+def _place_label(state: _Placement, i: int, text: str, size: np.ndarray):
+    """(centre, has leader, text, size) of label i's first free place, or None: on one line,
+    then on two (a narrower box); failing both, the same with its leader line allowed to start
+    under a placed label that covers its anchor (the line then only emerges from that label)."""
+    variants = [(text, size)]
+    wrapped = two_lines(text)
+    if wrapped != text:
+        narrower = label_sizes_px([wrapped], state.style.font_size)[0] * state.view.units_per_px
+        variants.append((wrapped, narrower))
+    for relaxed in (False, True):
+        for shown, box in variants:
+            found = state.place(i, box, relaxed=relaxed)
+            if found is not None:
+                return (*found, shown, box)
+    return None
 
 
 class _Placement:
@@ -269,8 +300,11 @@ class _Placement:
         self.boxes = np.empty((0, 4))  # placed, each grown by the gap on every side
         self.lines = np.empty((0, 4))  # placed leader lines (ax, ay, bx, by)
 
-    def place(self, i: int, size: np.ndarray) -> tuple[np.ndarray, bool] | None:
-        """The first free (centre, has leader) for label i of `size` (data units), placed."""
+    def place(
+        self, i: int, size: np.ndarray, *, relaxed: bool = False
+    ) -> tuple[np.ndarray, bool] | None:
+        """The first free (centre, has leader) for label i of `size` (data units), placed;
+        `relaxed`: its leader may cross placed boxes that cover its anchor."""
         anchor = self.anchors[i]
         centres, leads = self._candidates(anchor, size)
         boxes = boxes_at(centres, np.broadcast_to(size, centres.shape))
@@ -278,7 +312,10 @@ class _Placement:
         free &= ~_segments_hit_boxes(self.lines, boxes).any(axis=0)
         ends = _nearest_on_boxes(anchor, boxes)
         own = np.column_stack([np.broadcast_to(anchor, ends.shape), ends])
-        free &= ~(leads[:, None] & _segments_hit_boxes(own, self.boxes)).any(axis=1)
+        crossed = _segments_hit_boxes(own, self.boxes)
+        if relaxed:
+            crossed &= ~_points_in_boxes(anchor[None, :], self.boxes)[:, 0][None, :]
+        free &= ~(leads[:, None] & crossed).any(axis=1)
         if not free.any():
             return None
         others = np.delete(self.anchors, i, axis=0)
@@ -383,7 +420,7 @@ def add_labels(figure: go.Figure, placed: PlacedLabels, *, color: str = "#222222
         figure.add_annotation(
             x=float(placed.positions[i, 0]), y=float(placed.positions[i, 1]),
             xref="x", yref="y", xanchor="center", yanchor="middle",
-            text=html.escape(placed.texts[i], quote=False), showarrow=False,
+            text=_as_html(placed.texts[i]), showarrow=False,
             font=dict(size=placed.font_size, color=color),
             bgcolor=LABEL_BACKGROUND, borderpad=1,
         )  # fmt: skip
@@ -391,3 +428,8 @@ def add_labels(figure: go.Figure, placed: PlacedLabels, *, color: str = "#222222
     figure.update_xaxes(range=[view.x0, view.x1], autorange=False)
     figure.update_yaxes(range=[view.y0, view.y1], autorange=False)
     return figure
+
+
+def _as_html(text: str) -> str:
+    """A label's lines, each escaped, joined by <br>."""
+    return "<br>".join(html.escape(line, quote=False) for line in text.split("\n"))
