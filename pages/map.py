@@ -210,7 +210,7 @@ def regular_figure():
 
 
 show_levels = color_choice == CLUSTER_COLOR and not huge
-detail = detail_control(levels_of(vectors, key, corpus, clusters)) if show_levels else None
+detail = detail_control(levels_of(found, corpus, clusters)) if show_levels else None
 try:
     drawn = huge_figure() if huge else None
 except EmbedscopeError as error:
