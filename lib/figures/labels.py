@@ -51,13 +51,14 @@ RING_ANGLES = 24
 class LabelStyle:
     """The plot area labels are placed for (pixels), the font and the room kept round labels.
 
-    The defaults are the Map page at its narrowest usual width: a 640 px high figure in the wide
-    layout beside the sidebar and the legend leaves about 700 × 620 px of plot. A wider plot
-    only spreads the labels further apart (the map's y range then sets the scale).
+    The defaults are the Map page at a narrow usual width: in Chromium at 1366 × 900 the 640 px
+    high map beside the sidebar and the legend has a plot area of 635 × 590 px (1920 px wide:
+    1178 × 590). A wider plot only spreads the labels further apart (the map's y range then sets
+    the scale); a narrower one shrinks the map, and labels may then touch.
     """
 
-    width_px: int = 700
-    height_px: int = 620
+    width_px: int = 620
+    height_px: int = 580
     font_size: int = 12
     gap_px: float = 3.0  # kept free round every box
     max_chars: int = 40
