@@ -56,3 +56,19 @@ def test_other_colourings_draw_no_cluster_names():
     assert not at.exception
     assert not chart_specs(at)[0]["layout"].get("annotations")
     assert DETAIL_KEY not in [widget.key for widget in at.get("button_group")]
+
+
+def test_a_crowded_map_says_how_many_names_it_left_out():
+    at = new_app().run()
+    at.session_state[state.MAP_K] = 40
+    at.run()
+    assert not at.exception
+    spec = chart_specs(at)[0]
+    drawn = len(spec["layout"]["annotations"])
+    assert 30 <= drawn <= 40
+    assert count_overlaps(annotation_boxes(spec)) == 0
+    notes = [caption.value for caption in at.caption if "left out" in caption.value]
+    if drawn < 40:
+        assert notes and notes[0].startswith(f"{40 - drawn} of 40 cluster names are left out")
+    else:
+        assert not notes

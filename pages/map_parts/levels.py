@@ -64,4 +64,10 @@ def draw_level_names(figure: go.Figure, level: Level, coords: np.ndarray) -> go.
         wanted.anchors, wanted.texts, extent_of(coords), priorities=wanted.priorities,
         style=LabelStyle(font_size=wanted.font_size),
     )  # fmt: skip
+    left_out = int(placed.dropped.sum())
+    if left_out:
+        st.caption(
+            f"{left_out} of {len(placed.texts)} cluster names are left out where they had no room: "
+            "hover a point to read its cluster, or pick less detail."
+        )
     return add_labels(figure, placed)
