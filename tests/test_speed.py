@@ -114,3 +114,16 @@ def test_the_corpus_page_states_this_servers_speed_not_a_promise(home):
     at.run()
     captions = " ".join(c.value for c in at.caption)
     assert "40 documents/s measured on this server" in captions
+
+
+def test_a_run_stopped_between_batches_still_keeps_its_rate(home, fake_model):
+    texts, _ = make_topic_texts(per_topic=30)  # 240 texts: four batches of 64
+
+    def leave(done: int, total: int) -> None:
+        if done >= 128:
+            raise KeyboardInterrupt  # as Streamlit stops a run whose visitor left
+
+    with pytest.raises(KeyboardInterrupt):
+        embed_texts(texts, fake_model, progress=leave)
+    rate = measured_rate(fake_model.model_id)
+    assert rate is not None and rate.texts == 128

@@ -601,19 +601,25 @@ def embed_texts(
     done = total - sum(rows_of[unique[index]] for index in missing)
     if progress is not None:
         progress(done, total)
-    started = time.perf_counter()
-    for start in range(0, len(missing), batch_size):
-        batch = missing[start : start + batch_size]
-        batch_vectors = _encode_batch(model, [unique[index] for index in batch])
-        vectors[batch] = batch_vectors
-        if cache is not None:
-            cache.put_many(model.model_id, [keys[index] for index in batch], batch_vectors)
-        done += sum(rows_of[unique[index]] for index in batch)
-        if progress is not None:
-            progress(done, total)
+    encoded, seconds = 0, 0.0
+    try:
+        for start in range(0, len(missing), batch_size):
+            batch = missing[start : start + batch_size]
+            began = time.perf_counter()
+            batch_vectors = _encode_batch(model, [unique[index] for index in batch])
+            vectors[batch] = batch_vectors
+            if cache is not None:
+                cache.put_many(model.model_id, [keys[index] for index in batch], batch_vectors)
+            seconds += time.perf_counter() - began
+            encoded += len(batch)
+            done += sum(rows_of[unique[index]] for index in batch)
+            if progress is not None:
+                progress(done, total)
+    finally:  # what this server really does, for the pages' speeds and estimates; kept also
+        # when the run stops early (a visitor who leaves stops it at their next progress call)
+        if encoded:
+            record_rate(model.model_id, [unique[i] for i in missing[:encoded]], seconds)
 
-    if missing:  # what this server really does, for the pages' speeds and estimates
-        record_rate(model.model_id, [unique[i] for i in missing], time.perf_counter() - started)
     position = {text: index for index, text in enumerate(unique)}
     order = np.fromiter((position[text] for text in texts), dtype=np.int64, count=total)
     result = normalize_rows(vectors[order]).reshape(total, model.dimension)

@@ -18,6 +18,7 @@ from lib.figures.map import HIGHLIGHT_COLOR, add_markers
 SELECTED_NAME = "selected"
 NEIGHBOURS_NAME = "neighbours of"
 FOCUS_NAME = "looking at"
+HALO_COLOR = "#ffffff"
 MAX_RINGED = 2_000  # a bigger selection is not ringed (the table lists it)
 
 
@@ -49,12 +50,12 @@ def with_focus(
     if selected and len(selected) <= MAX_RINGED:
         _mark(shown, coords, hover, selected, f"{SELECTED_NAME} ({len(selected)})",
               symbol="circle-open", size=11, color="#555555")  # fmt: skip
-    if focus is not None and len(neighbours):
+    if focus is not None and len(neighbours):  # white diamonds edged in black: seen on any colour
         _mark(shown, coords, hover, neighbours, f"{NEIGHBOURS_NAME} #{focus} ({len(neighbours)})",
-              symbol="diamond-open", size=14, color=HIGHLIGHT_COLOR)  # fmt: skip
+              symbol="diamond", size=13, color=HALO_COLOR, edge=HIGHLIGHT_COLOR)  # fmt: skip
     if focus is not None:
         _mark(shown, coords, hover, [focus], f"{FOCUS_NAME} #{focus}",
-              symbol="star", size=18, color=HIGHLIGHT_COLOR)  # fmt: skip
+              symbol="star", size=20, color=HIGHLIGHT_COLOR, edge=HALO_COLOR)  # fmt: skip
     return shown
 
 
@@ -69,7 +70,10 @@ def _keep_selected(figure: go.Figure, selected: Sequence[int]) -> None:
             trace.selectedpoints = np.flatnonzero(np.isin(rows, selected)).tolist()
 
 
-def _mark(figure, coords, hover, rows: Sequence[int], name: str, **style) -> None:
+def _mark(figure, coords, hover, rows: Sequence[int], name: str, edge: str | None = None,
+          **style) -> None:  # fmt: skip
     rows = [int(row) for row in rows]
     labels = None if hover is None else [hover[row] for row in rows]
     add_markers(figure, coords[rows], name=name, hover=labels, **style)
+    if edge is not None:
+        figure.data[-1].marker.line.color = edge
