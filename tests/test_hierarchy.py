@@ -117,3 +117,22 @@ def test_few_fine_clusters_and_bad_input(topic_vectors, topic_texts):
         HierarchyParams(linkage="single")
     with pytest.raises(ParameterError, match=r"'name' parameter of ClusterLevels\.level"):
         levels.level("medium")
+
+
+def test_the_engine_builds_the_levels_once_per_clustering(tmp_path, topic_vectors, topic_texts):
+    import pandas as pd
+
+    from lib.cluster.clusters import Clustering
+    from lib.ingest.corpus import corpus_from_frame
+    from lib.service.engine import Embedding, Engine
+
+    engine = Engine(tmp_path)
+    corpus = corpus_from_frame(pd.DataFrame({"text": topic_texts[0]}), "text", source="test")
+    found = Embedding(topic_vectors, "fake-vectors", None)
+    fine = np.arange(len(topic_vectors)) % 9
+    clustering = Clustering(fine, {}, {})
+    levels = engine.cluster_levels(found, corpus, clustering)
+    assert engine.cluster_levels(found, corpus, Clustering(fine.copy(), {}, {})) is levels
+    assert levels.level(FINE).n_clusters == 9
+    other = engine.cluster_levels(found, corpus, Clustering(fine % 4, {}, {}))
+    assert other.level(FINE).n_clusters == 4

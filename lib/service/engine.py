@@ -28,6 +28,7 @@ import numpy as np
 from cachetools import LRUCache
 
 from lib.cluster.clusters import Clustering, ClusterParams, cluster_corpus
+from lib.cluster.hierarchy import ClusterLevels, cluster_levels
 from lib.cluster.scale import cluster_at_scale
 from lib.embed import ov_backend
 from lib.embed.models import (
@@ -461,6 +462,17 @@ class Engine:
         """Label recovery of `labels` in full dimension and on `layout`, beside the majority."""
         key = ("recovery", embedding.key, repr(layout.params), values_digest(labels), k)
         return self._once(key, lambda: recovery_report(embedding.vectors, layout.coords, labels, k))
+
+    def cluster_levels(
+        self, embedding: Embedding, corpus: Corpus, clustering: Clustering
+    ) -> ClusterLevels:
+        """Nested levels of detail above `clustering` (its fine level), each named by words of
+        `corpus`'s texts; once per (vectors, corpus, labels), in its turn of the fair queue."""
+        key = ("levels", embedding.key, corpus.content_hash, values_digest(clustering.labels))
+        labels = clustering.labels
+        return self._once(
+            key, self._heavy(lambda: cluster_levels(embedding.vectors, corpus.texts, labels))
+        )
 
     def label_recovery(
         self, embedding: Embedding, labels: Sequence[object], layout: Projection | None

@@ -10,36 +10,25 @@ which clears a selection on the map (a new figure is a new widget).
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
 from lib.cluster.clusters import Clustering
-from lib.cluster.hierarchy import BROAD, FINE, MEDIUM, ClusterLevels, Level, cluster_levels
+from lib.cluster.hierarchy import BROAD, FINE, MEDIUM, ClusterLevels, Level
 from lib.figures.labels import LabelStyle, add_labels, extent_of, level_labels, place_labels
 from lib.ingest.corpus import Corpus
 from lib.service.engine import Embedding
-from pages._common import engine
+from pages._common import engine, queue_place
 
 DETAIL_KEY = "map_detail"
 DETAIL_OPTIONS = {"Broad": BROAD, "Medium": MEDIUM, "Fine": FINE}
 
 
 def levels_of(found: Embedding, corpus: Corpus, clusters: Clustering) -> ClusterLevels:
-    """The nested levels above the page's clustering (the fine level), once per clustering."""
-    labels_hash = hashlib.sha256(np.ascontiguousarray(clusters.labels).tobytes()).hexdigest()
-    key = f"{found.key}:{corpus.content_hash}:{labels_hash}"
-    return _levels(found.vectors, corpus, clusters.labels, key)
-
-
-@st.cache_resource(show_spinner="Grouping the clusters…", max_entries=8)
-def _levels(_vectors: np.ndarray, _corpus: Corpus, _labels: np.ndarray, key: str) -> ClusterLevels:
-    """`key` names the vectors, corpus and labels; the arrays are not hashed. Naming every level
-    is clustering work: it waits for its turn in the server's fair queue."""
-    with engine().queue.turn():
-        return cluster_levels(_vectors, _corpus.texts, _labels)
+    """The nested levels above the page's clustering (the fine level), from the engine."""
+    with st.spinner("Grouping the clusters…"), queue_place():
+        return engine().cluster_levels(found, corpus, clusters)
 
 
 def detail_control(levels: ClusterLevels) -> Level:
