@@ -83,6 +83,7 @@ from lib.teach.lessons import (
     seed_agreement,
     sizes_and_gaps,
 )
+from lib.teach.sampling import LessonSample
 
 logger = logging.getLogger(__name__)
 
@@ -494,6 +495,17 @@ class Engine:
         """Per document, the share of its k map neighbours the two maps of `embedding` agree on."""
         key = ("seeds", embedding.key, repr(first.params), repr(second.params), k)
         return self._once(key, lambda: seed_agreement(first.coords, second.coords, k))
+
+    def sample_of(self, embedding: Embedding, sample: LessonSample) -> Embedding:
+        """The rows of `embedding` a lesson works on (all of them, or its seeded sample), under a
+        key of their own so the sample's maps are cached apart from the corpus's."""
+        if not sample.sampled:
+            return embedding
+        key = embedding.key + sample.key_suffix
+        found = self._held(("vectors", key))
+        if found is None:
+            found = np.ascontiguousarray(embedding.vectors[sample.rows])
+        return self._remember(key, found, embedding.model_name)
 
     def random_like(self, embedding: Embedding, seed: int) -> Embedding:
         """Random unit vectors shaped like `embedding` (structure removed, size kept)."""

@@ -50,7 +50,7 @@ def show() -> None:
     if sample.sampled:
         st.caption(sample.note())
     corpus = sample.corpus(corpus)
-    found = Embedding(found.vectors[sample.rows], found.key + sample.key_suffix, found.model_name)
+    found = engine().sample_of(found, sample)
     vectors = found.vectors
     grid = [
         replace(umap_params(), n_neighbors=n, min_dist=d)
