@@ -1,0 +1,1 @@
+"""Stage: clusters and their names."""
