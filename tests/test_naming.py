@@ -10,6 +10,7 @@ from lib.cluster.naming import (
     naming_input,
     pick_terms,
     strip_attribution,
+    term_closeness,
 )
 from lib.errors import ParameterError
 
@@ -71,19 +72,23 @@ def test_signatures_are_split_off_the_text():
         assert strip_attribution(unsigned) == (unsigned, None)
 
 
-def test_a_cluster_signed_mostly_by_one_author_keeps_the_signatures():
-    """A corpus about authors: the cluster of Twain's quotes may be named after him."""
+def test_signatures_that_share_a_word_in_most_of_a_cluster_are_kept():
+    """A cluster of one author's quotes, or of one show's (the signatures all say "stardate"),
+    may be named from them; a cluster signed by many different people may not."""
     twain = [f"Quote {i} on rivers.\n-- Mark Twain" for i in range(8)] + ["Quote on rafts."]
-    mixed = [f"Quote {i} on trains.\n-- Author {i}" for i in range(9)]
-    labels = np.repeat([0, 1], 9)
-    texts = naming_input(twain + mixed, labels)
-    assert texts[:9] == twain  # 8 of 9 signed by Twain: kept
-    assert texts[9:] == [f"Quote {i} on trains." for i in range(9)]
-    assert naming_input(twain + mixed, labels, strip=False) == twain + mixed
+    trek = [f"Quote {i} on ships.\n-- {who}, stardate {i}.1"
+            for i, who in enumerate(["Kirk", "Spock", "McCoy"] * 3)]  # fmt: skip
+    authors = ["Ann Lee", "Bo Diaz", "Cy Young", "Di Ross", "Ed Wood", "Flo Rida", "Gil Scott"]
+    mixed = [f"Quote {i} on trains.\n-- {who}" for i, who in enumerate(authors)]
+    labels = np.repeat([0, 1, 2], [9, 9, 7])
+    texts = naming_input(twain + trek + mixed, labels)
+    assert texts[:18] == twain + trek
+    assert texts[18:] == [f"Quote {i} on trains." for i in range(7)]
+    assert naming_input(twain + trek + mixed, labels, strip=False) == twain + trek + mixed
 
 
 def test_a_phrase_wins_where_it_is_more_specific_than_its_words(fake_model):
-    """"star" and "trek" also occur apart in the other cluster; only "star trek" is specific."""
+    """The words "star" and "trek" also occur apart in the other cluster; "star trek" does not."""
     texts = [f"we love the star trek, part {i}" for i in range(6)]
     texts += [f"we love the star and the long trek, part {i}" for i in range(6)]
     labels = np.repeat([0, 1], 6)
@@ -103,10 +108,11 @@ def test_mmr_skips_a_near_duplicate_of_the_first_term():
     vectors = np.array([[1.0, 0.0, 0.0], [0.99, 0.14, 0.0], [0.6, 0.0, 0.8], [0.1, 0.995, 0.0]])
     centroid = np.array([1.0, 0.0, 0.0])
     tfidf = np.array([1.0, 0.9, 0.7, 0.1])
+    closeness = vectors @ centroid
     params = NamingParams(max_terms=2, centroid_weight=0.5, diversity=0.5)
-    assert pick_terms(terms, tfidf, vectors, centroid, params) == ("rocket", "galaxy")
+    assert pick_terms(terms, tfidf, vectors, closeness, params) == ("rocket", "galaxy")
     no_mmr = NamingParams(max_terms=2, centroid_weight=0.5, diversity=0.0)
-    assert pick_terms(terms, tfidf, vectors, centroid, no_mmr) == ("rocket", "rocketry")
+    assert pick_terms(terms, tfidf, vectors, closeness, no_mmr) == ("rocket", "rocketry")
 
 
 def test_a_plural_never_stands_beside_its_singular():
@@ -114,7 +120,7 @@ def test_a_plural_never_stands_beside_its_singular():
     vectors = np.eye(3)
     tfidf = np.array([1.0, 0.9, 0.5])
     params = NamingParams(centroid_weight=0.0, diversity=0.0)
-    assert pick_terms(terms, tfidf, vectors, np.ones(3) / 3**0.5, params) == ("kids", "school")
+    assert pick_terms(terms, tfidf, vectors, np.ones(3), params) == ("kids", "school")
 
 
 def test_any_partition_is_named_broad_and_fine_with_a_central_document(topic_texts, fake_model):
@@ -145,3 +151,14 @@ def test_noise_is_not_named_and_bad_input_is_refused(topic_texts, fake_model):
     only_stop_words = ["the and of", "it is a"] * 3
     names = name_partition(only_stop_words, np.zeros(6, dtype=int), vectors[:6], model.encode)
     assert names[0].terms == ()
+
+
+def test_coverage_names_a_mixed_cluster_after_its_largest_theme():
+    """Six documents on one theme, four on another: the vague in-between term is nearest the
+    centroid, but the majority's term is the nearest candidate of the most documents."""
+    members = np.array([[1.0, 0.0]] * 6 + [[0.0, 1.0]] * 4)
+    terms = np.array([[1.0, 0.0], [0.0, 1.0], [0.5**0.5, 0.5**0.5]])  # majority, minority, between
+    centroid = members.mean(axis=0) / np.linalg.norm(members.mean(axis=0))
+    assert np.argmax(term_closeness(terms, members, centroid, "centroid")) == 2
+    assert term_closeness(terms, members, centroid, "coverage").tolist() == [0.6, 0.4, 0.0]
+    assert np.argmax(term_closeness(terms, members, centroid, "both")) == 0

@@ -1,5 +1,6 @@
 """Name the clusters of any partition: c-TF-IDF candidates (words and two-word phrases), re-ranked
-by their closeness to the cluster's centroid, picked with MMR, plus a representative document.
+by what they mean (closeness to the cluster's centroid and the share of its documents they are
+nearest to), picked with MMR, plus a representative document.
 
 Pure functions: the caller passes the texts, the cluster id per document, the document vectors
 and an `embed_words(list[str]) -> np.ndarray` callable (the same model that embedded the
@@ -8,11 +9,14 @@ documents); nothing here loads a model. The same inputs give the same names.
 Why each step (measured by bench/names.py: name accuracy on real labelled corpora):
 - c-TF-IDF alone picks words that are frequent in a cluster and rare elsewhere, which on short
   texts are often generic ("people", "time") or an attribution's author ("twain").
-- The centroid re-rank keeps only candidates that c-TF-IDF found, so a name is always in the
-  cluster's own words, but orders them by how well the word says what the documents mean.
+- The re-rank keeps only candidates that c-TF-IDF found, so a name is always in the cluster's own
+  words, but orders them by how well the word says what the documents mean: its cosine to the
+  centroid, plus its coverage (the share of documents whose nearest candidate it is), so a mixed
+  cluster is named after its largest theme rather than the vague average ("life", "man").
 - MMR stops the second and third term from repeating the first ("star trek · trek · star").
-- Attributions ("-- Mark Twain") are removed from the naming input, unless one author signs most of
-  a cluster: then the cluster is about that author and the name may say so.
+- Attributions ("-- Mark Twain") are removed from the naming input, unless most of a cluster's
+  signatures share a word (one author, one show): then the signatures say what the cluster is
+  about and the name may use them.
 """
 
 from __future__ import annotations
@@ -24,16 +28,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lib.errors import ParameterError, check_float, check_int
+from lib.errors import ParameterError, check_choice, check_float, check_int
 
 EmbedWords = Callable[[list[str]], np.ndarray]
 
 NOISE = -1
 NAME_SEPARATOR = " · "
 MIN_TERM_DOCUMENTS = 2  # a name's term appears in at least this many of its cluster's documents
-MIN_TERM_SHARE = 0.03  # ... and in at least this share of them
+MIN_TERM_SHARE = 0.01  # ... and in at least this share of them
 MIN_TERM_LETTERS = 3
-AUTHOR_SHARE = 0.5  # one author signs at least this share of a cluster: the cluster is about them
+CLOSENESS = ("centroid", "coverage", "both")
+AUTHOR_SHARE = 0.5  # signatures sharing a word in this share of a cluster say what it is about
 
 _TOKEN = re.compile(r"(?u)\b[^\W\d_]+\b")
 # a signature to the end of the text: a dash ("--", "—", "―", "~") opening a line, or set off by a
@@ -49,24 +54,31 @@ class NamingParams:
 
     max_terms: terms in a name (1-3 read well on a map). candidates: c-TF-IDF candidates per
     cluster that the centroid re-rank chooses from. phrases: whether two-word phrases compete with
-    single words. centroid_weight: 0 ranks by c-TF-IDF alone, 1 by closeness to the centroid alone.
+    single words. centroid_weight: 0 ranks by c-TF-IDF alone, 1 by closeness alone (c-TF-IDF then
+    only proposes the candidates). closeness: "centroid", "coverage" or "both" (see
+    `term_closeness`).
     diversity: MMR's weight on not repeating a term already chosen (0: none).
-    strip_attributions: drop "-- Author" signatures from the naming input (unless a cluster is
-    mostly one author's).
+    strip_attributions: drop "-- Author" signatures from the naming input (unless most of a
+    cluster's signatures share a word: see `naming_input`). min_share: the share of a cluster's
+    documents that must hold a term (and at least MIN_TERM_DOCUMENTS of them).
     """
 
     max_terms: int = 3
     candidates: int = 30
     phrases: bool = True
-    centroid_weight: float = 0.8
-    diversity: float = 0.5
+    centroid_weight: float = 1.0
+    diversity: float = 0.3
     strip_attributions: bool = True
+    min_share: float = MIN_TERM_SHARE
+    closeness: str = "both"
 
     def __post_init__(self) -> None:
         check_int("NamingParams", "max_terms", self.max_terms, 1, 10)
         check_int("NamingParams", "candidates", self.candidates, 1, 500)
         check_float("NamingParams", "centroid_weight", self.centroid_weight, 0.0, 1.0)
         check_float("NamingParams", "diversity", self.diversity, 0.0, 1.0)
+        check_float("NamingParams", "min_share", self.min_share, 0.0, 1.0)
+        check_choice("NamingParams", "closeness", self.closeness, CLOSENESS)
 
 
 @dataclass(frozen=True)
@@ -104,6 +116,7 @@ def name_partition(
     naming_texts = naming_input(texts, labels, params.strip_attributions)
     candidates = candidate_terms(naming_texts, labels, ids, params)
     centroids = cluster_centroids(vectors, labels, ids)
+    unit_vectors = _unit(np.asarray(vectors, dtype=np.float64))
     terms = sorted({term for found in candidates.values() for term, _ in found})
     term_vectors = _unit(np.asarray(embed_words(terms), dtype=np.float64)) if terms else None
     row = {term: i for i, term in enumerate(terms)}
@@ -115,12 +128,13 @@ def name_partition(
         if term_vectors is None or not found:
             chosen: tuple[str, ...] = ()
         else:
-            rows = [row[term] for term, _ in found]
+            vectors_found = term_vectors[[row[term] for term, _ in found]]
+            members = unit_vectors[labels == cluster_id]
             chosen = pick_terms(
                 [term for term, _ in found],
                 np.array([score for _, score in found]),
-                term_vectors[rows],
-                centroids[position],
+                vectors_found,
+                term_closeness(vectors_found, members, centroids[position], params.closeness),
                 params,
             )
         representative = representative_document(vectors, labels, cluster_id, centroids[position])
@@ -139,30 +153,28 @@ def strip_attribution(text: str) -> tuple[str, str | None]:
 
 
 def naming_input(texts: Sequence[str], labels: np.ndarray, strip: bool = True) -> list[str]:
-    """The texts the names are drawn from: without their signatures, except in clusters where
-    one author signs at least AUTHOR_SHARE of the documents (a cluster about that author)."""
+    """The texts the names are drawn from: without their signatures, except in clusters whose
+    signatures share a word in at least AUTHOR_SHARE of the cluster's documents. There the
+    signature says what the cluster is about: one author's quotes ("twain"), or quotes from one
+    show whose signatures all cite it ("-- Kirk, 'The Menagerie', stardate 3012.4")."""
     if not strip:
         return list(texts)
     stripped = [strip_attribution(text) for text in texts]
-    authors_by_cluster: dict[int, Counter] = {}
-    for (_, author), cluster_id in zip(stripped, labels, strict=True):
-        authors_by_cluster.setdefault(int(cluster_id), Counter())[author] += 1
-    about_authors = {
+    signature_words: dict[int, Counter] = {}
+    sizes = Counter(int(c) for c in labels)
+    for (_, signature), cluster_id in zip(stripped, labels, strict=True):
+        words = set(document_terms(signature, phrases=False)) if signature else set()
+        signature_words.setdefault(int(cluster_id), Counter()).update(words)
+    topical = {
         cluster_id
-        for cluster_id, authors in authors_by_cluster.items()
-        if cluster_id != NOISE and _top_author_share(authors) >= AUTHOR_SHARE
+        for cluster_id, words in signature_words.items()
+        if cluster_id != NOISE
+        and max(words.values(), default=0) >= AUTHOR_SHARE * sizes[cluster_id]
     }
     return [
-        original if int(cluster_id) in about_authors else text
+        original if int(cluster_id) in topical else text
         for original, (text, _), cluster_id in zip(texts, stripped, labels, strict=True)
     ]
-
-
-def _top_author_share(authors: Counter) -> float:
-    """The share of a cluster's documents signed by its most frequent author (unsigned: None)."""
-    total = sum(authors.values())
-    signed = [count for author, count in authors.items() if author is not None]
-    return max(signed, default=0) / max(total, 1)
 
 
 def document_terms(text: str, phrases: bool = True) -> list[str]:
@@ -191,7 +203,7 @@ def candidate_terms(
     c-TF-IDF on document counts: the share of the cluster's documents that hold the term times
     log(1 + A / f_t), f_t the term's documents in all clusters, A the average number of term
     occurrences per cluster. A term must be held by at least MIN_TERM_DOCUMENTS and
-    MIN_TERM_SHARE of the cluster's documents, so one odd document cannot name its cluster.
+    `params.min_share` of the cluster's documents, so one odd document cannot name its cluster.
     """
     from scipy import sparse
     from sklearn.feature_extraction.text import CountVectorizer
@@ -216,7 +228,7 @@ def candidate_terms(
     for row, cluster_id in enumerate(ids):
         held = per_class.getrow(row).toarray().ravel()
         scores = held / max(sizes[row], 1) * idf
-        scores[held < max(MIN_TERM_DOCUMENTS, np.ceil(MIN_TERM_SHARE * sizes[row]))] = -np.inf
+        scores[held < max(MIN_TERM_DOCUMENTS, np.ceil(params.min_share * sizes[row]))] = -np.inf
         order = np.argsort(-scores, kind="stable")[: params.candidates]
         found[cluster_id] = [(str(vocabulary[i]), float(scores[i])) for i in order
                              if np.isfinite(scores[i])]  # fmt: skip
@@ -229,21 +241,36 @@ def cluster_centroids(vectors: np.ndarray, labels: np.ndarray, ids: list[int]) -
     return _unit(np.stack([unit[labels == cluster_id].mean(axis=0) for cluster_id in ids]))
 
 
+def term_closeness(
+    term_vectors: np.ndarray, members: np.ndarray, centroid: np.ndarray, how: str
+) -> np.ndarray:
+    """How well each candidate term (unit rows) says what the cluster's documents (unit rows
+    `members`) mean: "centroid", its cosine to the centroid; "coverage", the share of the
+    documents whose nearest candidate it is (a heterogeneous cluster is then named after its
+    largest theme rather than after the vague average of all of them); "both", the two scaled to
+    [0, 1] and added."""
+    to_centroid = term_vectors @ centroid
+    if how == "centroid":
+        return to_centroid
+    nearest = np.argmax(members @ term_vectors.T, axis=1)
+    coverage = np.bincount(nearest, minlength=len(term_vectors)) / max(len(members), 1)
+    return coverage if how == "coverage" else _rescale(to_centroid) + _rescale(coverage)
+
+
 def pick_terms(
     terms: list[str],
     tfidf: np.ndarray,
     term_vectors: np.ndarray,
-    centroid: np.ndarray,
+    closeness: np.ndarray,
     params: NamingParams,
 ) -> tuple[str, ...]:
     """Up to `params.max_terms` of the candidate `terms`, by MMR over their relevance.
 
-    Relevance blends the term's cosine to the cluster centroid with its c-TF-IDF score, both
-    scaled to [0, 1] among the candidates; each next term maximises
+    Relevance blends the terms' `closeness` (see `term_closeness`) with their c-TF-IDF score,
+    both scaled to [0, 1] among the candidates; each next term maximises
     (1 - diversity) * relevance - diversity * (its highest cosine to a term already chosen).
     A term inside a chosen phrase, or a phrase holding a chosen word, is never added twice.
     """
-    closeness = term_vectors @ centroid
     weight = params.centroid_weight
     relevance = weight * _rescale(closeness) + (1 - weight) * _rescale(tfidf)
     similarity = term_vectors @ term_vectors.T
