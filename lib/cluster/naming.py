@@ -177,6 +177,11 @@ def naming_input(texts: Sequence[str], labels: np.ndarray, strip: bool = True) -
     ]
 
 
+def _most_shared(words: Counter) -> int:
+    """How many of a cluster's signatures hold its most common signature word."""
+    return max(words.values(), default=0)
+
+
 def document_terms(text: str, phrases: bool = True) -> list[str]:
     """The candidate terms of one text: its content words (see lib.engine.stopwords) and, with
     `phrases`, each pair of adjacent content words ("star trek") with no stop word between them."""
