@@ -116,14 +116,25 @@ def corpus_vectors(corpus: LabelledCorpus, model, cache: Path | None) -> np.ndar
     return vectors
 
 
+def corpus_labels(corpus: LabelledCorpus, vectors: np.ndarray, level: int, cache: Path | None):
+    """embedscope's default clustering (`cluster_corpus`) into `level` KMeans clusters, read
+    from / written to `cache` when given (KMeans with 10 restarts is the slow step)."""
+    digest = hashlib.sha256(vectors.tobytes()).hexdigest()[:16]
+    path = cache / f"{corpus.name}-{digest}-k{level}.npy" if cache else None
+    if path is not None and path.exists():
+        return np.load(path)
+    labels = cluster_corpus(vectors, corpus.texts, ClusterParams(n_clusters=level)).labels
+    if path is not None:
+        np.save(path, labels)
+    return labels
+
+
 def measure(corpus: LabelledCorpus, vectors: np.ndarray, level: int, embed, model, args) -> list:
     """One row per naming method for `corpus` clustered into `level` clusters."""
-    params = ClusterParams(n_clusters=level)
-    clustering = cluster_corpus(vectors, corpus.texts, params)
-    labels = clustering.labels
+    labels = corpus_labels(corpus, vectors, level, args.cache)
     score = accuracy_scorer(corpus, labels, embed)
-    methods: dict[str, dict[int, str]] = {"embedscope today (c-TF-IDF words)": clustering.names}
-    assert clustering.names == name_clusters(corpus.texts, labels)
+    today = name_clusters(corpus.texts, labels)  # what cluster_corpus names them
+    methods: dict[str, dict[int, str]] = {"embedscope today (c-TF-IDF words)": today}
     if not args.no_bertopic:
         methods.update(bertopic_names(corpus.texts, labels, vectors, model))
     majority = {}
@@ -183,10 +194,12 @@ def bertopic_names(texts, labels, vectors, model) -> dict[str, dict[int, str]]:
             calculate_probabilities=False,
         )
         topics, _ = topic_model.fit_transform(list(texts), embeddings=vectors, y=np.asarray(labels))
-        assert np.array_equal(np.asarray(topics), np.asarray(labels))
+        topic_of = dict(zip(np.asarray(labels).tolist(), np.asarray(topics).tolist(), strict=True))
+        assert len(set(topic_of.values())) == len(topic_of)  # renumbered by size, same partition
         names = {}
         for cluster_id in np.unique(labels):
-            words = [w for w, _ in topic_model.get_topic(int(cluster_id)) or [] if w][:3]
+            top = topic_model.get_topic(topic_of[int(cluster_id)]) or []
+            words = [w for w, _ in top if w][:3]
             names[int(cluster_id)] = SEPARATOR.join(words) or f"cluster {cluster_id}"
         log(f"{method}: {time.perf_counter() - started:.1f} s")
         found[method] = names
