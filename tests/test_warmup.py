@@ -151,3 +151,34 @@ def test_on_a_second_start_the_model_loads_at_once(fresh_warm_up, monkeypatch):
     thread = warmup.start_warm_up(lambda: None)
     thread.join(10)
     assert not thread.is_alive() and time.monotonic() - started < 5
+
+
+class _FakeModel:
+    model_id = "fake-model"
+    precision_check = None
+
+
+def test_prepare_waits_for_the_model_and_the_compiler_and_marks_the_cache(monkeypatch, tmp_path):
+    """`python -m lib.service.warmup --prepare` (the Dockerfile's build step) blocks until the
+    model is loaded and the compiler is done, and leaves the marker a server's start finds."""
+    monkeypatch.setenv(reduce.NUMBA_CACHE_ENV, str(tmp_path))
+    steps: list[str] = []
+    compiler = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])
+    monkeypatch.setattr(warmup, "start_compiler", lambda: steps.append("compiler") or compiler)
+    monkeypatch.setattr(
+        warmup, "_load_default_model", lambda: steps.append("model") or _FakeModel()
+    )
+    line = warmup.prepare()
+    assert steps == ["compiler", "model"] and compiler.returncode == 0
+    assert warmup.compiled_marker().exists()
+    assert "prepared fake-model (fp32, no faster path to check)" in line and str(tmp_path) in line
+
+
+def test_prepare_fails_when_the_compiler_fails(monkeypatch, tmp_path):
+    monkeypatch.setenv(reduce.NUMBA_CACHE_ENV, str(tmp_path))
+    compiler = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    monkeypatch.setattr(warmup, "start_compiler", lambda: compiler)
+    monkeypatch.setattr(warmup, "_load_default_model", _FakeModel)
+    with pytest.raises(RuntimeError, match="compiler process failed"):
+        warmup.prepare()
+    assert not warmup.compiled_marker().exists()

@@ -17,10 +17,15 @@ side, so the 2 cores work in parallel and a first page view is not slowed by the
 When both lanes are done it logs one line, "embedscope: warm in 12.3 s (...)", which
 bench/newcomer.py reads from the server's output. The first map of a bundled sample needs none
 of this (lib.service.samples). EMBEDSCOPE_WARM_UP=0 skips the warm-up (the tests do).
+
+`python -m lib.service.warmup --prepare` does both lanes' lasting work ahead of time and blocks
+until it is done (`prepare`; the Dockerfile runs it at build time), so a server started on that
+data home loads the kept artefacts instead of making them.
 """
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import hashlib
 import logging
@@ -216,5 +221,40 @@ def _announce(message: str) -> None:
     logger.info(message)
 
 
+# --- ahead of time --------------------------------------------------------------------------------
+
+
+def prepare() -> str:
+    """Leave in the data home all that a server's warm-up keeps there, and wait for it: the
+    default model loaded (its precision guard measures and keeps its verdict where a faster path
+    is tried, and a converted OpenVINO model stays in `openvino/` where the guard accepts one)
+    while the compiler process fills numba's cache and marks it complete. Returns one line
+    saying what was prepared; raises RuntimeError when the compiler fails, so a build stops."""
+    started = time.perf_counter()
+    compiler = start_compiler()  # None: this data home's cache is already complete
+    model = _load_default_model()
+    if compiler is not None and not wait_compiled(compiler):
+        raise RuntimeError("embedscope: the compiler process failed; nothing was marked compiled")
+    check = getattr(model, "precision_check", None)
+    verdict = check.summary() if check is not None else "fp32, no faster path to check"
+    return (
+        f"embedscope: prepared {model.model_id} ({verdict}) and UMAP's compiled code in "
+        f"{layouts.numba_cache_dir()} in {time.perf_counter() - started:.1f} s on {machine()}"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m lib.service.warmup`: the compiler process; with --prepare, `prepare`."""
+    parser = argparse.ArgumentParser(prog="python -m lib.service.warmup", description=__doc__)
+    parser.add_argument(
+        "--prepare", action="store_true",
+        help="load the default model and compile UMAP's kernels into the data home, then exit",
+    )  # fmt: skip
+    if parser.parse_args(argv).prepare:
+        print(prepare(), flush=True)
+    else:
+        compile_kernels()
+
+
 if __name__ == "__main__":
-    compile_kernels()
+    main()
