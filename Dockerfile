@@ -48,12 +48,21 @@ RUN set -eu; \
     chown "$APP_UID:$APP_UID" /data /opt/embedscope/prepared
 COPY --from=deps /opt/venv /opt/venv
 WORKDIR /app
-COPY . /app
+# what the server runs, and nothing else (docker/build-extra/ may hold a 190 MB wheel)
+COPY app.py pyproject.toml requirements.txt /app/
+COPY .streamlit/ /app/.streamlit/
+COPY lib/ /app/lib/
+COPY pages/ /app/pages/
+COPY data/ /app/data/
+COPY docker/entrypoint.sh docker/healthcheck.py /app/docker/
+# saved projects shipped with the image (docker/projects/README.md)
+COPY docker/projects/ /opt/embedscope/projects/
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HF_HUB_OFFLINE=1 \
     EMBEDSCOPE_HOME=/data \
     EMBEDSCOPE_PREPARED=/opt/embedscope/prepared \
+    EMBEDSCOPE_SEED_PROJECTS=/opt/embedscope/projects \
     EMBEDSCOPE_CORPORA=/corpora \
     STREAMLIT_BROWSER_GATHER_USAGE_STATS=false
 USER $APP_UID

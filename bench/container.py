@@ -89,6 +89,11 @@ def base_image(work: Path, rebuild: bool) -> float | None:
     shutil.rmtree(rootfs, ignore_errors=True)
     run(["nice", "-n", "10", "debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}",
          "bookworm", str(rootfs), DEBIAN_MIRROR])  # fmt: skip
+    for leftover in [
+        *rootfs.glob("var/cache/apt/archives/*.deb"),
+        *rootfs.glob("var/lib/apt/lists/*_*"),
+    ]:
+        leftover.unlink()  # downloaded packages and lists (apt-get update remakes them)
     tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
     run(["podman", "import", "--change", "CMD=/bin/bash", "-", BASE_IMAGE], stdin=tar.stdout)
     tar.wait()

@@ -21,11 +21,21 @@ if [ -d "$prepared" ]; then
     tar -C "$prepared" -cf - . | tar -C "$home" -xf - --skip-old-files --no-overwrite-dir
 fi
 
-# Corpora mounted at $corpora become saved projects, once: only while the data home has none.
 has_projects() {
     [ -d "$home/projects" ] &&
         find "$home/projects" -mindepth 1 -maxdepth 1 -type d ! -name '.*' | grep -q .
 }
+
+# Saved projects shipped in the image (docker/projects/), while the data home has none: their
+# ids, and so their share links, stay the same on every start.
+seed="${EMBEDSCOPE_SEED_PROJECTS:-/opt/embedscope/projects}"
+if [ -d "$seed" ] && ! has_projects; then
+    mkdir -p "$home/projects"
+    tar -C "$seed" -cf - --exclude=./README.md . |
+        tar -C "$home/projects" -xf - --skip-old-files --no-overwrite-dir
+fi
+
+# Corpora mounted at $corpora become saved projects, once: only while the data home has none.
 if [ -d "$corpora" ] && ! has_projects; then
     for corpus in "$corpora"/*; do
         case "$corpus" in
