@@ -70,7 +70,7 @@ USER $APP_UID
 # start (entrypoint.sh): the precision guard's verdict and a converted OpenVINO model where the
 # build CPU tries a faster path (bf16), and UMAP's numba kernels compiled for the build CPU.
 # They stay outside /data, so a volume mounted there still finds them.
-RUN EMBEDSCOPE_HOME="$EMBEDSCOPE_PREPARED" python -m lib.engine.warmup --prepare
+RUN EMBEDSCOPE_HOME="$EMBEDSCOPE_PREPARED" python -m lib.service.warmup --prepare
 VOLUME /data
 EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
