@@ -20,7 +20,8 @@ debootstrap`), and Chromium at /usr/bin/chromium for Playwright. Steps:
    in headless Chromium (opened as soon as the server is healthy), and the server logs
    "embedscope: warm in". The server's peak memory is the largest VmRSS of its process tree,
    sampled every 0.2 s until it is warm and a map has been opened.
-4. Hosted: the same, on a new empty volume, with EMBEDSCOPE_HOSTED=1 and a mounted /corpora
+4. A second start on the volume the first one left (what a restarted container finds).
+5. Hosted: the same, on a new empty volume, with EMBEDSCOPE_HOSTED=1 and a mounted /corpora
    holding 300 documents of data/topics.csv: the entrypoint precomputes the project before
    the server starts; its map is opened by the share path the precompute printed.
 
@@ -63,7 +64,7 @@ WARM_TIMEOUT_S = 900
 PAGE_TIMEOUT_S = 300
 SAMPLE_EVERY_S = 0.2
 HOSTED_DOCS = 300
-PROJECT_LINE = re.compile(r"^(/\S*\?project=\S+)$", re.MULTILINE)
+PROJECT_LINE = re.compile(r"^/\S*\?project=(\S+)$", re.MULTILINE)  # precompute's share path
 
 
 def run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
@@ -140,6 +141,7 @@ def build(log: Path) -> float:
     """`podman build --isolation=chroot` of the Dockerfile on BASE_IMAGE; returns seconds."""
     command = [
         "nice", "-n", "10", "podman", "build", "--isolation=chroot", "--network=host",
+        "--format=docker",  # the OCI format has no HEALTHCHECK: podman would drop it
         "--build-arg", f"BASE_IMAGE={BASE_IMAGE}", "--layers", "-t", IMAGE, str(ROOT),
     ]  # fmt: skip
     started = time.perf_counter()
@@ -279,11 +281,27 @@ class PeakMemory:
         return self.peak
 
 
-def serve(config: dict, work: Path, name: str, hosted: bool) -> dict[str, object]:
-    """One container start on an empty volume: the timings and memory of step 3 or 4."""
+def stop(server: subprocess.Popen, log: Path) -> None:
+    """End the server's process group; when it had ended by itself, show its log's tail."""
+    if server.poll() is not None:
+        print(f"the server exited with code {server.returncode}; its log ends:", file=sys.stderr)
+        print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
+        return
+    os.killpg(server.pid, 15)
+    try:
+        server.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, 9)
+        server.wait()
+
+
+def serve(config: dict, work: Path, name: str, hosted: bool, fresh: bool) -> dict[str, object]:
+    """One container start, on an empty volume (`fresh`) or on the one the last start of `name`
+    left: the timings and memory of step 3 or 4."""
     volume, corpora = work / f"{name}-data", None
-    shutil.rmtree(volume, ignore_errors=True)
-    volume.mkdir()
+    if fresh:
+        shutil.rmtree(volume, ignore_errors=True)
+    volume.mkdir(exist_ok=True)
     extra_env = {"PORT": str(free_port())}
     if hosted:
         corpora = work / f"{name}-corpora"
@@ -291,7 +309,7 @@ def serve(config: dict, work: Path, name: str, hosted: bool) -> dict[str, object
         lines = (ROOT / "data/topics.csv").read_text(encoding="utf-8").splitlines()
         (corpora / "talks.csv").write_text("\n".join(lines[: HOSTED_DOCS + 1]) + "\n")
         extra_env["EMBEDSCOPE_HOSTED"] = "1"
-    log = work / f"{name}-server.log"
+    log = work / f"{name}-{'fresh' if fresh else 'again'}-server.log"
     url = f"http://127.0.0.1:{extra_env['PORT']}"
     facts: dict[str, object] = {}
     with image_root(volume, corpora) as mounted:
@@ -308,15 +326,19 @@ def serve(config: dict, work: Path, name: str, hosted: bool) -> dict[str, object
         try:
             healthy(url, server, HEALTH_TIMEOUT_S)
             facts["start → healthy s"] = round(time.perf_counter() - started, 1)
-            check = config.get("Healthcheck", {}).get("Test", [])[1:]  # ["CMD", ...]
+            check = (config.get("Healthcheck") or {}).get("Test", [])[1:]  # ["CMD", ...]
+            if not check:
+                raise RuntimeError("the image has no HEALTHCHECK")
             done = subprocess.run(chroot_command(mounted.root, config, check, extra_env),
                                   capture_output=True, text=True, check=False)  # fmt: skip
             facts["HEALTHCHECK exit code"] = done.returncode
             path = "/"
             if hosted:
                 shared = PROJECT_LINE.search(log.read_text(errors="replace"))
-                path = shared.group(1) if shared else "/"
-                facts["project share path"] = path
+                # the README's link form (the printed /map?project=… opens the project too,
+                # under a "Page not found" notice from Streamlit's router)
+                path = f"/?project={shared.group(1)}" if shared else "/"
+                facts["project link"] = path
             opened = time.perf_counter() - started
             page_s = open_map(url + path, work / f"{name}-map.png")
             facts["page opened at s"] = round(opened, 1)
@@ -328,12 +350,7 @@ def serve(config: dict, work: Path, name: str, hosted: bool) -> dict[str, object
             facts["RSS after map, MB"] = round(tree_rss_mb(server.pid))
         finally:
             facts["peak RSS of the server tree, MB"] = round(memory.stop())
-            os.killpg(server.pid, 15)
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, 9)
-                server.wait()
+            stop(server, log)
         facts["data home after the start"] = sorted(p.name for p in volume.iterdir())
         compiled = list((volume / "numba").glob("embedscope-compiled-*"))
         facts["compiled marker in the volume"] = bool(compiled)
@@ -352,7 +369,10 @@ def main() -> None:
     print(f"# bench/container.py  {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  "
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")  # fmt: skip
     seconds = base_image(work, args.rebuild_base)
-    print(f"base image {BASE_IMAGE}: " + (f"made in {seconds:.0f} s" if seconds else "reused"))
+    print(
+        f"base image {BASE_IMAGE}: " + (f"made in {seconds:.0f} s" if seconds else "reused"),
+        flush=True,
+    )
     if not args.skip_build:
         print(f"build inputs: {fill_build_extra()}")
         seconds = build(work / "build.log")
@@ -360,10 +380,15 @@ def main() -> None:
     facts = image_facts()
     print(f"image {IMAGE}: {facts['Size'] / 1e9:.2f} GB ({facts['Size'] / 2**30:.2f} GiB)")
     config = facts["Config"]
-    for name, hosted in (("default", False), ("hosted", True)):
-        print(f"\n## container start: {name} (empty volume at /data)")
-        for key, value in serve(config, work, name, hosted).items():
-            print(f"- {key}: {value}")
+    starts = (
+        ("default", False, True, "empty volume at /data"),
+        ("default", False, False, "again, on the volume the first start left"),
+        ("hosted", True, True, "EMBEDSCOPE_HOSTED=1, /corpora mounted, empty volume"),
+    )
+    for name, hosted, fresh, what in starts:
+        print(f"\n## container start: {name}, {what}", flush=True)
+        for key, value in serve(config, work, name, hosted, fresh).items():
+            print(f"- {key}: {value}", flush=True)
     print(f"\n(load average at the end {os.getloadavg()[0]:.1f})")
 
 

@@ -18,7 +18,7 @@ fi
 # model), copied without overwriting: what the volume already holds from a later start, or from
 # another CPU's compile, is kept.
 if [ -d "$prepared" ]; then
-    tar -C "$prepared" -cf - . | tar -C "$home" -xf - --skip-old-files --no-overwrite-dir
+    tar -C "$prepared" -cf - . | tar -C "$home" -xf - --skip-old-files
 fi
 
 has_projects() {
@@ -32,7 +32,7 @@ seed="${EMBEDSCOPE_SEED_PROJECTS:-/opt/embedscope/projects}"
 if [ -d "$seed" ] && ! has_projects; then
     mkdir -p "$home/projects"
     tar -C "$seed" -cf - --exclude=./README.md . |
-        tar -C "$home/projects" -xf - --skip-old-files --no-overwrite-dir
+        tar -C "$home/projects" -xf - --skip-old-files
 fi
 
 # Corpora mounted at $corpora become saved projects, once: only while the data home has none.
