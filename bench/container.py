@@ -326,7 +326,7 @@ def serve(config: dict, work: Path, name: str, hosted: bool, fresh: bool) -> dic
         try:
             healthy(url, server, HEALTH_TIMEOUT_S)
             facts["start → healthy s"] = round(time.perf_counter() - started, 1)
-            check = (config.get("Healthcheck") or {}).get("Test", [])[1:]  # ["CMD", ...]
+            check = config["Healthcheck"].get("Test", [])[1:]  # ["CMD", ...]
             if not check:
                 raise RuntimeError("the image has no HEALTHCHECK")
             done = subprocess.run(chroot_command(mounted.root, config, check, extra_env),
@@ -379,7 +379,8 @@ def main() -> None:
         print(f"build (nice -n 10, podman --isolation=chroot): {seconds:.0f} s")
     facts = image_facts()
     print(f"image {IMAGE}: {facts['Size'] / 1e9:.2f} GB ({facts['Size'] / 2**30:.2f} GiB)")
-    config = facts["Config"]
+    # podman keeps the HEALTHCHECK beside the config, not in it (docker format only)
+    config = {**facts["Config"], "Healthcheck": facts.get("Healthcheck") or {}}
     starts = (
         ("default", False, True, "empty volume at /data"),
         ("default", False, False, "again, on the volume the first start left"),
