@@ -13,7 +13,7 @@
 #                    of CUDA libraries); an offline build puts a CPU wheel
 #                    (torch-2.13.0+cpu-cp311-...whl) in docker/build-extra/wheels/ instead, and
 #                    a CA bundle for pip, when one is needed, in docker/build-extra/ca-certificates.crt
-#   WITH_CHROMIUM    1 installs Debian's chromium for PNG export (about 300 MB more)
+#   WITH_CHROMIUM    1 installs Debian's chromium for PNG export (the image grows by 1 GB)
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
 # --- deps: a virtualenv with CPU-only torch, then requirements.txt -------------------------------
