@@ -153,7 +153,7 @@ def test_cli_writes_a_project_and_prints_its_share_path(corpus_file, tmp_path, m
     assert main(_cli(corpus_file, tmp_path, "--n-neighbors", "10", "--dims", "3")) == 0
     first = capsys.readouterr()
     project_id, path = first.out.splitlines()
-    assert path == f"/map?project={project_id}" == share_path(project_id)
+    assert path == f"/?project={project_id}" == share_path(project_id)
     project = ProjectStore(tmp_path / "projects").load(project_id)
     assert project.title == "From the CLI" and project.coords.shape == (240, 3)
     assert project.view.dimensions == 3 and project.view.layout_params().n_neighbors == 10

@@ -38,7 +38,6 @@ logger = logging.getLogger(__name__)
 ENGINES = ("local", "ray")
 NO_LIMIT = sys.maxsize  # documents and bytes: the command line is bounded by memory only
 PROJECTS_DIR = "projects"
-MAP_PAGE = "map"
 STAGE_LABELS = {"embed": "embedding", "place": "placing points"}
 CHATTY_LOGGERS = ("ray", "ray.data")  # they log each Dataset run at INFO on their own handlers
 DEFAULT_LAYOUT = UMAPParams()
@@ -49,8 +48,9 @@ StageProgress = Callable[[str, int, int], None]
 
 
 def share_path(project_id: str) -> str:
-    """The app path that opens a saved project: /map?project=ID."""
-    return f"/{MAP_PAGE}?{PROJECT_PARAM}={project_id}"
+    """The app path that opens a saved project on the Map page, the app's front page: /?project=ID
+    (/map is the front page's file name, not an address: Streamlit says "Page not found")."""
+    return f"/?{PROJECT_PARAM}={project_id}"
 
 
 def precompute(
