@@ -161,6 +161,9 @@ space_col.selectbox(
     format_func={"map": "the map", "pca": "PCA of embeddings", "embeddings": "full embeddings"}.get,
     help="HDBSCAN finds dense groups best on the map; KMeans works well on full embeddings.",
 )
+if cluster_method == "hdbscan" and method == "PCA" and state.map_clusters().space == "map":
+    st.caption("HDBSCAN finds few dense groups on a PCA map (90% of 4,050 fortunes were left "
+               "unclustered): UMAP or t-SNE maps, or KMeans, cluster better.")  # fmt: skip
 
 try:
     params, cluster_params = current_map_params(), current_cluster_params()
