@@ -165,3 +165,12 @@ def test_no_more_cluster_names_than_fit_the_map():
     assert 1 <= len(drawn) <= 640 // 40
     assert drawn[0] == "name 5" and "name -1" not in drawn
     assert labelled_clusters(labels, names, 640) == [5, *range(0, 5), *range(6, 16)]
+
+
+def test_a_lesson_sample_keeps_the_whole_corpus_colours():
+    """Lesson 4 on a large corpus draws a sample, whose own ranks would change the colours."""
+    corpus = np.array(["a"] * 50 + ["b"] * 40 + ["c"] * 30)
+    sample = np.array(["c"] * 30 + ["b"] * 20 + ["a"] * 10)  # c is the biggest here
+    grid = small_multiples([COORDS, COORDS], ["x", "y"], sample, colors=category_colors(corpus))
+    drawn = {t.name: t.marker.color for t in grid.data if t.showlegend}
+    assert drawn == {"a": PALETTE[0], "b": PALETTE[1], "c": PALETTE[2]}

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from lib.errors import ParameterError, check_int
-from lib.figures.colors import CATCH_ALL, category_colors
+from lib.figures.colors import CATCH_ALL, CategoryColors, category_colors
 from lib.figures.map import (
     ColorBy,
     _field,
@@ -367,11 +367,13 @@ def small_multiples(
     columns: int = 3,
     max_points: int = PANEL_POINTS,
     seed: int = 0,
+    colors: CategoryColors | None = None,
 ) -> go.Figure:
     """One SVG figure of several 2-D maps of the same points, coloured by `groups` alike.
 
     `titles` are plain text, a newline starting a new line. Above `max_points` points each panel
-    draws the same seeded sample (the caption should say).
+    draws the same seeded sample (the caption should say). `colors`: the whole corpus's
+    (`category_colors`) when `groups` are a sample of it; by default from `groups`.
     """
     check_int("small_multiples", "columns", columns, 1)
     check_int("small_multiples", "max_points", max_points, 1)
@@ -380,7 +382,7 @@ def small_multiples(
     shown = np.arange(n)
     if n > max_points:
         shown = np.sort(np.random.default_rng(seed).choice(n, max_points, replace=False))
-    scheme = category_colors(groups)  # the whole column: colours as on the Map page
+    scheme = colors or category_colors(groups)  # the whole column: colours as on the Map page
     values = scheme.fold(np.asarray(groups)[shown])
     rows = -(-len(maps) // columns)
     figure = make_subplots(
