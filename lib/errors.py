@@ -26,11 +26,21 @@ class ParameterError(EmbedscopeError, ValueError):
 
 
 class QueryError(EmbedscopeError):
-    """An expression or query is malformed or names something that does not exist."""
+    """An expression or query is malformed or names something that does not exist.
 
-    def __init__(self, message: str, position: int | None = None) -> None:
+    `suggestions`: for each unknown word, close spellings that exist (best first), so a page can
+    offer them as buttons.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        position: int | None = None,
+        suggestions: dict[str, list[str]] | None = None,
+    ) -> None:
         super().__init__(message)
         self.position = position
+        self.suggestions = dict(suggestions or {})
 
 
 class VectorsError(EmbedscopeError):

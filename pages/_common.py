@@ -23,6 +23,7 @@ from streamlit.delta_generator import DeltaGenerator
 from lib.cluster.clusters import Clustering, ClusterParams
 from lib.embed.models import DEFAULT_MODEL, TextModel, estimate_embedding, format_seconds
 from lib.errors import EmbedscopeError, StoreError
+from lib.figures.colors import category_colors
 from lib.figures.map import ColorBy, hover_labels, map_figure
 from lib.ingest.corpus import Corpus, list_samples
 from lib.measure.honesty import HonestyReport
@@ -267,7 +268,10 @@ def _draw_preview(slot, corpus: Corpus, rows: np.ndarray, vectors: np.ndarray) -
     """A quick PCA map of the random sample embedded so far, while the rest is embedded."""
     coords = project_pca(vectors).coords
     labels = corpus.label_columns()
-    color = ColorBy(labels[0], corpus.metadata[labels[0]].to_numpy()[rows]) if labels else None
+    color = None
+    if labels:  # the sample keeps the whole corpus's colours
+        column = corpus.metadata[labels[0]].to_numpy()
+        color = ColorBy(labels[0], column[rows], colors=category_colors(column))
     hover = hover_labels([corpus.texts[i] for i in rows])
     title = f"Preview: PCA of {len(rows):,} of {len(corpus):,} documents, growing as they embed"
     slot.plotly_chart(map_figure(coords, hover, color=color, title=title, height=420))

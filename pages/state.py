@@ -146,13 +146,21 @@ def map_layout() -> LayoutParams:
 
 
 def map_clusters() -> ClusterParams:
-    """The clustering the Map page shows, from its settings."""
-    method = st.session_state[MAP_CLUSTER]
-    size = st.session_state[MAP_K] if method == "kmeans" else st.session_state[MAP_MIN_SIZE]
+    """The clustering the Map page shows, from its settings (min cluster size None: automatic)."""
+    min_size = st.session_state[MAP_MIN_SIZE]
     return ClusterParams(
-        method=method, n_clusters=int(size), min_cluster_size=int(size),
+        method=st.session_state[MAP_CLUSTER], n_clusters=int(st.session_state[MAP_K]),
+        min_cluster_size=None if min_size is None else int(min_size),
         space=st.session_state[MAP_SPACE],
-    )  # fmt: skip
+    ).effective()  # fmt: skip
+
+
+def cluster_method_changed() -> None:
+    """A new clustering method starts on its own space (HDBSCAN would find almost nothing in
+    the full embeddings KMeans uses) and, for HDBSCAN, the automatic min cluster size."""
+    method = st.session_state[MAP_CLUSTER]
+    st.session_state[MAP_SPACE] = ClusterParams(method=method).space
+    st.session_state[MAP_MIN_SIZE] = None
 
 
 def set_map_layout(params: LayoutParams) -> None:

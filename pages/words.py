@@ -1,5 +1,7 @@
 """Words page: GloVe analogies and word arithmetic; a word map where analogies are arrows."""
 
+import re
+
 import pandas as pd
 import streamlit as st
 
@@ -20,6 +22,8 @@ state.require_app_frame()  # a direct link on a fresh server: rerun inside app.p
 
 MAX_EXTRA_WORDS = 50  # each unknown word is looked up among 50,000 for suggestions
 MAX_WORD_CHARS = 40
+NEIGHBOURS_LABELLED = 5  # the word map names this many nearest answers of each question
+ANALOGY_KEYS = ("words_a", "words_b", "words_c")
 
 
 def glove() -> WordVectors:
@@ -40,6 +44,27 @@ def hits_table(hits: list[WordHit], show_inputs: bool) -> pd.DataFrame:
     if show_inputs:
         table["input"] = [hit.is_input for hit in hits]
     return table
+
+
+def use_spelling(keys: tuple[str, ...], wrong: str, right: str) -> None:
+    """Put `right` in place of the word `wrong` in the text inputs `keys` (a button's callback)."""
+    pattern = re.compile(rf"(?<![\w'-]){re.escape(wrong)}(?![\w'-])", re.IGNORECASE)
+    for key in keys:
+        value = st.session_state.get(key)
+        if isinstance(value, str):
+            st.session_state[key] = pattern.sub(right, value)
+
+
+def offer_spellings(error: EmbedscopeError, keys: tuple[str, ...], name: str) -> None:
+    """The close spellings of an unknown word as buttons that put one in its place."""
+    for wrong, close in getattr(error, "suggestions", {}).items():
+        columns = st.columns([3, 1, 1, 1, 2])  # up to three spellings (lib.query.words.suggest)
+        columns[0].caption(f"Did you mean, for '{md(wrong)}':")
+        for column, right in zip(columns[1:], close, strict=False):
+            column.button(
+                right, key=f"{name}_spelling_{wrong}_{right}", on_click=use_spelling,
+                args=(keys, wrong, right),
+            )  # fmt: skip
 
 
 def show_hits(hits: list[WordHit], show_inputs: bool) -> None:
@@ -73,10 +98,13 @@ exclude = exclude_column.toggle(
     "results to see the answer.",
 )
 answer = None
+analogy_hits: list[WordHit] = []
+expression_hits: list[WordHit] = []
 try:
     analogy_hits = analogy(vocabulary, a, b, c, k, exclude_inputs=exclude)
 except EmbedscopeError as error:
     show_error(error)
+    offer_spellings(error, ANALOGY_KEYS, "analogy")
 else:
     answer = analogy_hits[0].word
     st.markdown(f"{md(a)} : {md(b)} :: {md(c)} : **{md(answer)}**")
@@ -95,6 +123,7 @@ if source.strip():
         _, expression_hits = word_expression(vocabulary, source, k, exclude_inputs=exclude)
     except EmbedscopeError as error:
         show_error(error, source)
+        offer_spellings(error, ("words_expression",), "expression")
     else:
         show_hits(expression_hits, not exclude)
 
@@ -127,10 +156,14 @@ try:
     vocabulary.lookup(typed)
 except QueryError as error:
     st.warning(md(error))
+    offer_spellings(error, ("words_extra",), "extra")
     typed = [word for word in typed if word in vocabulary.index]
 analogy_words = [*question, answer] if answer else []
 arrows = [(question[0], question[1]), (question[2], answer)] if answer else []
-shown = analogy_words + typed
+neighbours = [
+    hit.word for hits in (analogy_hits, expression_hits) for hit in hits[:NEIGHBOURS_LABELLED]
+]
+shown = list(dict.fromkeys(analogy_words + typed + neighbours))  # labelled on the map
 mapped_words = tuple(dict.fromkeys(frequent_words(vocabulary, n_words) + shown))
 dimensions = 3 if view == "3D" else 2
 params = UMAPParams(n_components=dimensions) if method == "UMAP" else PCAParams(dimensions)

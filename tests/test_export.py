@@ -14,6 +14,7 @@ import pytest
 from lib.errors import ParameterError
 from lib.figures.map import ColorBy, hover_labels, map_figure
 from lib.ingest.corpus import corpus_from_frame
+from lib.query.expressions import parse_expression
 from lib.share import export
 from lib.share.export import (
     figure_html_bytes,
@@ -63,6 +64,7 @@ def _table(dims: int = 2) -> pd.DataFrame:
 def test_map_table_has_every_point_column_and_keeps_clashing_metadata():
     table = _table(3)
     assert list(table.columns) == [
+        "id",
         "text",
         "raw",
         "=cmd",
@@ -100,7 +102,7 @@ def test_csv_parses_back_with_exact_coordinates_and_neutralised_formulas():
     parsed = pd.read_csv(io.BytesIO(to_csv_bytes(table)), keep_default_na=False)
 
     assert len(parsed) == N
-    assert list(parsed.columns) == ["text", "raw", "'=cmd", "delta", *table.columns[4:]]
+    assert list(parsed.columns) == ["id", "text", "raw", "'=cmd", "delta", *table.columns[5:]]
     for axis in ("x", "y"):
         np.testing.assert_array_equal(parsed[axis].to_numpy(np.float32), table[axis].to_numpy())
     np.testing.assert_array_equal(parsed["delta"].to_numpy(), table["delta"].to_numpy())
@@ -119,6 +121,16 @@ def test_csv_parses_back_with_exact_coordinates_and_neutralised_formulas():
     assert parsed["text"].tolist()[3:6] == ["'@SUM(A1)", "TAB", "CR"]
     assert parsed["'=cmd"].eq("'=1+1").all()
     assert parsed["cluster_label"].tolist()[:3] == ["'=a", "b", "unclustered"]
+
+
+def test_csv_rows_carry_the_id_that_expressions_use():
+    """Rows could not be matched to `#id` in expressions: the CSV had no row id."""
+    corpus = _corpus()
+    parsed = pd.read_csv(io.BytesIO(to_csv_bytes(_table())), keep_default_na=False)
+    ((_, term),) = parse_expression("#6").terms
+    row = parsed[parsed["id"] == term.value]
+    assert parsed["id"].tolist() == list(range(N))
+    assert row["text"].tolist() == [corpus.texts[6]]
 
 
 def test_csv_is_plain_utf8_without_index():

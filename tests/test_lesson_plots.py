@@ -28,6 +28,7 @@ from lib.figures.lessons import (
     truth_vs_drawing,
 )
 from lib.figures.map import ColorBy, hover_labels
+from lib.figures.nudge import SIDES, label_box, place_labels
 from lib.query.words import WordHit
 
 RNG = np.random.default_rng(0)
@@ -282,3 +283,34 @@ def test_row_cosines_pairs_rows():
     np.testing.assert_allclose(row_cosines(first, second), [0.0, 1.0], atol=1e-7)
     with pytest.raises(ParameterError, match="one shape"):
         row_cosines(first, second[:1])
+
+
+def test_analogy_labels_that_would_collide_are_set_apart():
+    """Lesson 9 drew "eldest" and "elizabeth" on top of each other."""
+    table = pd.DataFrame(
+        {
+            "word": ["daughter", "eldest", "elizabeth", "son", "king"],
+            "x": [0.30, 0.200, 0.201, 0.6, 0.1],
+            "y": [0.50, 0.400, 0.402, 0.7, 0.9],
+        }
+    )
+    figure = analogy_axes_figure(table, a="son", b="daughter", c="king", answer="eldest")
+    placed = {}
+    for trace in figure.data:
+        positions = trace.textposition
+        positions = [positions] * len(trace.text) if isinstance(positions, str) else positions
+        placed.update(zip(trace.text, zip(trace.x, trace.y, positions, strict=True), strict=True))
+    sides = {w: [s[0] for s in SIDES].index(p) for w, (_, _, p) in placed.items()}
+    # the two points are about 1 px apart: their labels must not share any pixel
+    eldest = label_box(0, 0, "eldest", sides["eldest"])
+    elizabeth = label_box(0, 0, "elizabeth", sides["elizabeth"])
+    apart_x = min(eldest[2], elizabeth[2]) <= max(eldest[0], elizabeth[0])
+    apart_y = min(eldest[3], elizabeth[3]) <= max(eldest[1], elizabeth[1])
+    assert apart_x or apart_y
+
+
+def test_place_labels_keeps_the_first_side_when_nothing_is_in_the_way():
+    points = np.array([[0.0, 0.0], [1.0, 1.0]])
+    assert place_labels(points, ["far", "apart"], width=600, height=400) == [0, 0]
+    close = np.array([[0.0, 0.0], [0.0, 0.001], [1.0, 1.0]])
+    assert place_labels(close, ["one", "two", "x"], width=600, height=400)[:2] != [0, 0]

@@ -90,6 +90,23 @@ def test_map_settings_survive_a_visit_to_another_page():
     assert at.segmented_control(key=state.MAP_VIEW).value == "3D"
 
 
+def test_switching_to_hdbscan_clusters_on_the_map_with_a_size_for_the_corpus():
+    """HDBSCAN kept KMeans's "full embeddings" and left almost every document unclustered."""
+    at = new_app().run()
+    assert at.selectbox(key=state.MAP_SPACE).value == "embeddings"  # KMeans's own
+    at.selectbox(key=state.MAP_CLUSTER).set_value("hdbscan").run()
+    assert not at.exception
+    assert at.selectbox(key=state.MAP_SPACE).value == "map"
+    size = at.number_input(key=state.MAP_MIN_SIZE)
+    assert size.value is None and size.proto.placeholder == "auto: 10"  # 800 documents
+    (found,) = [e for e in at.expander if e.label.endswith("clusters found")]
+    assert 2 <= int(found.label.split()[0]) <= 30
+    noise = [c.value for c in at.caption if "fit no cluster" in c.value]
+    assert not noise or int(noise[0].split()[0].replace(",", "")) <= 0.4 * 800
+    at.selectbox(key=state.MAP_CLUSTER).set_value("kmeans").run()
+    assert at.selectbox(key=state.MAP_SPACE).value == "embeddings"
+
+
 def test_pasted_corpus_is_embedded_and_mapped():
     at = new_app().run()
     at.switch_page("pages/corpus.py").run()

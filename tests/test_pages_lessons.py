@@ -18,6 +18,7 @@ from scipy.stats import spearmanr
 from streamlit.testing.v1 import AppTest
 
 from lib.embed.models import DEFAULT_MODEL, embed_texts, load_model
+from lib.figures.colors import category_colors
 from lib.ingest.corpus import DATA_DIR, corpus_from_frame, load_sample
 from lib.measure.honesty import honesty_report
 from lib.query.words import analogy, load_glove
@@ -144,6 +145,12 @@ def test_similarity_reveal_shows_the_model_cosines_and_the_rank_agreement(model)
     np.testing.assert_allclose(at.dataframe[0].value["cosine"], guessed, atol=1e-5)
 
 
+def test_similarity_offers_no_select_all_so_the_order_stays_a_guess():
+    """'Select all' ordered every pair for the learner, defeating the exercise."""
+    at = lessons_page("similarity")
+    assert at.multiselect[0].proto.select_all == 0  # Streamlit's proto for select_all=False
+
+
 def test_placement_reveal_leaves_the_map_unchanged(sample, model):
     at = lessons_page("placement")
     before = document_positions(figures(at)["lessons_place_chart"])
@@ -174,8 +181,10 @@ def test_pca_umap_and_t_sne_numbers_match_honesty_report(sample):
     vectors = engine_vectors(sample)
     labels = [metric.label for metric in at.metric]
     values = [metric.value for metric in at.metric]
-    kept, trust, variance = "True neighbours kept (mean)", "Trustworthiness", "Variance kept by PCA"
+    kept, trust, variance = "Neighbours kept", "Trustworthiness", "Variance kept"
     assert labels == [kept, trust, variance, kept, trust, kept, trust]
+    # three maps side by side at 1500 px: labels short enough to show whole ("True neigh…")
+    assert all(len(metric.label) <= 16 and metric.help for metric in at.metric)
     tsne_report = honesty_report(vectors, engine_map(sample, TSNEParams()), 10)
     assert values[5:] == [f"{tsne_report.mean:.0%}", f"{tsne_report.trustworthiness:.3f}"]
     pca = engine_map(sample, PCAParams())
@@ -210,6 +219,9 @@ def test_parameter_grid_titles_its_maps_and_makes_one_the_main_map():
         assert title.endswith(f"<br>{clusters} clusters · kNN kept {kept:.2f}")
     default = table[(table["n_neighbors"] == 15) & (table["min_dist"] == 0.1)]
     assert default["clusters"].iloc[0] >= 2
+    # one label, one colour: the grid's colours are the Map page's (the corpus-wide rank)
+    legend = {t["name"]: t["marker"]["color"] for t in spec["data"] if t.get("showlegend")}
+    assert legend == dict(category_colors(load_sample("topics").metadata["label"]).colors)
     at.selectbox(key="lessons_grid_pick").set_value(8).run()
     at.button(key="lessons_grid_apply").click().run()
     assert not at.exception

@@ -202,3 +202,28 @@ def test_words_typed_for_the_map_are_placed_and_unknown_ones_named(app):
     assert {"paris", "rome"} <= labels and "qzxvbn" not in labels
     at.text_input(key="words_extra").set_value(" , ").run()
     assert not at.main.warning and not at.exception
+
+
+def test_did_you_mean_spellings_are_buttons_that_fill_the_word_in(app):
+    """The suggestions were plain text in the error message."""
+    at = open_page(app, "pages/words.py")
+    at.text_input(key="words_b").set_value("kingg").run()
+    assert "kingg" in at.main.error[0].value
+    (king,) = [button for button in at.button if button.label == "king"]
+    king.click().run()
+    assert not at.exception and not at.main.error
+    assert at.text_input(key="words_b").value == "king"
+    at.text_input(key="words_expression").set_value("pariss - france + italy").run()
+    next(button for button in at.button if button.label == "paris").click().run()
+    assert at.text_input(key="words_expression").value == "paris - france + italy"
+    assert not at.main.error
+
+
+def test_the_word_map_names_the_words_asked_about_and_their_neighbours(app):
+    """The word map drew 1,001 grey dots and named none of the answers."""
+    at = open_page(app, "pages/words.py")
+    figure = chart(at, "words_map")
+    labels = {note["text"] for note in figure["layout"]["annotations"] if note.get("text")}
+    answers = at.dataframe[0].value["word"].tolist()[:5]
+    expression = at.dataframe[1].value["word"].tolist()[:5]
+    assert {"man", "king", "woman", *answers, *expression} <= labels

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from lib.errors import ParameterError
+from lib.figures.colors import PALETTE
 from lib.figures.map import (
     ColorBy,
     add_markers,
@@ -44,8 +45,9 @@ def test_numeric_colour_uses_a_continuous_scale():
 def test_many_categories_fold_into_other():
     values = np.array([f"v{i}" for i in range(40)])
     figure = map_figure(COORDS, hover_labels(TEXTS), color=ColorBy("id", values))
-    assert len(figure.data) == 24
-    assert figure.data[-1].name.startswith("other (17)")
+    assert len(figure.data) == len(PALETTE) + 1
+    assert figure.data[-1].name.startswith(f"other ({40 - len(PALETTE)})")
+    assert len({trace.marker.color for trace in figure.data}) == len(figure.data)
 
 
 def test_three_dimensions_use_scatter3d():

@@ -239,9 +239,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--min-dist", type=float, default=DEFAULT_LAYOUT.min_dist)
     parser.add_argument("--dims", type=int, choices=(2, 3), default=DEFAULT_LAYOUT.n_components)
     parser.add_argument("--cluster", choices=METHODS, default=DEFAULT_CLUSTERING.method)
-    parser.add_argument("--min-cluster-size", type=int, default=DEFAULT_CLUSTERING.min_cluster_size)
+    parser.add_argument(
+        "--min-cluster-size", type=int, help="HDBSCAN; default: 1%% of the documents, at least 10"
+    )
     parser.add_argument("--n-clusters", type=int, default=DEFAULT_CLUSTERING.n_clusters)
-    parser.add_argument("--cluster-space", choices=SPACES, default=DEFAULT_CLUSTERING.space)
+    parser.add_argument(
+        "--cluster-space", choices=SPACES, help="default: the method's own (kmeans: embeddings, "
+        "hdbscan: the map)",
+    )  # fmt: skip
     parser.add_argument("--engine", choices=ENGINES, default="local")
     parser.add_argument("--ray-address", help="address of a running Ray cluster (default: local)")
     parser.add_argument("--ray-actors", type=int, default=2, help="model replicas on Ray")

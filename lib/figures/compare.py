@@ -15,14 +15,20 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from lib.errors import ParameterError
-from lib.figures.map import ColorBy, add_markers, check_lengths, escape_text, map_figure
+from lib.figures.map import (
+    ColorBy,
+    add_rings,
+    check_lengths,
+    clear_of_modebar,
+    escape_text,
+    map_figure,
+)
 from lib.figures.tables import document_table
 from lib.ingest.corpus import Corpus
 from lib.measure.compare import Agreement, LabelRecovery
 
 AGREEMENT_NAME = "neighbours in common"
 SELECTED_NAME = "selected"
-SELECTED_COLOR = "#d62728"
 
 
 def agreement_color(agreement: Agreement) -> ColorBy:
@@ -53,9 +59,9 @@ def compare_map(
     figure = map_figure(coords, hover, color=color, title=title, height=height)
     figure.update_layout(uirevision="compare")  # zoom kept when the highlights change
     if rows.size:
-        add_markers(
+        add_rings(
             figure, coords[rows], name=f"{SELECTED_NAME} ({rows.size})",
-            hover=[hover[row] for row in rows], size=12, color=SELECTED_COLOR,
+            hover=[hover[row] for row in rows], size=12,
         )  # fmt: skip
     return figure
 
@@ -127,4 +133,4 @@ def agreement_histogram(agreement: Agreement, *, height: int = 220) -> go.Figure
         yaxis_title="documents",
         bargap=0.1,
     )
-    return figure
+    return clear_of_modebar(figure)

@@ -14,15 +14,12 @@ import numpy as np
 
 from lib.cluster.clusters import NOISE
 from lib.errors import ParameterError
+from lib.figures.colors import OTHER, CategoryColors, colors_by_size
+from lib.figures.map import clear_of_modebar
 
 HUGE_MAP_ABOVE = 50_000  # bigger maps are drawn by huge_map_figure (no per-point text)
 MAX_CATEGORIES = 50  # colour groups a huge map draws as traces
 FIGURE_LOW, FIGURE_HIGH = 1024.0, 2048.0  # one float32 exponent: base64 with few escaped '/'
-NOISE_COLOR = "#b8b8b8"
-PALETTE = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-    "#bcbd22", "#17becf", "#393b79", "#e6550d", "#31a354", "#843c39", "#7b4173", "#3182bd",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -102,31 +99,30 @@ def huge_map_figure(
             f"huge_map_figure needs coords (n, 2) with n >= 1 and one label per point; got "
             f"coords of shape {points.shape} and {len(labels)} labels."
         )
-    order = np.argsort(labels, kind="stable")
-    ids, starts = np.unique(labels[order], return_index=True)
-    offsets = np.append(starts, len(order)).astype(np.int64)
+    scheme, groups = _colour_groups(labels, names)
+    order = np.argsort(groups, kind="stable")
+    offsets = np.searchsorted(groups[order], np.arange(len(scheme.order) + 1)).astype(np.int64)
     low = points[:, :2].min(axis=0).astype(np.float64)
     span = float((points[:, :2].max(axis=0) - low).max()) or 1.0
     huge = HugeMap(None, order.astype(np.int64), offsets, low, span)
     drawn = huge.figure_coords(points)
     figure = go.Figure()
-    for position, cluster_id in enumerate(ids.tolist()):
+    for position, name in enumerate(scheme.order):
         rows = order[offsets[position] : offsets[position + 1]]
-        color = NOISE_COLOR if cluster_id == NOISE else PALETTE[position % len(PALETTE)]
         figure.add_trace(
             go.Scattergl(
                 x=drawn[rows, 0],
                 y=drawn[rows, 1],
                 mode="markers",
-                name=html.escape(names.get(cluster_id, f"cluster {cluster_id}")),
-                marker=dict(size=marker_size, color=color),
+                name=html.escape(name),
+                marker=dict(size=marker_size, color=scheme.colors[name]),
                 hovertemplate="%{fullData.name}<extra></extra>",
             )
         )
     figure.update_layout(
         template="none",
         height=height,
-        margin=dict(l=10, r=10, t=36, b=10),  # room for the mode bar above the legend
+        margin=dict(l=10, r=10, b=10),
         dragmode="pan",  # a click selects a point; lasso and box are in the mode bar
         legend=dict(itemsizing="constant"),
     )
@@ -134,4 +130,19 @@ def huge_map_figure(
     figure.update_yaxes(
         showticklabels=False, showgrid=False, zeroline=False, scaleanchor="x", scaleratio=1
     )
-    return replace(huge, figure=figure)
+    return replace(huge, figure=clear_of_modebar(figure))
+
+
+def _colour_groups(
+    labels: np.ndarray, names: Mapping[int, str]
+) -> tuple[CategoryColors, np.ndarray]:
+    """The colours of the labels' groups (`lib.figures.colors`) and each point's trace number."""
+    ids, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    id_names = [names.get(int(c), f"cluster {c}") for c in ids]
+    sizes: dict[str, int] = {}
+    for name, count in zip(id_names, counts.tolist(), strict=True):
+        sizes[name] = sizes.get(name, 0) + count
+    scheme = colors_by_size(sizes)
+    trace_of = {name: position for position, name in enumerate(scheme.order)}
+    id_trace = np.array([trace_of.get(name, trace_of.get(OTHER, -1)) for name in id_names])
+    return scheme, id_trace[inverse.ravel()]

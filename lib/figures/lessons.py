@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from itertools import combinations
+from itertools import combinations, pairwise
 
 import numpy as np
 import pandas as pd
@@ -17,18 +17,17 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from lib.errors import ParameterError, check_int
+from lib.figures.colors import CATCH_ALL, CategoryColors, category_colors
 from lib.figures.map import (
-    CATCH_ALL,
-    NOISE_COLOR,
-    PALETTE,
     ColorBy,
-    _categories,
     _field,
     add_markers,
     check_lengths,
+    clear_of_modebar,
     escape_text,
     map_figure,
 )
+from lib.figures.nudge import text_positions
 from lib.query.words import WordHit
 from lib.reduce.neighbors import normalize_rows
 
@@ -50,6 +49,7 @@ PANEL_HEIGHT = 260
 LABEL_CHARS = 40
 PAIR_CHARS = 32
 BAR_COLORS = ("#1f77b4", "#ff7f0e", "#7f7f7f", "#2ca02c")
+ANALOGY_PLOT_WIDTH = 620  # px: the plot's width in lesson 9's right column at 1500 px
 BAR_HEADROOM = 0.1  # share of the value range left above it for the printed numbers
 
 
@@ -129,10 +129,10 @@ def _group_labels(color: ColorBy | None) -> tuple[dict[int, str], np.ndarray] | 
     """Names and codes that put each categorical group's name at its centre, or None."""
     if color is None or color.is_numeric:
         return None
-    values, order = _categories(color.values)
-    code_of = {name: code for code, name in enumerate(order)}
-    names = {code: name for code, name in enumerate(order) if name not in CATCH_ALL}
-    return names, np.array([code_of[value] for value in values])
+    scheme = color.category_colors()
+    code_of = {name: code for code, name in enumerate(scheme.order)}
+    names = {code: name for code, name in enumerate(scheme.order) if name not in CATCH_ALL}
+    return names, np.array([code_of[value] for value in scheme.fold(color.values)])
 
 
 def guess_figure(
@@ -367,11 +367,13 @@ def small_multiples(
     columns: int = 3,
     max_points: int = PANEL_POINTS,
     seed: int = 0,
+    colors: CategoryColors | None = None,
 ) -> go.Figure:
     """One SVG figure of several 2-D maps of the same points, coloured by `groups` alike.
 
     `titles` are plain text, a newline starting a new line. Above `max_points` points each panel
-    draws the same seeded sample (the caption should say).
+    draws the same seeded sample (the caption should say). `colors`: the whole corpus's
+    (`category_colors`) when `groups` are a sample of it; by default from `groups`.
     """
     check_int("small_multiples", "columns", columns, 1)
     check_int("small_multiples", "max_points", max_points, 1)
@@ -380,7 +382,8 @@ def small_multiples(
     shown = np.arange(n)
     if n > max_points:
         shown = np.sort(np.random.default_rng(seed).choice(n, max_points, replace=False))
-    values, order = _categories(np.asarray(groups)[shown])
+    scheme = colors or category_colors(groups)  # the whole column: colours as on the Map page
+    values = scheme.fold(np.asarray(groups)[shown])
     rows = -(-len(maps) // columns)
     figure = make_subplots(
         rows=rows,
@@ -392,8 +395,9 @@ def small_multiples(
     size = 4 if len(shown) > 500 else 6
     for position, panel in enumerate(maps):
         row, column = divmod(position, columns)
-        for shade, category in zip(_category_colors(order), order, strict=True):
+        for category in scheme.order:
             members = shown[values == category]
+            shade = scheme.colors[category]
             figure.add_trace(
                 go.Scatter(
                     x=panel[members, 0],
@@ -416,20 +420,12 @@ def small_multiples(
         plot_bgcolor="white",
         legend=dict(itemsizing="constant"),
     )
-    return figure
+    return clear_of_modebar(figure)
 
 
 def _lines(text: str, limit: int = 80) -> str:
     """Escaped text whose newlines become line breaks, each line cut to `limit` characters."""
     return "<br>".join(escape_text(line, limit, limit + 1) for line in str(text).split("\n"))
-
-
-def _category_colors(order: Sequence[str]) -> list[str]:
-    """The Map page's colours: palette by position, grey for the catch-all groups."""
-    return [
-        NOISE_COLOR if name in CATCH_ALL else PALETTE[position % len(PALETTE)]
-        for position, name in enumerate(order)
-    ]
 
 
 # Lesson 5: truth against drawing
@@ -488,7 +484,7 @@ def truth_vs_drawing(
     )
     figure.update_xaxes(gridcolor="#eeeeee")
     figure.update_yaxes(gridcolor="#eeeeee")
-    return figure
+    return clear_of_modebar(figure)
 
 
 # Lessons 8, 9, 10: numbers as bars
@@ -539,7 +535,7 @@ def score_bars(
         uniformtext=dict(minsize=9, mode="show"),
     )
     figure.update_yaxes(gridcolor="#eeeeee")
-    return figure
+    return clear_of_modebar(figure)
 
 
 # Lesson 9: analogies
@@ -591,10 +587,13 @@ def analogy_axes_figure(
     )
     figure = go.Figure()
     drawn = pd.Series(False, index=table.index)
+    groups = []
     for name, chosen, shade in (*kinds, ("other candidates", None, OTHER_COLOR)):
         mask = ~drawn if chosen is None else table["word"].isin(chosen) & ~drawn
         drawn |= mask
-        part = table[mask]
+        groups.append((name, table[mask], shade))
+    sides = _label_sides([part for _, part, _ in groups], height)
+    for (name, part, shade), positions in zip(groups, sides, strict=True):
         if part.empty:
             continue
         words = [escape_text(word, LABEL_CHARS) for word in part["word"]]
@@ -604,7 +603,7 @@ def analogy_axes_figure(
                 y=part["y"],
                 mode="markers+text",
                 text=words,
-                textposition="top center",
+                textposition=positions,
                 textfont=dict(color=shade),
                 marker=dict(size=10, color=shade),
                 name=escape_text(name, LABEL_CHARS),
@@ -622,7 +621,19 @@ def analogy_axes_figure(
     )
     figure.update_xaxes(gridcolor="#eeeeee", zerolinecolor="#bbbbbb")
     figure.update_yaxes(gridcolor="#eeeeee", zerolinecolor="#bbbbbb")
-    return figure
+    return clear_of_modebar(figure)
+
+
+def _label_sides(parts: Sequence[pd.DataFrame], height: int) -> list[list[str]]:
+    """The text position of every word of each part, placed together (the first part's words
+    first) so that no two labels overlap where a free side exists ("eldest", "elizabeth")."""
+    table = pd.concat(parts) if parts else pd.DataFrame(columns=["word", "x", "y"])
+    words = [escape_text(word, LABEL_CHARS) for word in table["word"]]
+    positions = text_positions(
+        table[["x", "y"]].to_numpy(np.float64), words, width=ANALOGY_PLOT_WIDTH, height=height - 120
+    )
+    bounds = np.cumsum([0, *(len(part) for part in parts)])
+    return [positions[start:end] for start, end in pairwise(bounds)]
 
 
 # Lesson 10: sentence pairs

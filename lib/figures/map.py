@@ -10,19 +10,17 @@ from numbers import Real
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 
-from lib.cluster.clusters import NOISE_NAME
 from lib.errors import ParameterError
+from lib.figures.colors import RING_COLOR, RING_HALO, CategoryColors, category_colors
 
-MAX_CATEGORIES = 24
-OTHER = "other"
 HOVER_CHARS = 280
 HOVER_WIDTH = 60
-PALETTE = qualitative.Dark24 + qualitative.Light24
-NOISE_COLOR = "#c8c8c8"
-CATCH_ALL = (OTHER, NOISE_NAME)
-HIGHLIGHT_COLOR = "#111111"
+HIGHLIGHT_COLOR = RING_COLOR
+MODEBAR_ROOM = 40  # px of top margin: Plotly's mode bar sits there, above legend and colour bar
+TITLE_ROOM = 30  # more px for subplot titles between the mode bar and the plot
+LEGEND_ROW = 30  # more px for a horizontal legend above the plot
+LABEL_ROW_PX = 40  # map height per cluster name drawn (see labelled_clusters)
 
 
 @dataclass(frozen=True)
@@ -32,6 +30,11 @@ class ColorBy:
     name: str
     values: np.ndarray
     continuous: bool | None = None  # None: decide from the values
+    colors: CategoryColors | None = None  # corpus-wide colours; None: from `values`
+
+    def category_colors(self) -> CategoryColors:
+        """The colours of the categories (`colors` when given: a subset keeps the corpus's)."""
+        return self.colors if self.colors is not None else category_colors(self.values)
 
     @property
     def is_numeric(self) -> bool:
@@ -95,19 +98,6 @@ def check_lengths(coords: np.ndarray, **arrays: object) -> None:
             )
 
 
-def _categories(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """String categories, the rarest folded into 'other' past MAX_CATEGORIES; biggest first,
-    catch-all groups ('other', 'unclustered') last."""
-    as_text = pd.Series(values).astype(str).fillna("missing").to_numpy(dtype=object)
-    counts = pd.Series(as_text).value_counts()
-    if len(counts) > MAX_CATEGORIES:
-        keep = set(counts.index[: MAX_CATEGORIES - 1])
-        as_text = np.array([v if v in keep else OTHER for v in as_text], dtype=object)
-        counts = pd.Series(as_text).value_counts()
-    order = sorted(counts.index, key=lambda c: (c in CATCH_ALL, -counts[c]))
-    return as_text, order
-
-
 def _marker_trace(
     coords: np.ndarray, rows: np.ndarray, hover: list[str], **style
 ) -> go.BaseTraceType:
@@ -161,7 +151,7 @@ def map_figure(
     else:
         _add_categorical(figure, coords, hover, color, size)
     if cluster_names and cluster_labels is not None and not three_d:
-        _add_cluster_annotations(figure, coords, cluster_labels, cluster_names)
+        _add_cluster_annotations(figure, coords, cluster_labels, cluster_names, height)
     _layout(figure, title, height, three_d, legend_title=color.name if color else None)
     return figure
 
@@ -180,27 +170,37 @@ def _add_continuous(figure: go.Figure, coords, hover, color: ColorBy, size: floa
 
 
 def _add_categorical(figure: go.Figure, coords, hover, color: ColorBy, size: float) -> None:
-    values, order = _categories(color.values)
-    for position, category in enumerate(order):
+    scheme = color.category_colors()
+    values = scheme.fold(color.values)
+    for category in scheme.order:
         rows = np.flatnonzero(values == category)
-        shade = (
-            NOISE_COLOR if category in (OTHER, "unclustered") else PALETTE[position % len(PALETTE)]
-        )
-        marker = dict(size=size, color=shade)
+        if not len(rows):
+            continue
+        marker = dict(size=size, color=scheme.colors[category])
         label = f"{escape_text(category, 40)} ({len(rows)})"
         figure.add_trace(_marker_trace(coords, rows, hover, marker=marker, name=label))
 
 
-def _add_cluster_annotations(figure, coords, labels: np.ndarray, names: Mapping[int, str]) -> None:
-    for cluster_id, name in names.items():
-        members = coords[np.asarray(labels) == cluster_id]
-        if cluster_id < 0 or len(members) == 0:
-            continue
-        x, y = np.median(members[:, :2], axis=0)
+def labelled_clusters(labels: np.ndarray, names: Mapping[int, str], height: int) -> list[int]:
+    """The clusters whose names a map of `height` px draws: the largest ones (noise never), at
+    most one name per LABEL_ROW_PX of height, so names cannot pile up (87 clusters on a 640 px
+    map get 16 names; the rest are in the legend and the clusters table)."""
+    ids, counts = np.unique(np.asarray(labels), return_counts=True)
+    sizes = {int(c): int(k) for c, k in zip(ids, counts, strict=True) if c >= 0 and c in names}
+    ranked = sorted(sizes, key=lambda c: (-sizes[c], c))
+    return ranked[: max(1, height // LABEL_ROW_PX)]
+
+
+def _add_cluster_annotations(
+    figure, coords, labels: np.ndarray, names: Mapping[int, str], height: int
+) -> None:
+    labels = np.asarray(labels)
+    for cluster_id in labelled_clusters(labels, names, height):
+        x, y = np.median(coords[labels == cluster_id][:, :2], axis=0)
         figure.add_annotation(
             x=float(x),
             y=float(y),
-            text=escape_text(name, 40),
+            text=escape_text(names[cluster_id], 40),
             showarrow=False,
             font=dict(size=12, color="#222"),
             bgcolor="rgba(255,255,255,0.75)",
@@ -212,7 +212,7 @@ def _layout(figure: go.Figure, title: str, height: int, three_d: bool, legend_ti
     figure.update_layout(
         title=dict(text=escape_text(title, 160, width=160)) if title else None,
         height=height,
-        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        margin=dict(l=10, r=10, b=10),
         legend=dict(
             title=dict(text=escape_text(legend_title, 40)) if legend_title else None,
             itemsizing="constant",
@@ -226,6 +226,20 @@ def _layout(figure: go.Figure, title: str, height: int, three_d: bool, legend_ti
     else:
         figure.update_xaxes(**axis)
         figure.update_yaxes(**axis, scaleanchor="x", scaleratio=1)
+    clear_of_modebar(figure)
+
+
+def clear_of_modebar(figure: go.Figure) -> go.Figure:
+    """Room at the top for Plotly's mode bar (top right), so it never covers a legend, a colour
+    bar's title or a subplot title: the plot area, where legends and colour bars start, begins
+    MODEBAR_ROOM px down, more when subplot titles or a horizontal legend sit above it (a figure
+    title is drawn on the left, clear of it). Call after the layout is set."""
+    layout = figure.layout
+    legend_above = layout.legend.orientation == "h" and (layout.legend.y or 0) >= 1
+    subplot_titles = any(a.yref == "paper" and (a.y or 0) >= 1 for a in layout.annotations)
+    room = MODEBAR_ROOM + TITLE_ROOM * subplot_titles + LEGEND_ROW * legend_above
+    figure.update_layout(margin_t=max(layout.margin.t or 0, room))
+    return figure
 
 
 def add_markers(
@@ -247,6 +261,23 @@ def add_markers(
     trace.customdata = None
     figure.add_trace(trace)
     return figure
+
+
+def add_rings(
+    figure: go.Figure,
+    coords: np.ndarray,
+    *,
+    name: str,
+    hover: Sequence[str] | None = None,
+    size: float = 12,
+) -> go.Figure:
+    """Ring selected points: a black ring on a wider white one, colours outside the palette, so
+    a ring never looks like a category's points and shows on dark and light points alike."""
+    halo = add_markers(
+        figure, coords, name="ring halo", hover=hover, size=size + 3, color=RING_HALO
+    ).data[-1]
+    halo.update(showlegend=False, hoverinfo="skip", hovertemplate=None, marker_line_width=4)
+    return add_markers(figure, coords, name=name, hover=hover, size=size, color=RING_COLOR)
 
 
 def selected_rows(event: object, *, n_rows: int | None = None) -> list[int]:

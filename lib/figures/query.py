@@ -13,7 +13,15 @@ import numpy as np
 import plotly.graph_objects as go
 
 from lib.errors import ParameterError
-from lib.figures.map import ColorBy, add_markers, check_lengths, escape_text, map_figure
+from lib.figures.map import (
+    ColorBy,
+    add_markers,
+    check_lengths,
+    clear_of_modebar,
+    escape_text,
+    map_figure,
+)
+from lib.figures.nudge import ASSUMED_WIDTH_PX, annotation_offsets
 from lib.query.expressions import Term
 
 QUERY_COLOR = "#d62728"
@@ -163,21 +171,26 @@ def add_labels(
     color: str = HIT_COLOR,
     fan: bool = False,
 ) -> go.Figure:
-    """Short escaped text labels at points (NaN rows skipped): just above each point, or with
-    `fan`, set off in turn to four sides on a leader line (for points that may coincide)."""
+    """Short escaped text labels at points (NaN rows skipped): in 2-D beside each point, on the
+    first side where it covers no label placed before it (`lib.figures.nudge`); in 3-D just
+    above it; with `fan`, set off in turn to four sides on a leader line (for points that may
+    coincide)."""
     points = _points(coords, "coords")
     check_lengths(points, labels=labels)
     style = dict(font=dict(size=12, color=color), bgcolor="rgba(255,255,255,0.85)")
+    finite = np.isfinite(points).all(axis=1)
+    texts = [_line(label, LABEL_CHARS) for label in labels]
+    shown = [text for text, ok in zip(texts, finite, strict=True) if ok]
+    nudged = iter(_nudged(figure, points[finite], shown))
     notes = []
-    for number, (point, label) in enumerate(zip(points, labels, strict=True)):
-        if not np.isfinite(point).all():
+    for number, (point, text) in enumerate(zip(points, texts, strict=True)):
+        if not finite[number]:
             continue
+        place = next(nudged)
         if fan:
             ax, ay = FAN_OFFSETS[number % len(FAN_OFFSETS)]
             place = dict(showarrow=True, arrowhead=0, arrowwidth=1, arrowcolor=color, ax=ax, ay=ay)
-        else:
-            place = dict(showarrow=False, yshift=14)
-        note = dict(x=point[0], y=point[1], text=_line(label, LABEL_CHARS), **place, **style)
+        note = dict(x=point[0], y=point[1], text=text, **place, **style)
         if len(point) == 3:
             notes.append(dict(note, z=point[2]))
         else:
@@ -185,6 +198,35 @@ def add_labels(
     if notes:
         figure.update_layout(scene_annotations=[*figure.layout.scene.annotations, *notes])
     return figure
+
+
+def _nudged(figure: go.Figure, points: np.ndarray, texts: list[str]) -> list[dict]:
+    """Where each label goes: beside its 2-D point, clear of the others where it can be, in a
+    plot as wide as a page column and as tall as the figure; 3-D labels sit above the point."""
+    if points.shape[1] != 2:
+        return [dict(showarrow=False, yshift=14)] * len(points)
+    drawn = [
+        np.column_stack([t.x, t.y]) for t in figure.data if t.x is not None and t.y is not None
+    ]
+    every = np.vstack([*drawn, points]).astype(np.float64)
+    every = every[np.isfinite(every).all(axis=1)]
+    frame = (every.min(axis=0), every.max(axis=0))
+    height = (figure.layout.height or 500) - 60
+    offsets = annotation_offsets(points, texts, width=ASSUMED_WIDTH_PX, height=height, frame=frame)
+    return [dict(showarrow=False, **offset) for offset in offsets]
+
+
+def _trace_points(trace) -> np.ndarray:
+    """A trace's numeric (x, y) points, (m, 2) float (none for a trace without them)."""
+    x, y = getattr(trace, "x", None), getattr(trace, "y", None)
+    if x is None or y is None or len(x) != len(y):
+        return np.empty((0, 2))
+    try:
+        return np.array(
+            [[np.nan if v is None else v for v in pair] for pair in zip(x, y, strict=False)], float
+        )
+    except (TypeError, ValueError):  # category axes
+        return np.empty((0, 2))
 
 
 def add_path(
@@ -307,7 +349,7 @@ def similarity_heatmap(matrix: np.ndarray, labels: Sequence[str]) -> go.Figure:
         xaxis=dict(tickangle=-35, side="bottom"),
         yaxis=dict(autorange="reversed"),
     )
-    return figure
+    return clear_of_modebar(figure)
 
 
 def word_map_figure(

@@ -120,16 +120,19 @@ def _unknown_words(
 ) -> QueryError:
     """A QueryError naming every unknown word with its close spellings."""
     named = []
+    suggestions = {}
     for word in dict.fromkeys(unknown):
         close = suggest(words, word)
         named.append(f"'{word}'" + (f" (did you mean {', '.join(close)}?)" if close else ""))
+        if close:
+            suggestions[word] = close
     subject = "This word is" if len(named) == 1 else "These words are"
     message = f"{subject} not among the {len(words.words):,} GloVe words: {'; '.join(named)}."
     if any(" " in _key(word) for word in unknown):
         message += " Word mode has single words only: add them instead, e.g. new + york."
     if any("-" in word for word in unknown):
         message += " To subtract, put spaces around '-', e.g. king - man."
-    return QueryError(message, position)
+    return QueryError(message, position, suggestions)
 
 
 def _word_hits(

@@ -33,9 +33,11 @@ def map_table(
     cluster_labels: np.ndarray,
     cluster_names: Mapping[int, str],
 ) -> pd.DataFrame:
-    """One row per point: text, metadata, x, y[, z], cluster id and cluster name.
+    """One row per point: id, text, metadata, x, y[, z], cluster id and cluster name.
 
-    A metadata column named like one of ours gets METADATA_SUFFIX, so no column is lost.
+    `id` is the row's `#id` in query expressions (its position in the corpus), so a row of the
+    CSV can be asked about. A metadata column named like one of ours gets METADATA_SUFFIX, so no
+    column is lost.
     """
     coords = np.asarray(coords)
     labels = np.asarray(cluster_labels)
@@ -53,7 +55,7 @@ def map_table(
     if unnamed:
         raise ParameterError(f"cluster_names has no name for cluster ids {unnamed}.")
     axes = AXES[: coords.shape[1]]
-    ours = {"text", *axes, "cluster", "cluster_label"}
+    ours = {"id", "text", *axes, "cluster", "cluster_label"}
     metadata = corpus.metadata.reset_index(drop=True)
     metadata = metadata.rename(
         columns={name: f"{name}{METADATA_SUFFIX}" for name in metadata.columns if name in ours}
@@ -62,7 +64,12 @@ def map_table(
     computed["cluster"] = labels.astype(np.int64)
     computed["cluster_label"] = [cluster_names[int(label)] for label in labels]
     return pd.concat(
-        [pd.DataFrame({"text": list(corpus.texts)}), metadata, pd.DataFrame(computed)], axis=1
+        [
+            pd.DataFrame({"id": np.arange(n), "text": list(corpus.texts)}),
+            metadata,
+            pd.DataFrame(computed),
+        ],
+        axis=1,
     )
 
 

@@ -62,7 +62,7 @@ def show() -> None:
                 mapped.coords, labels, color=color, rows=rows, highlight_name=chosen, title=title
             )
             st.plotly_chart(figure, key=f"lessons_maps_{title.lower()}")
-            honesty_metrics(report, mapped.explained_variance)
+            honesty_metrics(report, mapped.explained_variance, narrow=True)
 
 
 def tsne_of(found: Embedding) -> Projection | None:

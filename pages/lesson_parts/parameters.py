@@ -10,6 +10,7 @@ import streamlit as st
 
 from lib.embed.models import format_seconds
 from lib.errors import EmbedscopeError
+from lib.figures.colors import category_colors
 from lib.figures.lessons import PANEL_POINTS, small_multiples
 from lib.ingest.corpus import Corpus
 from lib.reduce.layouts import UMAPParams, estimate_umap_seconds
@@ -49,7 +50,7 @@ def show() -> None:
     sample = lesson_sample(len(found.vectors))
     if sample.sampled:
         st.caption(sample.note())
-    corpus = sample.corpus(corpus)
+    whole, corpus = corpus, sample.corpus(corpus)
     found = engine().sample_of(found, sample)
     vectors = found.vectors
     grid = [
@@ -66,7 +67,10 @@ def show() -> None:
         return
     main_map = map_of(found, grid[len(grid) // 2])  # the centre: 15 · 0.1, computed above
     color = group_picker(corpus, found, main_map, "lessons_grid_color", label="Colour by")
-    st.plotly_chart(small_multiples(panels, titles, color.values), key="lessons_grid_chart")
+    labels = whole.metadata.get(color.name)  # a sample keeps the whole corpus's colours
+    colors = None if labels is None else category_colors(labels.to_numpy())
+    grid_figure = small_multiples(panels, titles, color.values, colors=colors)
+    st.plotly_chart(grid_figure, key="lessons_grid_chart")
     if len(vectors) > PANEL_POINTS:
         st.caption(
             f"Each panel draws the same random {PANEL_POINTS:,} of the {len(vectors):,} documents."

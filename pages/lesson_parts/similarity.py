@@ -56,6 +56,7 @@ def show() -> None:
         pairs,
         format_func=lambda pair: pair_name(pair, sentences),
         key=f"lessons_sim_order_{state}",
+        select_all=False,  # "Select all" would order every pair for the learner: no guess left
     )
     st.caption(f"{len(order)} of {len(pairs)} pairs ordered.")
     if revealed("lessons_sim_revealed", digest(state, order), disabled=len(order) < 2):
