@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -373,3 +374,41 @@ def test_bundled_sample_has_real_content(name: str) -> None:
     assert "label" in corpus.label_columns()
     assert corpus.metadata["label"].nunique() >= 8
     assert all(corpus.texts)
+
+
+def _outcome(read: Callable[[], object]) -> tuple[str, object]:
+    try:
+        frame = read()
+    except CorpusError as error:
+        return "refused", str(error)
+    frame = frame[0] if isinstance(frame, tuple) else frame
+    return "read", frame.to_dict("list")
+
+
+_QUOTED = 'text\n"one\n\n\nvalue"\n' + "x\n" * 2  # a value over 5 lines: prefixes cut it
+_PREFIX_CASES = {
+    "over the cap": ("rows.txt", "a\n" * 40),
+    "blank lines first": ("blank.txt", "\n" * 40 + "a\nb\n"),
+    "blank lines then over": ("late.txt", "\n" * 40 + "a\n" * 5),
+    "quoted value across the cut": ("quoted.csv", _QUOTED + "\n" * 30),
+    "quoted, then over the cap": ("quoted-over.csv", _QUOTED + "y\n" * 30),
+    "open quote after the cap": ("open.csv", "text\n" + "a\n" * 4 + '"never closed\n' * 30),
+    "bad row after the cap": ("bad.jsonl", '{"text": "a"}\n' * 4 + "not json\n" * 30),
+    "bad row before the cap": ("early.jsonl", '{"text": "a"}\nnot json\n' + "\n" * 30),
+    "json array, one item a line": ("items.json", "[\n" + '{"text": "a"},\n' * 30 + "{}]\n"),
+    "cp1252 after the prefix": ("latin.txt", "a\n\n" * 8 + "caf\xe9\n" * 30),
+}
+
+
+@pytest.mark.parametrize("case", _PREFIX_CASES.values(), ids=list(_PREFIX_CASES))
+def test_reading_a_prefix_first_never_changes_the_outcome(case, monkeypatch):
+    """read_table reads prefixes of a long file first (lib.ingest.corpus._read_text); with a cap
+    of 3 rows, its outcome is the whole file's: the same frame, or the same refusal."""
+    filename, text = case
+    data = text.encode("cp1252")
+    decoded, decode = [], corpus_module._decode
+    monkeypatch.setattr(corpus_module, "_decode", lambda b, f: decoded.append(b) or decode(b, f))
+    with_prefixes = _outcome(lambda: read_table(data, filename, max_rows=3))
+    assert len(decoded[0]) < len(data), "a prefix is read first"
+    monkeypatch.setattr(corpus_module, "_after_line_breaks", lambda data, n: len(data))
+    assert with_prefixes == _outcome(lambda: read_table(data, filename, max_rows=3))

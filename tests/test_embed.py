@@ -378,15 +378,3 @@ def test_the_guard_measures_once_per_cpu_and_library_versions(
     fp32 = load_model(precision="fp32")
     direct = check_precision(fp32.encode(texts), load_model(precision="bf16").encode(texts), "bf16")
     assert abs(direct.overlap - first.overlap) < 0.01
-
-
-def test_a_corpus_matrix_is_stored_whole_and_read_back(tmp_path: Path):
-    from lib.embed.models import store_corpus_vectors, stored_corpus_vectors
-    from lib.store.caches import ResultCache
-
-    results = ResultCache(tmp_path)
-    vectors = np.random.default_rng(0).normal(size=(50, 8)).astype(np.float32)
-    assert stored_corpus_vectors(results, "hash:model") is None
-    store_corpus_vectors(results, "hash:model", vectors)
-    np.testing.assert_array_equal(stored_corpus_vectors(results, "hash:model"), vectors)
-    assert stored_corpus_vectors(results, "hash:other-model") is None

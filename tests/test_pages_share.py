@@ -24,8 +24,10 @@ def point_count(at: AppTest) -> int:
     return sum(len(trace.get("customdata") or []) for trace in traces(at))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def saved_3d_project() -> tuple[str, list[dict]]:
+    """A project saved from a fresh session, for each test: no test depends on another's run
+    (the maps and vectors come from the engine's caches, so a save after the first is quick)."""
     at = new_app()
     at.run()
     at.session_state[state.MAP_VIEW] = "3D"

@@ -171,13 +171,3 @@ def test_pca_reports_variance_kept(topic_vectors):
     expected = PCA(n_components=3, random_state=42).fit(topic_vectors)
     assert mapped.coords.shape == (len(topic_vectors), 3)
     assert mapped.explained_variance == pytest.approx(expected.explained_variance_ratio_.sum())
-
-
-def test_saved_projection_places_points_like_the_original(umap_map, topic_vectors):
-    from lib.reduce.layouts import saved_projection
-
-    saved = saved_projection(umap_map.coords, umap_map.params, topic_vectors)
-    np.testing.assert_array_equal(saved.coords, umap_map.coords)
-    np.testing.assert_allclose(
-        saved.transform(topic_vectors[:3]), umap_map.transform(topic_vectors[:3]), atol=1e-4
-    )

@@ -75,7 +75,9 @@ def test_vectors_come_from_memory_then_disk_then_the_model(engine, tmp_path):
     progress = []
     found = engine.vectors(corpus, "fake", progress=lambda done, total: progress.append(done))
     assert progress[-1] == len(corpus)
-    assert engine.vectors(corpus, "fake") is not None
+    again = engine.vectors(corpus, "fake")  # from memory: the model encodes nothing more
+    np.testing.assert_array_equal(again.vectors, found.vectors)
+    assert again.key == found.key
     assert engine.model("fake").texts_encoded == len(set(corpus.texts))
     restarted = Engine(tmp_path, model_loader=lambda name: pytest.fail("no model needed"))
     restarted.results.put(service._verdict_key("fake", None), {}, {"model_id": "fake/topics-32"})
@@ -97,6 +99,30 @@ def test_a_layout_is_computed_once_then_read_back_without_fitting(engine, tmp_pa
     restarted = Engine(tmp_path)
     again = restarted.layout(restarted.uploaded(vectors), params)
     np.testing.assert_array_equal(again.coords, first.coords)
+
+
+@pytest.mark.parametrize("params", [PCAParams(), UMAPParams(n_epochs=30)], ids=["pca", "umap"])
+def test_a_query_lands_in_the_same_place_on_a_fresh_map_and_read_back(
+    engine, tmp_path, monkeypatch, params
+):
+    """One placement rule: the map just fitted (PCA's own projection before) and the same map
+    read back from the result cache by a restarted engine put a query in the same place."""
+    model = FakeModel()
+    vectors = model.encode(make_topic_texts(per_topic=10)[0])
+    fresh = engine.layout(engine.uploaded(vectors), params)
+    monkeypatch.setattr(service, "project_pca", lambda *a, **k: pytest.fail("refitted"))
+    monkeypatch.setattr(service, "project_umap", lambda *a, **k: pytest.fail("refitted"))
+    restarted = Engine(tmp_path)
+    read_back = restarted.layout(restarted.uploaded(vectors), params)
+    assert read_back is not fresh
+    np.testing.assert_array_equal(read_back.coords, fresh.coords)
+    queries = model.encode(["the rocket and the orbit", "stocks, bank and bond", "a garlic sauce"])
+    placed = fresh.transform(queries)
+    span = np.ptp(fresh.coords, axis=0).max()
+    np.testing.assert_allclose(read_back.transform(queries), placed, atol=1e-5 * span)
+    # where its true neighbours are: the rocket query among the space documents
+    nearest = np.linalg.norm(fresh.coords - placed[0], axis=1).argsort()[:5]
+    assert all(i // 10 == 0 for i in nearest), nearest
 
 
 def test_a_stale_result_written_under_other_library_versions_is_recomputed(engine, monkeypatch):

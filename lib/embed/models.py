@@ -24,7 +24,6 @@ from lib.reduce.neighbors import exact_knn, normalize_rows
 from lib.store import shipped
 from lib.store.caches import (
     EmbeddingCache,
-    ResultCache,
     default_home,
     library_versions,
     machine,
@@ -758,18 +757,3 @@ def cached_vectors(texts: Sequence[str], model_id: str, cache: EmbeddingCache) -
     if not texts or len(found) < len(set(keys)) or len({v.shape for v in found.values()}) > 1:
         return None
     return normalize_rows(np.stack([found[key] for key in keys]))
-
-
-def stored_corpus_vectors(results: ResultCache, vectors_key: str) -> np.ndarray | None:
-    """A corpus's whole embedding matrix as stored after it was embedded, or None.
-
-    One file read instead of a cache lookup per text: the warm start of a big corpus.
-    `vectors_key` names the texts and the model (e.g. "<content hash>:<model id>").
-    """
-    stored = results.get(result_key("vectors", vectors=vectors_key))
-    return None if stored is None else stored[0].get("vectors")
-
-
-def store_corpus_vectors(results: ResultCache, vectors_key: str, vectors: np.ndarray) -> None:
-    """Keep a corpus's embedding matrix whole for `stored_corpus_vectors`."""
-    results.put(result_key("vectors", vectors=vectors_key), {"vectors": vectors}, {})

@@ -58,11 +58,13 @@ _LINE_WITH_END = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)?")
 _FILLED_LINE = re.compile(r"\S[^\r\n]*")  # a line's text from its first non-blank character
 _JSON_SPACE = re.compile(r"[ \t\n\r]*")
 _PARQUET_BATCH_ROWS = 1_024
+_COUNT_BYTES = 65_536  # bytes whose line breaks are counted at once (finding a prefix's end)
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # line breaks are not b"\n" bytes there
 _DELIMITERS = {"csv": ",", "tsv": "\t"}
 _JSON_KINDS = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
 _JSON_KIND_BY_START = {"{": "object", '"': "string", "t": "boolean", "f": "boolean", "n": "null"}
@@ -121,6 +123,7 @@ def read_table(
     Reading stops at the first bound passed: `max_rows` data rows (at row max_rows + 1),
     MAX_COLUMNS columns, MAX_FIELD_CHARS per CSV field, MAX_JSON_DEPTH / MAX_JSON_CELLS for JSON,
     and Parquet's metadata is checked (rows, columns, decoded bytes) before any row is read.
+    A text file longer than the cap is decoded and parsed only up to the cap (`_read_text`).
     """
     check_int("read_table", "max_bytes", max_bytes, 1)
     check_int("read_table", "max_rows", max_rows, 1)
@@ -129,10 +132,7 @@ def read_table(
     if file_format == "parquet":
         frame, encoding = _read_parquet(data, filename, max_rows), "utf-8"
     else:
-        text, encoding = _decode(data, filename)
-        if not text or text.isspace():
-            raise CorpusError(f"{filename} is empty; it needs at least one document.")
-        frame = _parse_text(text, filename, file_format, max_rows)
+        frame, encoding = _read_text(data, filename, file_format, max_rows)
     if len(frame) == 0:
         raise CorpusError(f"{filename} has no data rows; it needs at least one document.")
     frame = _with_str_columns(frame)
@@ -269,6 +269,64 @@ def _read_path(path: Path, max_bytes: int) -> bytes:
         return path.read_bytes()
     except OSError as error:
         raise CorpusError(f"cannot read {path}: {error.strerror or error}") from error
+
+
+class _RowCapError(CorpusError):
+    """The refusal of a file over the row cap (the one outcome a prefix may decide)."""
+
+
+def _read_text(
+    data: bytes, filename: str, file_format: str, max_rows: int
+) -> tuple[pd.DataFrame, str]:
+    """Decode and parse a text upload; one longer than the row cap only up to row max_rows + 1.
+
+    Every row takes at least one line, so a file with more than max_rows + 1 line breaks may
+    pass the cap. Its prefixes are read first, each ending after a line break, from
+    max_rows + 2 lines (a header and the row past the cap) doubling: the rows before a line
+    break read the same in the whole file, so a prefix that passes the cap refuses the file.
+    Any other outcome of a prefix (rows cut by blank lines or multi-line values, an error in
+    its last value) is decided by the next one; one longer than half the file is not read, the
+    whole file is instead. So at most twice the file is decoded and parsed, and a file far over
+    the cap costs the first prefix. Breaks are counted in the bytes (b"\\n", not decoded);
+    UTF-16 files and JSON arrays on one line are decoded whole.
+    """
+    breaks_are_bytes = not data.startswith(_UTF16_BOMS) and b"\x00" not in data
+    lines = max_rows + 2
+    while breaks_are_bytes and (end := _after_line_breaks(data, lines)) <= len(data) // 2:
+        try:
+            _decode_and_parse(data[:end], filename, file_format, max_rows)
+        except _RowCapError:
+            raise
+        except CorpusError:
+            pass
+        lines *= 2
+    return _decode_and_parse(data, filename, file_format, max_rows)
+
+
+def _after_line_breaks(data: bytes, n_breaks: int) -> int:
+    """The offset just past the `n_breaks`-th b"\\n" of `data`, or len(data) if it has fewer."""
+    position = 0
+    while position < len(data):
+        found = data.count(b"\n", position, position + _COUNT_BYTES)
+        if found >= n_breaks:
+            break
+        n_breaks -= found
+        position += _COUNT_BYTES
+    else:
+        return len(data)
+    for _ in range(n_breaks):
+        position = data.index(b"\n", position) + 1
+    return position
+
+
+def _decode_and_parse(
+    data: bytes, filename: str, file_format: str, max_rows: int
+) -> tuple[pd.DataFrame, str]:
+    """Decode `data` whole and parse it by format."""
+    text, encoding = _decode(data, filename)
+    if not text or text.isspace():
+        raise CorpusError(f"{filename} is empty; it needs at least one document.")
+    return _parse_text(text, filename, file_format, max_rows), encoding
 
 
 def _decode(data: bytes, filename: str) -> tuple[str, str]:
@@ -629,7 +687,7 @@ def _too_many_rows(
 ) -> CorpusError:
     """The message for a file over the document cap, raised when row max_rows + 1 is read."""
     count = f"{found:,} {what}" if found is not None else f"more than {max_rows:,} {what}"
-    return CorpusError(
+    return _RowCapError(
         f"{filename} has {count} (reading stopped there); the limit here is {max_rows:,} "
         "documents. To map more, precompute with the command line (see README)."
     )

@@ -184,9 +184,9 @@ def project_umap(
     Every corpus size goes through the graph, small ones included (UMAP would otherwise compute
     its own distances below SMALL_DATA points): one code path, so one warm-up compiles all the
     app runs, and the maps keep as many true neighbours (topics, 5 seeds: 0.368 kept, label
-    accuracy 0.931, against 0.362 / 0.930 on UMAP's own small-data path). A graph without a
-    search index (exact kNN) leaves UMAP no `transform`: new points are then placed from the map
-    positions of their nearest documents (`NeighborPlacement`).
+    accuracy 0.931, against 0.362 / 0.930 on UMAP's own small-data path). New points are placed
+    from the map positions of their nearest documents (`placement`), never by UMAP's own
+    `transform`, which runs another optimisation that moves with its random state.
     """
     umap = umap_module()
     matrix = check_vectors(vectors, MIN_UMAP_POINTS)
@@ -211,50 +211,29 @@ def project_umap(
         coords = reducer.fit_transform(matrix)
     logger.info("UMAP fitted on %d points (%s)", len(matrix), effective)
     coords = np.asarray(coords, np.float32)
-    if precomputed[2] is None:
-        reducer = NeighborPlacement(normalize_rows(matrix), coords)
-    return Projection(coords, "umap", effective, reducer, notes)
+    return Projection(coords, "umap", effective, placement(matrix, coords), notes)
 
 
 def project_pca(vectors: np.ndarray, params: PCAParams = PCAParams()) -> Projection:
-    """Fit PCA; the result records the share of variance the map keeps."""
+    """Fit PCA; the result records the share of variance the map keeps.
+
+    New points are placed like on every map (`placement`), not by PCA's own projection: a query
+    then lands in the same place on a map just fitted and on the same map read back from disk.
+    """
     from sklearn.decomposition import PCA
 
     matrix = check_vectors(vectors, params.n_components)
     reducer = PCA(n_components=params.n_components, random_state=params.seed)
-    coords = reducer.fit_transform(matrix)
+    coords = np.asarray(reducer.fit_transform(matrix), np.float32)
     kept = float(reducer.explained_variance_ratio_.sum())
-    return Projection(np.asarray(coords, np.float32), "pca", params, reducer, (), kept)
+    return Projection(coords, "pca", params, placement(matrix, coords), (), kept)
 
 
-class _RefitOnTransform:
-    """Stands in for a reducer of a saved map: refits (seeded, hence identically) on first use."""
-
-    def __init__(self, vectors: np.ndarray, params: UMAPParams | PCAParams) -> None:
-        self._vectors = vectors
-        self._params = params
-        self._reducer: Any = None
-
-    def transform(self, matrix: np.ndarray) -> np.ndarray:
-        if self._reducer is None:
-            refit = project_pca if isinstance(self._params, PCAParams) else project_umap
-            self._reducer = refit(self._vectors, self._params).reducer
-        return self._reducer.transform(matrix)
-
-
-def saved_projection(
-    coords: np.ndarray,
-    params: UMAPParams | PCAParams,
-    vectors: np.ndarray,
-    *,
-    notes: tuple[str, ...] = (),
-    explained_variance: float | None = None,
-) -> Projection:
-    """A map read back from disk: its coordinates at once, a reducer only when a point is placed."""
-    method = "pca" if isinstance(params, PCAParams) else "umap"
-    reducer = _RefitOnTransform(np.asarray(vectors, np.float32), params)
-    coords = np.asarray(coords, np.float32)
-    return Projection(coords, method, params, reducer, tuple(notes), explained_variance)
+def placement(vectors: np.ndarray, coords: np.ndarray) -> NeighborPlacement:
+    """How every map places new points: from the map positions of their true neighbours among
+    `vectors` (cosine; the rows are normalised here), one rule for maps fitted now, read back from
+    a cache or saved in a project."""
+    return NeighborPlacement(normalize_rows(vectors), np.asarray(coords, np.float32))
 
 
 def warm_up(n_points: int = 300, dimensions: int = 16) -> float:
@@ -264,8 +243,8 @@ def warm_up(n_points: int = 300, dimensions: int = 16) -> float:
     (our kNN graph as `precomputed_knn`, handed over with int32 indices; checked in
     tests/test_reduce.py). The graph is built by numpy here, so the warm-up's compiler process
     never imports torch. With numba's on-disk cache (`umap_module`) a later process loads the
-    compiled code. UMAP's own `transform` is left out: the app places new points with
-    `NeighborPlacement`; only the batch job for huge corpora (lib.reduce.scale) calls it.
+    compiled code. UMAP's own `transform` is left out: every map places new points with
+    `placement`.
     """
     started = time.perf_counter()
     vectors = normalize_rows(np.random.default_rng(0).normal(size=(n_points, dimensions)))

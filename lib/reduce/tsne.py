@@ -4,7 +4,7 @@
 Barnes-Hut, which is many times slower on big corpora. FFT gradients from FFT_FROM points up;
 below, Barnes-Hut (openTSNE's own rule; measured here at 800 points: 7 s against 21 s for FFT,
 whose cost hardly shrinks with n). Seeded, so the same vectors and parameters give the same
-map. New points are placed from the positions of their true neighbours (`NeighborPlacement`), as
+map. New points are placed from the positions of their true neighbours (`placement`), as
 for UMAP maps, not by another optimisation.
 """
 
@@ -18,9 +18,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from lib.errors import check_float, check_int
-from lib.reduce.layouts import Projection, check_vectors
+from lib.reduce.layouts import Projection, check_vectors, placement
 from lib.reduce.neighbors import normalize_rows
-from lib.reduce.placement import NeighborPlacement
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +90,7 @@ def project_tsne(vectors: np.ndarray, params: TSNEParams = TSNEParams()) -> Proj
         "t-SNE fitted on %d points in %.1f s (%s)",
         len(matrix), time.perf_counter() - started, effective,
     )  # fmt: skip
-    return Projection(coords, "tsne", effective, NeighborPlacement(matrix, coords), notes)
+    return Projection(coords, "tsne", effective, placement(matrix, coords), notes)
 
 
 def estimate_tsne_seconds(n_points: int) -> float:
