@@ -604,6 +604,11 @@ class Engine:
             self._heavy(lambda: find_duplicates(embedding.vectors, params)),
         )
 
+    def peek_duplicates(self, embedding: Embedding, params: DuplicateParams) -> Duplicates | None:
+        """The near-duplicate groups if they were found already (in memory); else None."""
+        with self._lock:
+            return self._memory.get(("duplicates", embedding.key, params))
+
 
 def _verdict_key(name: str, precision: str | None) -> str:
     """Where the id that loading `name` gave is remembered: keyed by everything that decides it
