@@ -29,6 +29,7 @@ from pages._common import (
     show_error,
 )
 from pages.map_parts.curate import TAGS_COLOR, curated, curation_controls, tag_values
+from pages.map_parts.duplicates import DUPLICATES_COLOR, duplicates, group_values
 from pages.map_parts.find import documents_table, find_controls, found_caption, picked_row
 from pages.map_parts.honesty import honesty_intro, honesty_measures
 from pages.map_parts.levels import detail_control, draw_level_names, levels_of
@@ -130,6 +131,7 @@ if huge:
 else:
     colorings = [CLUSTER_COLOR, *corpus.metadata.columns, HONESTY_COLOR]
     colorings += [TAGS_COLOR] if state.curation().tags else []
+    colorings += [DUPLICATES_COLOR]
 if state.map_color() not in colorings:
     state.set_map_color(colorings[0])  # a saved or linked colouring this corpus lacks
 color_col, method_col, size_col, space_col = st.columns([2, 1, 1, 1])
@@ -212,6 +214,11 @@ def regular_figure():
         color = ColorBy("neighbours kept", honesty(found, mapped, honesty_k).per_point, True)
     elif color_choice == TAGS_COLOR and tags is not None:
         color = ColorBy("tags", tags)
+    elif color_choice == DUPLICATES_COLOR:
+        with st.spinner("Finding near-duplicates…"):
+            groups = duplicates(found)
+        st.caption(md(groups.summary()))
+        color = ColorBy("near-duplicate group", group_values(groups), continuous=False)
     else:
         color = ColorBy(color_choice, corpus.metadata[color_choice].to_numpy())
     metadata = corpus.metadata.assign(cluster=cluster_names)

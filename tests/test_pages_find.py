@@ -120,3 +120,32 @@ def test_rename_merge_and_tag_show_on_the_map_and_in_the_tables():
     rows = np.array(tags[0][1])
     table = _table(at)
     assert set(table["id"]) == set(rows.tolist()) and (table["tags"] == "music?").all()
+
+
+def test_near_duplicates_are_counted_on_the_corpus_page_and_colour_the_map():
+    at = new_app().run()
+    at.switch_page("pages/corpus.py").run()
+    at.session_state["corpus_source"] = "Paste text"
+    at.run()
+    lines = [
+        "The rocket reached orbit after a flawless launch.",
+        "Simmer the tomato sauce with garlic for twenty minutes.",
+        "THE ROCKET REACHED ORBIT AFTER A FLAWLESS LAUNCH.",
+        "The striker scored twice to win the league.",
+        "The rocket reached orbit after a flawless launch!",
+        "Central banks raised interest rates again.",
+    ]
+    at.text_area(key="corpus_paste").input("\n".join(lines)).run()
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    at.switch_page("pages/corpus.py").run()
+    assert any("3 documents sit in 1 near-duplicate group" in m.value for m in at.markdown), [
+        m.value for m in at.markdown
+    ]
+    groups = next(f.value for f in at.dataframe if "first row" in f.value.columns)
+    assert groups["size"].tolist() == [3] and groups["first row"].tolist() == [0]
+    at.switch_page("pages/map.py").run()
+    at.selectbox(key=state.MAP_COLOR).set_value("near-duplicate groups").run()
+    assert not at.exception
+    legend = [trace.get("name", "") for trace in chart_specs(at)[0]["data"]]
+    assert any(name.startswith("group 0 (3)") for name in legend)
