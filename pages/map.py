@@ -217,7 +217,7 @@ def regular_figure():
     elif color_choice == DUPLICATES_COLOR:
         with st.spinner("Finding near-duplicates…"):
             groups = duplicates(found)
-        st.caption(md(groups.summary()))
+        st.caption(groups.summary())
         color = ColorBy("near-duplicate group", group_values(groups), continuous=False)
     else:
         color = ColorBy(color_choice, corpus.metadata[color_choice].to_numpy())

@@ -55,7 +55,7 @@ def duplicates_section(corpus: Corpus, found: Embedding) -> None:
     except EmbedscopeError as error:
         show_error(error)
         return
-    st.markdown(f"**{md(groups.summary())}**")
+    st.markdown(f"**{groups.summary()}**")  # numbers only: no user text
     if not groups.n_groups:
         return
     table = groups.table(corpus.texts)
