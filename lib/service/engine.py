@@ -606,8 +606,7 @@ class Engine:
 
     def peek_duplicates(self, embedding: Embedding, params: DuplicateParams) -> Duplicates | None:
         """The near-duplicate groups if they were found already (in memory); else None."""
-        with self._lock:
-            return self._memory.get(("duplicates", embedding.key, params))
+        return self._held(("duplicates", embedding.key, params))
 
 
 def _verdict_key(name: str, precision: str | None) -> str:
