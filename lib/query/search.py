@@ -207,8 +207,12 @@ def _regex_matcher(
     source = ("(?i)" if ignore_case else "") + pattern
     if engine == "re2":
         return _RegexMatcher(_compile_re2(source), None, time_budget_s)
-    import regex
-
+    try:
+        import regex
+    except ImportError:
+        raise QueryError(
+            "Regular expression search needs a safe engine: pip install google-re2"
+        ) from None
     try:
         compiled = regex.compile(source, regex.VERSION0)
     except regex.error as error:
