@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from lib.query.filters import Filter, decode_filters, encode_filters
+from lib.share.projects import ProjectStore
 from pages import state
 from tests.apptest_tools import chart_specs, new_app
 
@@ -86,6 +87,17 @@ def test_a_share_link_with_filters_presets_them():
     assert set(table["label"]) == {"music"}
 
 
+def test_a_numeric_range_from_a_link_filters_the_table():
+    at = new_app()
+    at.query_params["sample"] = "topics"
+    at.query_params["filters"] = encode_filters([Filter("length", "numeric", low=10, high=12)])
+    at.run()
+    assert not at.exception and not at.error
+    assert at.slider(key=state.filter_widget_key("length")).value == (10.0, 12.0)
+    table = _table(at)
+    assert table["length"].between(10, 12).all() and _found(at) == len(table) > 0
+
+
 def test_a_picked_table_row_is_ringed_on_the_map_with_its_neighbours():
     at = new_app().run()
     at.text_input(key=state.MAP_SEARCH).input("guitar").run()
@@ -149,3 +161,29 @@ def test_near_duplicates_are_counted_on_the_corpus_page_and_colour_the_map():
     assert not at.exception
     legend = [trace.get("name", "") for trace in chart_specs(at)[0]["data"]]
     assert any(name.startswith("group 0 (3)") for name in legend)
+
+
+def test_a_curation_is_saved_with_the_project_and_shown_read_only_through_its_link():
+    at = new_app().run()
+    at.text_input(key="map_rename_name").input("Kitchen talk")
+    at.button(key="map_rename_go").click().run()
+    at.text_input(key=state.MAP_SEARCH).input("guitar").run()
+    at.radio(key="map_tag_which").set_value(at.radio(key="map_tag_which").options[1]).run()
+    at.text_input(key="map_tag_name").input("music?")
+    at.button(key="map_tag_go").click().run()
+    at.text_input(key="map_title").input("curated topics").run()
+    at.button(key="map_save").click().run()
+    assert not at.exception and not at.error
+    project_id = at.session_state[state.SOURCE].name
+    saved = ProjectStore().load(project_id).curation
+    assert saved.renames[0][1] == "Kitchen talk" and saved.tags[0][0] == "music?"
+
+    visitor = new_app()
+    visitor.query_params["project"] = project_id
+    visitor.run()
+    assert not visitor.exception and not visitor.error
+    annotations = [a["text"] for a in chart_specs(visitor)[0]["layout"].get("annotations", [])]
+    assert "Kitchen talk" in annotations
+    assert visitor.button(key="map_rename_go").disabled
+    assert visitor.button(key="map_tag_go").disabled
+    assert "tags (curation)" in visitor.selectbox(key=state.MAP_COLOR).options

@@ -172,11 +172,18 @@ def _preset(columns: tuple[FilterColumn, ...], linked: tuple[Filter, ...] | None
             continue
         low, high = _bounds(column)
         if chosen is not None and chosen.kind == column.kind:
-            ends = _bounds(FilterColumn(column.name, column.kind, low=chosen.low or column.low,
-                                        high=chosen.high or column.high))  # fmt: skip
-            st.session_state[key] = (max(low, ends[0]), min(high, ends[1]))
+            ends = _bounds(_linked_range(column, chosen))
+            start, end = max(low, ends[0]), min(high, ends[1])
+            st.session_state[key] = (start, end) if start <= end else (low, high)
         else:
             st.session_state.setdefault(key, (low, high))
+
+
+def _linked_range(column: FilterColumn, chosen: Filter) -> FilterColumn:
+    """The column with a linked filter's ends (an open end: the column's own)."""
+    low = column.low if chosen.low is None else chosen.low
+    high = column.high if chosen.high is None else chosen.high
+    return FilterColumn(column.name, column.kind, low=low, high=high)
 
 
 def _filter_widget(corpus: Corpus, column: FilterColumn) -> Filter | None:
