@@ -28,7 +28,13 @@ from pages._common import (
     saved_project,
     show_error,
 )
-from pages.map_parts.curate import TAGS_COLOR, curated, curation_controls, tag_values
+from pages.map_parts.curate import (
+    TAGS_COLOR,
+    curated,
+    curation_controls,
+    renamed_level,
+    tag_values,
+)
 from pages.map_parts.duplicates import DUPLICATES_COLOR, duplicates, group_values
 from pages.map_parts.find import documents_table, find_controls, found_caption, picked_row
 from pages.map_parts.honesty import honesty_intro, honesty_measures
@@ -230,6 +236,8 @@ def regular_figure():
 
 show_levels = color_choice == CLUSTER_COLOR and not huge
 detail = detail_control(levels_of(found, corpus, clusters)) if show_levels else None
+if detail is not None:
+    detail = renamed_level(detail, curation, raw_clusters)  # the visitor's names shown
 try:
     drawn = huge_figure() if huge else None
 except EmbedscopeError as error:

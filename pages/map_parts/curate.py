@@ -8,11 +8,13 @@ copy saves as a new project, as for every other change.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import streamlit as st
 
 from lib.cluster.clusters import NOISE, Clustering
+from lib.cluster.hierarchy import FINE, Level
 from lib.errors import EmbedscopeError
 from lib.share.curation import (
     MAX_NAME_CHARS,
@@ -41,6 +43,15 @@ def curated(clusters: Clustering, curation: Curation) -> Clustering:
     ids, counts = np.unique(labels, return_counts=True)
     sizes = {int(i): int(c) for i, c in zip(ids, counts, strict=True)}
     return Clustering(labels, {c: names[c] for c in names if c in sizes}, sizes)
+
+
+def renamed_level(level: Level, curation: Curation, raw: Clustering) -> Level:
+    """The fine level with the curation's names (the levels name their clusters afresh)."""
+    made_here = curation.fingerprint == clustering_fingerprint(raw.labels)
+    if level.name != FINE or not curation.renames or not made_here:
+        return level
+    renamed = {c: name for c, name in curation.renames if c in level.names}
+    return replace(level, names={**level.names, **renamed})
 
 
 def tag_values(curation: Curation, n: int) -> np.ndarray | None:
