@@ -209,6 +209,7 @@ def open_project(project_id: str) -> Project:
     view = project.view
     state.set_map_view(view.layout_params(), view.cluster_params(), view.color_by)
     state.set_dimensions(view.dimensions)
+    state.set_curation(project.curation)
     return project
 
 

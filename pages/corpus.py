@@ -29,6 +29,8 @@ from lib.share.projects import ProjectSummary
 from pages import state
 from pages._common import (
     DEFAULT_SAMPLE,
+    active_corpus,
+    active_embedding,
     corpus_embedding,
     hosted,
     is_bundled_sample,
@@ -40,6 +42,7 @@ from pages._common import (
     show_error,
     show_vectors,
 )
+from pages.map_parts.duplicates import duplicates_section
 
 state.require_app_frame()  # a direct link on a fresh server: rerun inside app.py's frame
 
@@ -224,6 +227,21 @@ else:
         f"Bring up to {MAX_DOCUMENTS:,} short documents; each becomes a point on the map. "
         "Larger corpora: precompute them from the command line (see the README)."
     )
+
+
+def current_duplicates() -> None:
+    """Near-duplicates of the corpus the session shows now (embedded already)."""
+    try:
+        corpus = active_corpus()
+        found = active_embedding(corpus)
+    except EmbedscopeError as error:
+        show_error(error)
+        return
+    duplicates_section(corpus, found)
+
+
+with st.expander("Near-duplicates in the corpus shown now", icon=":material/content_copy:"):
+    current_duplicates()
 sources = HOSTED_SOURCES if is_hosted else SOURCES
 source = st.segmented_control("Source", sources, default=sources[0], key="corpus_source")
 if source == PROJECTS:

@@ -14,6 +14,7 @@ import streamlit as st
 
 from lib.embed.models import DEFAULT_MODEL
 from lib.errors import EmbedscopeError
+from lib.query.filters import decode_filters
 from lib.service import warmup
 from lib.share.projects import PROJECT_PARAM, share_query, share_target
 from pages import state
@@ -63,6 +64,8 @@ def run_page(page: st.navigation) -> None:
         )
 
 
+FILTERS_PARAM = "filters"  # the Map page's metadata filters in a share link (lib.query.filters)
+
 # --- share links and the sidebar ---------------------------------------------------------------
 
 
@@ -73,7 +76,10 @@ def follow_share_link() -> None:
     except EmbedscopeError as error:
         show_error(error)
         return
-    token = (target, st.query_params.get("dims"), st.query_params.get("color"))
+    token = (
+        target, st.query_params.get("dims"), st.query_params.get("color"),
+        st.query_params.get(FILTERS_PARAM),
+    )  # fmt: skip
     if target is None or state.link_opened(token):
         return
     try:
@@ -88,6 +94,10 @@ def follow_share_link() -> None:
         state.set_dimensions(int(st.query_params["dims"]))
     if st.query_params.get("color"):
         state.set_map_color(st.query_params["color"])
+    try:
+        state.link_filters(decode_filters(st.query_params.get(FILTERS_PARAM, "")))
+    except EmbedscopeError as error:
+        show_error(error)
 
 
 def share_link(url_path: str) -> str | None:
@@ -103,6 +113,8 @@ def share_link(url_path: str) -> str | None:
         query["dims"] = "3"
     if state.map_color():
         query["color"] = state.map_color()
+    if st.session_state.get(state.MAP_FILTERS):
+        query[FILTERS_PARAM] = st.session_state[state.MAP_FILTERS]
     parts = urlsplit(st.context.url or "http://localhost:8501/")
     return urlunsplit((parts.scheme, parts.netloc, f"/{url_path}", urlencode(query), ""))
 

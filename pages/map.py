@@ -9,6 +9,7 @@ from lib.cluster.clusters import NOISE, auto_min_cluster_size
 from lib.cluster.selection import summarize_selection
 from lib.errors import EmbedscopeError
 from lib.figures import tables
+from lib.figures.emphasis import RING_AT_MOST, fade_points, ring_rows
 from lib.figures.focus import MAX_RINGED, with_focus
 from lib.figures.huge import HUGE_MAP_ABOVE, category_labels, fitted_labels, huge_map_figure
 from lib.figures.map import ColorBy, hover_labels, map_figure, selected_points, selected_rows
@@ -27,6 +28,15 @@ from pages._common import (
     saved_project,
     show_error,
 )
+from pages.map_parts.curate import (
+    TAGS_COLOR,
+    curated,
+    curation_controls,
+    renamed_level,
+    tag_values,
+)
+from pages.map_parts.duplicates import DUPLICATES_COLOR, duplicates, group_values
+from pages.map_parts.find import documents_table, find_controls, found_caption, picked_row
 from pages.map_parts.honesty import honesty_intro, honesty_measures
 from pages.map_parts.levels import detail_control, draw_level_names, levels_of
 from pages.map_parts.share import share_section
@@ -126,6 +136,8 @@ if huge:
     colorings += [FITTED_COLOR] if fitted_mask is not None else []
 else:
     colorings = [CLUSTER_COLOR, *corpus.metadata.columns, HONESTY_COLOR]
+    colorings += [TAGS_COLOR] if state.curation().tags else []
+    colorings += [DUPLICATES_COLOR]
 if state.map_color() not in colorings:
     state.set_map_color(colorings[0])  # a saved or linked colouring this corpus lacks
 color_col, method_col, size_col, space_col = st.columns([2, 1, 1, 1])
@@ -180,11 +192,17 @@ except EmbedscopeError as error:
 for note in mapped.notes:
     st.info(note)
 
+curation = state.curation()  # renames and merges of clusters, tags of documents
+raw_clusters, clusters = clusters, curated(clusters, curation)
+tags = tag_values(curation, len(corpus))
+finding = find_controls(corpus, found)  # the search box and metadata filters
+found_caption(finding)
+
 
 view = MapView(
     source=source, corpus=corpus, found=found, params=params, cluster_params=cluster_params,
     mapped=mapped, clusters=clusters, color_choice=color_choice, fixed=fixed, huge=huge,
-    is_hosted=is_hosted, fitted_mask=fitted_mask,
+    is_hosted=is_hosted, fitted_mask=fitted_mask, curation=curation, raw_clusters=raw_clusters,
 )  # fmt: skip
 honesty_box = st.expander("How honest is this map?", expanded=color_choice == HONESTY_COLOR)
 with honesty_box:  # the measures are filled in below the map, so the map shows first
@@ -207,6 +225,13 @@ def regular_figure():
         color = ColorBy("cluster", detail.as_clustering().point_names())
     elif color_choice == HONESTY_COLOR:
         color = ColorBy("neighbours kept", honesty(found, mapped, honesty_k).per_point, True)
+    elif color_choice == TAGS_COLOR and tags is not None:
+        color = ColorBy("tags", tags)
+    elif color_choice == DUPLICATES_COLOR:
+        with st.spinner("Finding near-duplicates…"):
+            groups = duplicates(found)
+        st.caption(groups.summary())
+        color = ColorBy("near-duplicate group", group_values(groups), continuous=False)
     else:
         color = ColorBy(color_choice, corpus.metadata[color_choice].to_numpy())
     metadata = corpus.metadata.assign(cluster=cluster_names)
@@ -218,17 +243,28 @@ def regular_figure():
 
 show_levels = color_choice == CLUSTER_COLOR and not huge
 detail = detail_control(levels_of(found, corpus, clusters)) if show_levels else None
+if detail is not None:
+    detail = renamed_level(detail, curation, raw_clusters)  # the visitor's names shown
 try:
     drawn = huge_figure() if huge else None
 except EmbedscopeError as error:
     show_error(error)
     st.stop()
 figure = drawn.figure if drawn is not None else regular_figure()
+if finding.active and huge:
+    ring_rows(figure, mapped.coords, finding.rows()[:RING_AT_MOST], name="found")
+elif finding.active:
+    fade_points(figure, finding.opacity(), mapped.coords)  # what is found stands out
+picked = picked_row(finding)
+if picked is not None:
+    ring_rows(figure, mapped.coords, [picked], name=f"#{picked}")
 
 
 def document_table(rows: list[int], **columns) -> pd.DataFrame:
     """Texts of the given rows with their metadata and cluster, plus any extra columns first."""
     names = clusters.point_names(rows)
+    if tags is not None:
+        columns["tags"] = tags[rows]
     return tables.document_table(corpus, rows, cluster_names=list(names), **columns)
 
 
@@ -330,6 +366,10 @@ def map_and_selection() -> None:
 
 
 map_and_selection()
+documents_table(  # a row picked in it is ringed on the map, its neighbours listed
+    finding, document_table,
+    lambda row: show_focus(row, engine().neighbors(found, row, k=FOCUS_K)),
+)  # fmt: skip
 with honesty_box:
     honesty_measures(view, honesty_k)
 
@@ -340,9 +380,20 @@ with st.expander(f"{clusters.n_clusters} clusters found"):
             "documents": [clusters.sizes[c] for c in clusters.names],
         }
     )
+    if finding.active:  # the cluster counts of what the search and filters keep
+        shown = pd.Series(clusters.labels[finding.shown()]).value_counts()
+        summary.insert(1, "shown", [int(shown.get(c, 0)) for c in clusters.names])
     st.dataframe(summary, hide_index=True)
     if NOISE in clusters.sizes:
         st.caption(f"{clusters.sizes[NOISE]:,} documents fit no cluster (HDBSCAN noise).")
+
+with st.expander("Rename, merge and tag", icon=":material/edit_note:"):
+    on_map = [] if huge or dimensions == 3 else state.map_selected()
+    curation_controls(
+        raw_clusters, clusters, editable=not source.read_only and not huge,
+        selected=[row for row in on_map if finding.kept is None or finding.kept[row]],
+        found=finding.rows().tolist() if finding.active else None,
+    )  # fmt: skip
 
 
 with st.expander("Save, share and export", expanded=state.saved_project_id() is not None):

@@ -223,6 +223,71 @@ def map_umap_params() -> UMAPParams:
     )
 
 
+# --- Map page: search, metadata filters, the documents table, curation (issue 22) ---
+
+from lib.query.filters import Filter, decode_filters, encode_filters  # noqa: E402
+from lib.share.curation import Curation, curation_from_dict, curation_to_dict  # noqa: E402
+
+MAP_SEARCH_MODE = "map_search_mode"  # "Keyword", "Regex" or "Meaning"
+MAP_SEARCH = "map_search"  # the search box
+MAP_SEARCH_LIMIT = "map_search_limit"  # hits of a search by meaning
+MAP_FILTER_PREFIX = "map_filter:"  # + column name: that column's filter widget
+MAP_FILTERS = "map_filters"  # the active filters in their share-link form ("" for none)
+MAP_FILTERS_LINKED = "map_filters_linked"  # filters a share link asked for, not yet drawn
+MAP_TABLE = "map_table"  # + ":<what is found>": the documents table (a picked row is ringed)
+MAP_TABLE_SHOWN = "map_table_shown"  # the key of the documents table drawn last
+MAP_CURATION = "map_curation"  # renames, merges and tags (curation_to_dict data)
+
+
+def filter_widget_key(column: str) -> str:
+    return MAP_FILTER_PREFIX + column
+
+
+def map_filters() -> tuple[Filter, ...]:
+    """The Map page's active filters (as last drawn)."""
+    return decode_filters(st.session_state.get(MAP_FILTERS, ""))
+
+
+def set_map_filters(filters: Iterable[Filter]) -> None:
+    """Record the filters the Map page applies (for the share link)."""
+    st.session_state[MAP_FILTERS] = encode_filters(filters)
+
+
+def link_filters(filters: tuple[Filter, ...]) -> None:
+    """Filters from a share link: the Map page presets its widgets with them when it draws."""
+    if not filters:
+        return
+    st.session_state[MAP_FILTERS_LINKED] = filters
+    st.session_state[MAP_FILTERS] = encode_filters(filters)
+
+
+def take_linked_filters() -> tuple[Filter, ...] | None:
+    """The filters a share link asked for, once (None when there are none pending)."""
+    return st.session_state.pop(MAP_FILTERS_LINKED, None)
+
+
+def curation() -> Curation:
+    """The renames, merges and tags of the corpus shown (kept as plain data in the session)."""
+    return curation_from_dict(st.session_state.get(MAP_CURATION))
+
+
+def set_curation(value: Curation) -> None:
+    st.session_state[MAP_CURATION] = curation_to_dict(value)
+
+
+def set_table_shown(key: str) -> None:
+    st.session_state[MAP_TABLE_SHOWN] = key
+
+
+def table_selection(key: str) -> list[int]:
+    """Positions selected in the Map page's documents table `key` (from its last run)."""
+    event = st.session_state.get(key)
+    try:
+        return [int(row) for row in event["selection"]["rows"]]
+    except (KeyError, TypeError):
+        return []
+
+
 # --- Compare page: one selection shared by both maps ---
 COMPARE_SELECTION = "compare_selection"  # rows selected on either map (a tuple)
 COMPARE_LAST_SEEN = f"{COMPARE_SELECTION}_last_seen"  # each chart's rows as last read
@@ -245,6 +310,11 @@ def map_selection(rows: tuple[int, ...]) -> tuple[int, ...]:
     the map is redrawn with the focus document's neighbours marked, a new widget whose own
     selection is empty."""
     return kept_selection(MAP_SELECTION, {"map_chart": rows})
+
+
+def map_selected() -> tuple[int, ...]:
+    """The Map page's selection as last read (nothing is read from the chart here)."""
+    return tuple(st.session_state.get(MAP_SELECTION, ()))
 
 
 def clear_map_selection() -> None:

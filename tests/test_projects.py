@@ -21,6 +21,7 @@ from lib.errors import ParameterError, StoreError
 from lib.ingest.corpus import corpus_from_frame, list_samples
 from lib.reduce.layouts import PCAParams, UMAPParams
 from lib.share import projects
+from lib.share.curation import Curation
 from lib.share.projects import (
     ARRAYS_FILE,
     META_FILE,
@@ -353,6 +354,7 @@ def test_mismatched_arrays_in_meta_are_refused_on_load(store: ProjectStore):
         ({"cluster_names": {0: "a"}}, r"no name for cluster ids \[-1, 1\]"),
         ({"extra": {"../evil": np.zeros(N)}}, "The 'extra' parameter"),
         ({"extra": {"texts": np.array(["a"], dtype=object)}}, "a numeric or bool array"),
+        ({"curation": Curation().tag("t", [N])}, r"rows in the range \[0, 11\]"),
     ],
 )
 def test_save_refuses_inconsistent_projects(store, changes, message):
@@ -529,3 +531,35 @@ def test_a_t_sne_view_round_trips():
     view = ProjectView.from_params(TSNEParams(perplexity=12.0), ClusterParams())
     assert view.layout == {"method": "tsne", **asdict(TSNEParams(perplexity=12.0))}
     assert view.layout_params() == TSNEParams(perplexity=12.0)
+
+
+def test_a_curation_is_saved_and_loaded_with_the_project(store: ProjectStore):
+    labels = np.array([-1, 0, 1] * (N // 3))
+    curation = Curation().for_clustering(labels).rename(0, "Cats").merge(1, into=0)
+    curation = curation.tag("check", [0, 5, 11])
+    saved, _ = _save(store, curation=curation)
+    loaded = store.load(saved.id)
+    assert loaded.curation == curation == saved.curation
+    assert json.loads((store.root / saved.id / META_FILE).read_text())["curation"]["tags"] == [
+        ["check", [0, 5, 11]]
+    ]
+    assert store.load(_save(store)[0].id).curation == Curation()
+
+
+def test_a_project_saved_before_curations_loads_with_none(store: ProjectStore):
+    saved, _ = _save(store)
+    meta_path = store.root / saved.id / META_FILE
+    meta = json.loads(meta_path.read_text())
+    del meta["curation"]
+    meta_path.write_text(json.dumps(meta))
+    assert store.load(saved.id).curation.is_empty
+
+
+def test_a_damaged_curation_is_a_store_error(store: ProjectStore):
+    saved, _ = _save(store)
+    meta_path = store.root / saved.id / META_FILE
+    meta = json.loads(meta_path.read_text())
+    meta["curation"] = {"format": 1, "tags": [["t", [99]]]}
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(StoreError, match=r"damaged.*rows in the range \[0, 11\]"):
+        store.load(saved.id)

@@ -44,6 +44,7 @@ from lib.embed.models import (
 )
 from lib.ingest.corpus import Corpus, load_sample, values_digest
 from lib.measure.compare import Agreement, LabelRecovery, label_recovery, neighbor_agreement
+from lib.measure.duplicates import DuplicateParams, Duplicates, find_duplicates
 from lib.measure.honesty import HonestyReport, honesty_report, misplaced_neighbors
 from lib.query.examples import Example, corpus_examples
 from lib.query.words import WordVectors, load_glove
@@ -593,6 +594,19 @@ class Engine:
                 cache[key] = value
                 self._key_locks.pop(key, None)
         return value
+
+    # --- near-duplicates (issue 22) -------------------------------------------------------------
+
+    def duplicates(self, embedding: Embedding, params: DuplicateParams) -> Duplicates:
+        """Near-duplicate groups of these vectors, once per vectors and threshold."""
+        return self._once(
+            ("duplicates", embedding.key, params),
+            self._heavy(lambda: find_duplicates(embedding.vectors, params)),
+        )
+
+    def peek_duplicates(self, embedding: Embedding, params: DuplicateParams) -> Duplicates | None:
+        """The near-duplicate groups if they were found already (in memory); else None."""
+        return self._held(("duplicates", embedding.key, params))
 
 
 def _verdict_key(name: str, precision: str | None) -> str:

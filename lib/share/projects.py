@@ -6,7 +6,8 @@ Layout of a store (default `default_home() / "projects"`):
     <id>/corpus.parquet     texts (column TEXT_FIELD) and metadata
     <id>/arrays.npz         vectors, coords, cluster_labels, extra arrays (numbers only, stored
                             uncompressed: `load` memory-maps them read-only)
-    <id>/meta.json          title, model, corpus fields, cluster names, view, library versions
+    <id>/meta.json          title, model, corpus fields, cluster names, view, curation (renamed
+                            and merged clusters, tags: lib/share/curation.py), library versions
 
 A project folder is written under a temporary name (`.saving-<owner>-*`, every file fsynced),
 renamed into place (the store folder fsynced), then indexed, so a listed project is always
@@ -43,6 +44,7 @@ from lib.errors import EmbedscopeError, ParameterError, StoreError, check_int, i
 from lib.ingest.corpus import Corpus, list_samples
 from lib.reduce.layouts import PCAParams, UMAPParams
 from lib.reduce.tsne import TSNEParams
+from lib.share.curation import Curation, curation_from_dict, curation_to_dict
 from lib.share.export import to_parquet_bytes
 from lib.store.caches import (
     LEFTOVER_GRACE_S,
@@ -189,6 +191,7 @@ class Project:
     vectors (n, d) float32; coords (n, 2|3) float32; cluster_labels (n,) int64 with a name per id
     in `cluster_names`; `extra` holds optional numeric arrays (e.g. "coords_3d", "fitted_mask").
     `model_name` is None for uploaded vectors (no text model: text search is unavailable).
+    `curation`: the visitor's renames, merges (of the saved clustering) and tags, as saved.
     """
 
     id: str
@@ -202,6 +205,7 @@ class Project:
     cluster_names: dict[int, str]
     view: ProjectView
     extra: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    curation: Curation = field(default_factory=Curation)
 
 
 @dataclass(frozen=True)
@@ -303,6 +307,7 @@ class ProjectStore:
         cluster_names: Mapping[int, str],
         view: ProjectView,
         extra: Mapping[str, np.ndarray] | None = None,
+        curation: Curation | None = None,
     ) -> Project:
         """Store a project under a new id and return it as `load` will (copies, read-only)."""
         project = Project(
@@ -317,6 +322,7 @@ class ProjectStore:
             cluster_names={int(key): str(value) for key, value in cluster_names.items()},
             view=view,
             extra={str(name): np.array(array) for name, array in (extra or {}).items()},
+            curation=Curation() if curation is None else curation,
         )
         _check_project(project)
         versions = library_versions()
@@ -497,6 +503,9 @@ def _check_project(project: Project) -> None:
     unnamed = sorted(set(project.cluster_labels.tolist()) - set(project.cluster_names))
     if unnamed:
         raise ParameterError(f"cluster_names has no name for cluster ids {unnamed}.")
+    if not isinstance(project.curation, Curation):
+        raise invalid_parameter("ProjectStore.save", "curation", "a Curation", project.curation)
+    project.curation.check_rows(n)
     for name, array in project.extra.items():
         if not _EXTRA_NAME.fullmatch(name):
             raise invalid_parameter(
@@ -531,6 +540,7 @@ def _meta_of(project: Project, versions: dict[str, str]) -> dict:
         "corpus": corpus_fields,
         "cluster_names": {str(key): value for key, value in project.cluster_names.items()},
         "view": asdict(project.view),
+        "curation": curation_to_dict(project.curation),
         "versions": versions,
     }
 
@@ -564,6 +574,7 @@ def _read_folder(folder: Path, project_id: str) -> Project:
         cluster_names={int(key): str(value) for key, value in meta["cluster_names"].items()},
         view=ProjectView(**meta["view"]),
         extra=extra,
+        curation=curation_from_dict(meta.get("curation")),
     )
     _check_project(project)
     return project

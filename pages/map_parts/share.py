@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from lib.errors import EmbedscopeError
+from lib.share.curation import tag_column
 from lib.share.export import (
     figure_html_bytes,
     figure_png_bytes,
@@ -40,7 +41,8 @@ def save_project(view: MapView, title: str) -> None:
     saved = project_store().save(
         title=title, model_name=view.source.model_name, corpus=view.corpus,
         vectors=view.found.vectors, coords=view.mapped.coords,
-        cluster_labels=view.clusters.labels, cluster_names=view.clusters.names, view=saved_view,
+        cluster_labels=view.found_clusters.labels, cluster_names=view.found_clusters.names,
+        view=saved_view, curation=view.curation,
     )  # fmt: skip
     open_project(saved.id)
     state.set_saved_project_id(saved.id)
@@ -74,8 +76,18 @@ def save_section(view: MapView) -> None:
 
 
 def export_table(view: MapView) -> pd.DataFrame:
-    """Text, metadata, map coordinates and clusters: one row per point."""
-    return map_table(view.corpus, view.mapped.coords, view.clusters.labels, view.clusters.names)
+    """Text, metadata, map coordinates and clusters (as curated), and tags: one row per point."""
+    table = map_table(view.corpus, view.mapped.coords, view.clusters.labels, view.clusters.names)
+    if view.curation.tags:
+        table[_free_name(table, "tags")] = tag_column(view.curation, len(view.corpus))
+    return table
+
+
+def _free_name(table: pd.DataFrame, name: str) -> str:
+    """`name`, or `name` with underscores added until no column of `table` has it."""
+    while name in table.columns:
+        name += "_"
+    return name
 
 
 def projector_export(view: MapView) -> tuple[bytes, bytes]:

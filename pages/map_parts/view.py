@@ -11,6 +11,7 @@ from lib.cluster.clusters import Clustering, ClusterParams
 from lib.ingest.corpus import Corpus
 from lib.reduce.layouts import Projection
 from lib.service.engine import Embedding, LayoutParams
+from lib.share.curation import Curation
 from pages.state import Source
 
 CLUSTER_COLOR = "found clusters"
@@ -24,7 +25,9 @@ class MapView:
 
     fixed: the layout and clustering are as saved or as the server offers them (not editable);
     huge: a precomputed map above the huge-map threshold; fitted_mask: which points UMAP was
-    fitted on (huge maps placed in part), None when all were.
+    fitted on (huge maps placed in part), None when all were. clusters: as shown (the
+    curation's renames and merges applied); raw_clusters: as found (what a project saves,
+    beside its `curation`), None when the same.
     """
 
     source: Source
@@ -40,3 +43,10 @@ class MapView:
     is_hosted: bool
     fitted_mask: np.ndarray | None = field(default=None, repr=False)
     figure: go.Figure | None = field(default=None, repr=False)
+    curation: Curation = field(default_factory=Curation)
+    raw_clusters: Clustering | None = field(default=None, repr=False)
+
+    @property
+    def found_clusters(self) -> Clustering:
+        """The clustering as found, before the curation's renames and merges."""
+        return self.clusters if self.raw_clusters is None else self.raw_clusters
