@@ -41,7 +41,7 @@ def screenshot(out: Path) -> None:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 tab = browser.new_page(viewport=VIEWPORT)
-                tab.goto(f"{url}/map?sample=topics", timeout=MAP_TIMEOUT_MS)
+                tab.goto(f"{url}/?sample=topics", timeout=MAP_TIMEOUT_MS)
                 tab.wait_for_selector(".js-plotly-plot", timeout=MAP_TIMEOUT_MS)
                 wait_for_app(tab)
                 tab.wait_for_timeout(1_500)  # let Plotly finish drawing the WebGL points

@@ -139,9 +139,12 @@ def test_bad_upload_shows_a_message_and_keeps_the_session():
 
 
 def plotted_coords(spec: dict, n_rows: int) -> np.ndarray:
-    """The (n, 2) positions a 2-D map figure draws, row by row (rows from customdata)."""
+    """The (n, 2) positions a 2-D map figure draws, row by row (rows from customdata; marker
+    overlays such as the focus and its neighbours carry none and are skipped)."""
     coords = np.full((n_rows, 2), np.nan)
     for trace in spec["data"]:
+        if not trace.get("customdata"):
+            continue
         rows = np.asarray(trace["customdata"], dtype=int)
         coords[rows] = np.column_stack([plotly_array(trace["x"]), plotly_array(trace["y"])])
     return coords
