@@ -78,3 +78,30 @@ def test_lesson_4_on_a_large_corpus_says_its_sample_and_cost_before_fitting(fake
     assert [button.key for button in at.button if button.key == "lessons_grid_go"]
     charts = [chart.proto.id for chart in at.get("plotly_chart")]
     assert not any("lessons_grid_chart" in chart for chart in charts), "no grid before the click"
+
+
+@pytest.mark.parametrize(
+    ("lesson", "button", "chart"),
+    [
+        ("seeds", "lessons_seed_go", "lessons_seed_"),
+        ("noise", "lessons_noise_go", "lessons_noise_"),
+    ],
+)
+def test_lessons_6_and_7_say_the_cost_of_their_new_maps_before_fitting(
+    fake_engine, lesson, button, chart
+):
+    """The noise lesson (random vectors' map) and the seeds lesson (a second seed's map) fit
+    maps the Map page never asked for: on 2,000 documents they say the cost and wait."""
+    texts, labels = make_topic_texts(per_topic=250)  # 2,000 documents
+    corpus = corpus_from_frame(pd.DataFrame({"text": texts, "topic": labels}), "text", source="t")
+    at = new_app().run()
+    at.session_state[state.SOURCE] = state.Source(state.UPLOAD, corpus.content_hash, DEFAULT_MODEL)
+    at.session_state[state.UPLOADED_CORPUS] = corpus
+    at.session_state["lessons_pick"] = lesson
+    at.switch_page("pages/lessons.py").run()
+    assert not at.exception, at.exception
+    captions = " ".join(caption.value for caption in at.caption)
+    assert "UMAP map" in captions and "of 2,000 documents still to compute: about" in captions
+    assert [found.key for found in at.button if found.key == button]
+    charts = [found.proto.id for found in at.get("plotly_chart")]
+    assert not any(chart in found for found in charts), "no map before the click"

@@ -14,12 +14,12 @@ import numpy as np
 import streamlit as st
 
 from lib.cluster.clusters import ClusterParams
-from lib.embed.models import DEFAULT_MODEL
+from lib.embed.models import DEFAULT_MODEL, format_seconds
 from lib.errors import EmbedscopeError
 from lib.figures.map import ColorBy, hover_labels
 from lib.ingest.corpus import Corpus
 from lib.query.words import WordVectors
-from lib.reduce.layouts import Projection, UMAPParams
+from lib.reduce.layouts import Projection, UMAPParams, estimate_umap_seconds
 from lib.service.engine import Embedding, LayoutParams
 from lib.share.bookmarks import LessonStore
 from lib.store.caches import default_home
@@ -39,6 +39,7 @@ from pages._common import (
 )
 
 K = 10  # neighbours behind every kNN score of the lessons
+ASK_FROM = 5.0  # seconds: maps expected to take longer wait for a click
 # HDBSCAN on the map: what the eye would call clusters (the app default is KMeans on embeddings)
 MAP_CLUSTERS = ClusterParams(method="hdbscan", space="map")
 FOUND_CLUSTERS = "found clusters"
@@ -129,6 +130,31 @@ def map_of(found: Embedding, params: LayoutParams) -> Projection:
     except EmbedscopeError as error:
         show_error(error)
         st.stop()
+
+
+def confirm_maps(wanted: list[tuple[Embedding, UMAPParams]], key: str) -> bool:
+    """Say what the maps not computed yet cost; when that is more than ASK_FROM seconds, wait
+    for a click (`key` names the button)."""
+    missing = [
+        (found, params) for found, params in wanted if engine().peek_layout(found, params) is None
+    ]
+    if not missing:
+        return True
+    n_points = max(len(found.vectors) for found, _ in missing)
+    seconds = estimate_umap_seconds(n_points, len(missing))
+    if seconds < ASK_FROM:
+        return True
+    maps = "A UMAP map" if len(missing) == 1 else f"{len(missing)} UMAP maps"
+    st.caption(
+        f"{maps} of {n_points:,} documents still to compute: about "
+        f"{format_seconds(seconds)} on this server."
+    )
+    label = "Compute the map" if len(missing) == 1 else f"Compute the {len(missing)} maps"
+    return st.button(label, key=key, type="primary")
+
+
+def _held_map(found: Embedding, params: UMAPParams) -> bool:
+    return engine().peek_layout(found, params) is not None
 
 
 def map_id(mapped: Projection) -> str:

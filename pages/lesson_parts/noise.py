@@ -15,6 +15,7 @@ from pages._common import clustering, engine, md, show_error
 from pages.lesson_parts.common import (
     MAP_CLUSTERS,
     K,
+    confirm_maps,
     corpus_context,
     fits_new_maps,
     hover,
@@ -43,6 +44,8 @@ def show() -> None:
     if not fits_new_maps():
         return
     noise = engine().random_like(found, RANDOM_SEED)
+    if not confirm_maps([(found, umap_params()), (noise, umap_params())], "lessons_noise_go"):
+        return
     sides = {
         REAL: (found, map_of(found, umap_params())),
         RANDOM: (noise, map_of(noise, umap_params())),

@@ -8,18 +8,18 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from lib.embed.models import format_seconds
 from lib.errors import EmbedscopeError
 from lib.figures.colors import category_colors
 from lib.figures.lessons import PANEL_POINTS, small_multiples
 from lib.ingest.corpus import Corpus
-from lib.reduce.layouts import UMAPParams, estimate_umap_seconds
+from lib.reduce.layouts import UMAPParams
 from lib.service.engine import Embedding
 from lib.teach.sampling import lesson_sample
 from pages import state
 from pages._common import clustering, engine, honesty, layout, show_error
 from pages.lesson_parts.common import (
     MAP_CLUSTERS,
+    confirm_maps,
     corpus_context,
     fits_new_maps,
     group_picker,
@@ -32,7 +32,6 @@ from pages.lesson_parts.common import (
 GRID_NEIGHBOURS = (5, 15, 50)
 GRID_MIN_DISTS = (0.0, 0.1, 0.5)
 TABLE_COLUMNS = ["n_neighbors", "min_dist", "clusters", "kNN kept"]
-ASK_FROM = 5.0  # seconds: a grid expected to take longer waits for a click
 
 
 def show() -> None:
@@ -58,7 +57,7 @@ def show() -> None:
         for n in GRID_NEIGHBOURS
         for d in GRID_MIN_DISTS
     ]
-    if not confirm_maps(found, grid):
+    if not confirm_maps([(found, params) for params in grid], "lessons_grid_go"):
         return
     try:
         panels, titles, table = measure_grid(corpus, found, grid)
@@ -85,20 +84,6 @@ def show() -> None:
     if st.button("Make this the main map", key="lessons_grid_apply"):
         state.set_map_layout(grid[choice])
         st.switch_page("pages/map.py")
-
-
-def confirm_maps(found: Embedding, grid: list[UMAPParams]) -> bool:
-    """Say what the maps not computed yet cost; when that is more than ASK_FROM seconds, wait
-    for a click."""
-    missing = [params for params in grid if engine().peek_layout(found, params) is None]
-    seconds = estimate_umap_seconds(len(found.vectors), len(missing))
-    if not missing or seconds < ASK_FROM:
-        return True
-    st.caption(
-        f"{len(missing)} UMAP maps of {len(found.vectors):,} documents still to compute: about "
-        f"{format_seconds(seconds)} on this server."
-    )
-    return st.button(f"Compute the {len(missing)} maps", key="lessons_grid_go", type="primary")
 
 
 def measure_grid(

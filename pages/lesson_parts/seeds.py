@@ -11,6 +11,7 @@ from lib.figures.lessons import agreement_figure
 from pages._common import engine, honesty, show_error
 from pages.lesson_parts.common import (
     K,
+    confirm_maps,
     corpus_context,
     fits_new_maps,
     hover,
@@ -36,7 +37,10 @@ def show() -> None:
         "Another seed", 0, MAX_SEED, params.seed + 1, key="lessons_seed_other"
     )
     second_seed = int(other)
-    maps = (map_of(found, params), map_of(found, replace(params, seed=second_seed)))
+    second = replace(params, seed=second_seed)
+    if not confirm_maps([(found, params), (found, second)], "lessons_seed_go"):
+        return
+    maps = (map_of(found, params), map_of(found, second))
     try:
         shared = engine().seed_agreement(found, *maps, K)
         kept = [honesty(found, mapped, K).mean for mapped in maps]
