@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from lib.errors import EmbedscopeError
-from lib.figures.map import OTHER
+from lib.figures.colors import OTHER
 from lib.ingest.corpus import Corpus
 from lib.measure.duplicates import DEFAULT_THRESHOLD, NONE, DuplicateParams, Duplicates
 from lib.service.engine import Embedding
