@@ -536,6 +536,28 @@ def server_sessions(events: list[TimingEvent], since: float, excluded: set[str])
     return sorted(sessions, key=lambda s: s.runs[0].at)
 
 
+def server_queue(sessions: list[ServerSession]) -> list[str]:
+    """uploads, server side: the order of the runs that embedded (a Corpus page run that ended
+    by switching to the Map page) against the order of the figures that followed them."""
+    embeds = {}
+    for session in sessions:
+        run = next((r for r in session.runs if r.page == "corpus" and r.end == "rerun"), None)
+        figure = next((f for f in session.figures if run and f.at >= run.at), None)
+        if run is not None:
+            embeds[session.id] = (run.at, figure.at if figure else None)
+    queued = sorted(embeds, key=lambda s: embeds[s][0])
+    mapped = sorted((s for s in embeds if embeds[s][1]), key=lambda s: embeds[s][1])
+    swaps = out_of_order(queued, mapped)
+    return [f"server side: {len(mapped)}/{len(embeds)} embedding runs reached a figure, "
+            f"pairs out of queue order: {swaps}"]  # fmt: skip
+
+
+def out_of_order(queued: list[str], arrived: list[str]) -> int:
+    """Pairs that arrived in the opposite order to their queue order (among those that did)."""
+    places = [arrived.index(name) for name in queued if name in arrived]
+    return sum(a > b for i, a in enumerate(places) for b in places[i + 1 :])
+
+
 def server_rows(sessions: list[ServerSession]) -> list[tuple[str, list[float]]]:
     """First run -> first figure per session; every run's length, all and per page."""
     runs = [run for session in sessions for run in session.runs]
@@ -554,15 +576,13 @@ def queue_order(journeys: list[Journey]) -> list[str]:
     clicked = [j.marker for j in sorted(timed, key=lambda j: j.moments["queued"])]
     arrived = [j for j in timed if "mapped" in j.moments]
     mapped = [j.marker for j in sorted(arrived, key=lambda j: j.moments["mapped"])]
-    in_order = [m for m in clicked if m in mapped]
-    swaps = sum(a > b for i, a in enumerate(map(mapped.index, in_order))
-                for b in map(mapped.index, in_order[i + 1:]))  # fmt: skip
+    swaps = out_of_order(clicked, mapped)
     first = min((j.moments["mapped"] for j in arrived), default=None)
     start = min((j.moments["queued"] for j in timed), default=None)
     lines = [
         f"queue order (clicks on Embed and map): {' '.join(m[-3:] for m in clicked)}",
         f"maps arrived in the order:            {' '.join(m[-3:] for m in mapped)}",
-        f"maps: {len(mapped)}/{len(journeys)}, pairs out of queue order: {swaps}",
+        f"browser side: maps {len(mapped)}/{len(journeys)}, pairs out of queue order: {swaps}",
     ]
     if first is not None and start is not None:
         lines.append(f"first map {first - start:.1f} s after the first click")
@@ -591,7 +611,7 @@ def report(params: LoadParams, facts: dict[str, str], journeys: list[Journey],
         *table("server side (its timing log)", server_rows(sessions)),
     ]
     if params.scenario == "uploads":
-        lines += ["", *queue_order(journeys)]
+        lines += ["", *queue_order(journeys), *server_queue(sessions)]
     if leaks or errors:
         lines += ["", "problems:", *leaks, *errors]
     return "\n".join(lines) + "\n"
