@@ -29,6 +29,7 @@ from pages._common import (
     show_error,
     start_warm_up,
 )
+from pages.timing import timed_run
 
 
 @contextlib.asynccontextmanager
@@ -48,9 +49,11 @@ logger = logging.getLogger(__name__)
 
 def run_page(page: st.navigation) -> None:
     """Run the page; an error nobody expected (a library's, not ours) becomes a short message
-    for the visitor and a traceback in the server log, and the session goes on."""
+    for the visitor and a traceback in the server log, and the session goes on. With
+    EMBEDSCOPE_TIMING_LOG=1 the run's page, start and length go to the server log."""
     try:
-        page.run()
+        with timed_run(page.url_path):
+            page.run()
         warmup.page_served()
     except EmbedscopeError as error:
         show_error(error)

@@ -14,7 +14,7 @@ from lib.figures.focus import MAX_RINGED, with_focus
 from lib.figures.huge import HUGE_MAP_ABOVE, category_labels, fitted_labels, huge_map_figure
 from lib.figures.map import ColorBy, hover_labels, map_figure, selected_points, selected_rows
 from lib.reduce.tsne import TSNEParams, estimate_tsne_seconds
-from pages import state
+from pages import state, timing
 from pages._common import (
     active_corpus,
     active_embedding,
@@ -330,6 +330,7 @@ def map_and_selection() -> None:
     """The chart and what is selected on it; a selection reruns only this part."""
     if dimensions == 3:
         st.plotly_chart(figure, key="map_chart_3d")
+        timing.figure_sent()
         st.info("Selection works on the 2-D view (Plotly's 3-D charts have no box or lasso).")
         return
     rows = read_selection()
@@ -344,6 +345,7 @@ def map_and_selection() -> None:
     st.plotly_chart(
         marked, key="map_chart", on_select="rerun", selection_mode=("points", "box", "lasso")
     )
+    timing.figure_sent()
     if not rows:
         st.info("Click a point, or pick the lasso or box above the map and drag, to read those "
                 "documents here.")  # fmt: skip

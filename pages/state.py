@@ -8,6 +8,7 @@ upload is the one exception: their corpus (texts and metadata) stays in their se
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar
@@ -63,6 +64,7 @@ MAP_K = "map_k"
 MAP_MIN_SIZE = "map_min_size"
 MAP_SPACE = "map_space"
 MAP_SAVED = "map_saved"  # id of the project just saved from the Map page (for its confirmation)
+SESSION_ID = "session_id"  # a short random id naming this session in the server's timing log
 
 
 def map_defaults() -> dict[str, object]:
@@ -80,6 +82,13 @@ def init(default_sample: str, default_model: str) -> None:
     st.session_state.setdefault(SOURCE, Source(SAMPLE, default_sample, default_model))
     for key, value in map_defaults().items():
         st.session_state.setdefault(key, value)
+
+
+def session_id() -> str:
+    """A short random id of this browser session, made at its first call (the timing log)."""
+    if SESSION_ID not in st.session_state:
+        st.session_state[SESSION_ID] = uuid.uuid4().hex[:12]
+    return st.session_state[SESSION_ID]
 
 
 def source() -> Source:
