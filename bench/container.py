@@ -40,7 +40,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -50,7 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.newcomer import CHROMIUM, CHROMIUM_ARGS, MAP, WARM_LINE  # noqa: E402
-from tests.browser.conftest import free_port, tree_rss_mb  # noqa: E402
+from tests.browser.conftest import free_port, tree_rss_mb, wait_healthy  # noqa: E402
 
 BASE_IMAGE = "localhost/embedscope-base:bookworm"
 IMAGE = "localhost/embedscope:bench"
@@ -219,21 +218,6 @@ def chroot_command(root: Path, config: dict, command: list[str], extra_env: dict
     ]  # fmt: skip
 
 
-def healthy(url: str, server: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the server exited with code {server.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"not healthy within {timeout} s")
-
-
 def open_map(url: str, shot: Path) -> float:
     """Seconds from opening `url` in headless Chromium until a Plotly map shows."""
     from playwright.sync_api import sync_playwright
@@ -324,7 +308,7 @@ def serve(config: dict, work: Path, name: str, hosted: bool, fresh: bool) -> dic
             )
         memory = PeakMemory(server.pid)
         try:
-            healthy(url, server, HEALTH_TIMEOUT_S)
+            wait_healthy(url, server, HEALTH_TIMEOUT_S)
             facts["start → healthy s"] = round(time.perf_counter() - started, 1)
             check = config["Healthcheck"].get("Test", [])[1:]  # ["CMD", ...]
             if not check:

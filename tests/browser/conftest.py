@@ -38,8 +38,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_healthy(url: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + BOOT_SECONDS
+def wait_healthy(url: str, process: subprocess.Popen, timeout: float = BOOT_SECONDS) -> None:
+    """Poll /_stcore/health until it answers 200; fail if the server exits or `timeout` passes."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"streamlit exited with code {process.returncode}")
@@ -49,7 +50,7 @@ def wait_healthy(url: str, process: subprocess.Popen) -> None:
                     return
         except OSError:
             time.sleep(0.5)
-    raise TimeoutError(f"streamlit did not become healthy within {BOOT_SECONDS} s")
+    raise TimeoutError(f"streamlit did not become healthy within {timeout:.0f} s")
 
 
 def start_server(
