@@ -44,6 +44,8 @@ def test_a_lasso_on_one_map_rings_the_same_documents_on_the_other(page, server_u
     page.goto(server_url)
     wait_for_app(page)
     page.locator('[data-testid="stSidebarNav"] a', has_text="Compare").click()
+    # the second model's embedding is a cost said first: nothing is embedded until asked
+    page.get_by_role("button", name=re.compile(r"^Embed [\d,]+ documents$")).click()
     page.wait_for_function(MAPS_DRAWN, polling=500)
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached")
     assert page.evaluate(RINGED) == [[], []]
