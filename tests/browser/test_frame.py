@@ -64,6 +64,7 @@ def test_a_fresh_server_shows_only_the_apps_navigation(browser, path, title):
 def test_a_click_on_the_map_selects_that_point(page, server_url):
     page.goto(server_url)
     wait_for_app(page)
+    page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()  # below the controls
     x, y, row = page.evaluate(
         """() => {
             const el = document.querySelector('.js-plotly-plot');
