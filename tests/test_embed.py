@@ -21,6 +21,7 @@ from lib.embed.models import (
     embed_texts,
     load_model,
     model_id_for,
+    pinned_precision,
     resolve_precision,
 )
 from lib.errors import ModelError, ParameterError
@@ -292,6 +293,15 @@ def test_precision_auto_follows_the_environment(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv(PRECISION_ENV, "fp32")
     assert resolve_precision("auto") == "fp32"
     assert resolve_precision("bf16") == "bf16"  # an explicit choice wins over the environment
+
+
+def test_only_auto_without_the_environment_leaves_the_precision_unpinned(monkeypatch):
+    monkeypatch.setenv(PRECISION_ENV, "fp32")  # pinned: exact torch fp32
+    assert pinned_precision() == "fp32" and pinned_precision("bf16") == "bf16"
+    monkeypatch.delenv(PRECISION_ENV)
+    assert pinned_precision("fp32") == "fp32" and pinned_precision() is None
+    monkeypatch.setattr(embed_module, "_native_bf16", lambda: False)
+    assert resolve_precision() == "fp32"  # unpinned: may run on OpenVINO fp32 behind the guard
 
 
 def test_model_id_names_an_explicit_precision_only():

@@ -1,4 +1,5 @@
-"""The OpenVINO bf16 embedding path: chosen only behind the quality guard, converted once."""
+"""The OpenVINO embedding path (bf16, or fp32 without bf16): chosen only behind the quality guard,
+converted once."""
 
 import os
 import subprocess
@@ -8,9 +9,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import lib.embed.models as embed_module
 import lib.embed.ov_backend as ov_backend
-from lib.embed.models import PACKAGED_MODEL_ID, embed_texts, load_model
+from lib.embed.models import (
+    PACKAGED_MODEL_ID,
+    PRECISION_ENV,
+    SentenceTransformerModel,
+    embed_texts,
+    load_model,
+)
 from lib.errors import ParameterError
+from lib.ingest.corpus import load_sample
+from lib.measure.honesty import neighbor_overlap
+from lib.reduce.neighbors import exact_knn
 
 
 def test_backend_follows_the_environment(monkeypatch: pytest.MonkeyPatch):
@@ -108,3 +119,69 @@ def test_a_later_start_builds_the_converted_model_without_torch(openvino_home: P
     assert np.allclose(later.encode(texts), first.encode(texts), atol=1e-6)
     assert later.count_truncated(texts) == fp32.count_truncated(texts) == 1
     assert later.dimension == fp32.dimension == 384
+
+
+@pytest.fixture
+def auto_without_bf16(monkeypatch: pytest.MonkeyPatch, openvino_home: Path) -> Path:
+    """precision "auto" on a CPU without bf16, whatever this CPU is (conftest pins fp32)."""
+    monkeypatch.delenv(PRECISION_ENV, raising=False)
+    monkeypatch.setattr(embed_module, "_native_bf16", lambda: False)
+    return openvino_home
+
+
+def guard_sentences() -> list[str]:
+    texts = load_sample("topics").texts
+    return [texts[i] for i in range(1, len(texts), 4)]  # 200 real sentences, not the guard's rows
+
+
+@pytest.mark.model
+def test_auto_without_bf16_runs_openvino_fp32_with_torch_fp32s_vectors(
+    monkeypatch: pytest.MonkeyPatch, auto_without_bf16: Path
+):
+    fast = load_model()
+    assert isinstance(fast, ov_backend.OpenVINOModel) and fast.precision == "fp32"
+    assert fast.model_id == f"{PACKAGED_MODEL_ID}@openvino-fp32"  # never the plain fp32 id
+    assert fast.precision_check.accepted and fast.precision_check.overlap >= 0.99
+    compiled = {k: str(fast.compiled.get_property(k)) for k in ("NUM_STREAMS", "PERFORMANCE_HINT")}
+    assert compiled == {"NUM_STREAMS": "1", "PERFORMANCE_HINT": "LATENCY"}
+    assert fast.compiled.get_property("INFERENCE_NUM_THREADS") == ov_backend.usable_cores()
+    assert str(fast.compiled.get_property("INFERENCE_PRECISION_HINT")) == "<Type: 'float32'>"
+    monkeypatch.setenv(PRECISION_ENV, "fp32")  # pinned: exact torch fp32, the plain id
+    pinned = load_model()
+    assert isinstance(pinned, SentenceTransformerModel) and pinned.model_id == PACKAGED_MODEL_ID
+    assert type(load_model(precision="fp32")) is SentenceTransformerModel
+    texts = guard_sentences()
+    reference, got = embed_texts(texts, pinned).vectors, embed_texts(texts, fast).vectors
+    overlap = neighbor_overlap(exact_knn(reference, 10).indices, exact_knn(got, 10).indices)
+    assert overlap.mean() >= 0.99
+    assert (1.0 - (reference * got).sum(axis=1)).max() < 1e-4
+
+
+@pytest.mark.model
+def test_a_later_start_builds_the_fp32_openvino_model_without_torch(auto_without_bf16: Path):
+    first = load_model()  # converts, measures the guard, keeps both
+    assert isinstance(first, ov_backend.OpenVINOModel) and first.precision == "fp32"
+    script = (
+        "import sys; import lib.embed.models as m; m._native_bf16 = lambda: False; "
+        "model = m.load_model(); print(type(model).__name__, model.model_id, "
+        "model.precision_check.overlap, "
+        "sorted({'torch', 'transformers', 'sentence_transformers'} & set(sys.modules)))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != PRECISION_ENV}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env={**env, "EMBEDSCOPE_HOME": str(auto_without_bf16)},
+        capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    name, model_id, overlap, imported = done.stdout.split(maxsplit=3)
+    assert (name, model_id) == ("OpenVINOModel", f"{PACKAGED_MODEL_ID}@openvino-fp32")
+    assert float(overlap) == first.precision_check.overlap and imported.strip() == "[]"
+    # one converted IR for both precisions; each model's id names its own
+    folder = embed_module._packaged_model_path()
+    later = ov_backend.converted_model(folder, PACKAGED_MODEL_ID, first.max_tokens, "fp32")
+    texts = guard_sentences()[:20]
+    assert later.model_id == first.model_id
+    assert np.allclose(later.encode(texts), first.encode(texts), atol=1e-5)
+    other = ov_backend.converted_model(folder, PACKAGED_MODEL_ID, first.max_tokens, "bf16")
+    assert other.model_id == f"{PACKAGED_MODEL_ID}@openvino-bf16"
+    assert len(list(auto_without_bf16.glob(f"openvino/*/{ov_backend.IR_FILE}"))) == 1

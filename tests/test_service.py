@@ -235,6 +235,10 @@ def test_the_remembered_model_id_is_keyed_by_backend_precision_and_cpu(monkeypat
     monkeypatch.setenv("EMBEDSCOPE_BACKEND", "openvino")
     assert service._verdict_key("fake", None) != torch_key
     assert service._verdict_key("fake", "fp32") != service._verdict_key("fake", None)
+    pinned = service._verdict_key("fake", None)  # conftest pins EMBEDSCOPE_PRECISION=fp32
+    monkeypatch.delenv("EMBEDSCOPE_PRECISION")
+    monkeypatch.setattr(service, "resolve_precision", lambda precision: "fp32")  # a CPU sans bf16
+    assert service._verdict_key("fake", None) != pinned  # auto may run fp32 on OpenVINO
     monkeypatch.setattr(service, "machine", lambda: "x86_64 Linux: another CPU")
     assert service._verdict_key("fake", None) != torch_key
 

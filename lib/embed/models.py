@@ -195,13 +195,21 @@ def _precise_id(model_id: str, precision: str) -> str:
 def resolve_precision(precision: str = "auto") -> str:
     """The precision "auto" means here: $EMBEDSCOPE_PRECISION if set, else bf16 where the CPU
     computes bf16 natively (AVX512-BF16 or AMX), else fp32. Explicit values pass through."""
+    pinned = pinned_precision(precision)
+    if pinned is not None:
+        return pinned
+    return "bf16" if _native_bf16() else "fp32"
+
+
+def pinned_precision(precision: str = "auto") -> str | None:
+    """The precision fixed by the caller (an explicit value) or by $EMBEDSCOPE_PRECISION, or None
+    when "auto" is left to choose. A pinned fp32 is exact torch fp32; an unpinned one may run on
+    OpenVINO at fp32 behind the quality guard (`load_model`)."""
     check_choice("load_model", "precision", precision, PRECISIONS)
     if precision != "auto":
         return precision
     chosen = os.environ.get(PRECISION_ENV, "").strip().lower()
-    if chosen:
-        return check_choice(PRECISION_ENV, "value", chosen, PRECISIONS[1:])
-    return "bf16" if _native_bf16() else "fp32"
+    return check_choice(PRECISION_ENV, "value", chosen, PRECISIONS[1:]) if chosen else None
 
 
 @functools.cache  # asked on every page run (cache keys name the precision); the CPU is fixed
@@ -236,16 +244,21 @@ def load_model(
     """Load a model: the bundled default or multilingual model offline, a sentence-transformers
     folder, or a hub name.
 
-    precision "auto" picks bf16 where it is fast (see `resolve_precision`); bf16 is kept only if
-    the quality guard passes on reference sentences, else the model runs fp32. Turns off the
-    transformers / hub progress bars and warnings process-wide (the app shows its own progress).
+    precision "auto" picks bf16 where it is fast (see `resolve_precision`), else fp32 on OpenVINO
+    (where the backend allows it); either is kept only if the quality guard passes on reference
+    sentences, else the model runs torch fp32. A pinned fp32 (`pinned_precision`) is torch fp32.
+    Turns off the transformers / hub progress bars and warnings process-wide (the app shows its
+    own progress).
     """
+    faster_fp32 = pinned_precision(precision) is None
     precision = resolve_precision(precision)
     if isinstance(name, str) and name.strip() == MULTILINGUAL_MODEL:
         return load_multilingual_model(precision)
     source, model_id = _resolve_model(name)
-    if precision == "bf16" and device == "cpu":
-        converted = _converted_openvino(source, model_id)
+    # the precision a faster path is tried at: bf16, or an unpinned fp32 on the CPU (OpenVINO)
+    guarded = precision if precision == "bf16" or (faster_fp32 and device == "cpu") else None
+    if guarded is not None and device == "cpu":
+        converted = _converted_openvino(source, model_id, guarded)
         if converted is not None:  # a later start: no torch, transformers or ST to import
             logger.info("loaded model %s (converted and checked earlier)", converted.model_id)
             return converted
@@ -259,28 +272,28 @@ def load_model(
     except Exception as exc:
         raise ModelError(_load_failure(name, source, exc)) from exc
     model = SentenceTransformerModel(loaded, model_id)
-    if precision != "fp32":
-        model = _guarded(model, precision)
+    if guarded is not None:
+        model = _guarded(model, guarded)
     logger.info("loaded model %s from %s on %s", model.model_id, source, device)
     return model
 
 
 def _guarded(model: SentenceTransformerModel, precision: str) -> TextModel:
-    """The fastest path at `precision` that keeps fp32's neighbours on reference texts: OpenVINO
-    bf16 where installed (lib.embed.ov_backend), then torch autocast; else `model` at fp32."""
+    """The fastest path at `precision` that keeps torch fp32's neighbours on reference texts:
+    OpenVINO where installed (lib.embed.ov_backend), then (bf16) torch autocast; else `model` at
+    torch fp32."""
     from lib.embed.ov_backend import openvino_model
 
-    corpus_hash, rows, texts = _guard_texts()
-    reference = functools.cache(lambda: _guard_reference(model, corpus_hash, rows, texts))
+    reference = functools.cache(lambda: _guard_reference(model, *_guard_texts()))
     check = None
-    candidates = (
-        lambda: openvino_model(model) if precision == "bf16" else None,
-        lambda: SentenceTransformerModel(model.model, model.model_id, precision),
-    )
+    candidates = [lambda: openvino_model(model, precision)]
+    if precision == "bf16":  # torch autocast; torch has no faster fp32 path to try
+        candidates.append(lambda: SentenceTransformerModel(model.model, model.model_id, precision))
     for candidate in candidates:
         faster = candidate()
         if faster is None:
             continue
+        texts = _guard_texts()[2]  # read only when there is a candidate to check
         record = _verdict_record(faster.model_id, texts)
         check, kept = _read_verdict(record), "kept from an earlier start"
         if check is None:
@@ -293,18 +306,20 @@ def _guarded(model: SentenceTransformerModel, precision: str) -> TextModel:
     return SentenceTransformerModel(model.model, model.model_id, "fp32", check)
 
 
-def _converted_openvino(source: str, model_id: str) -> TextModel | None:
-    """The OpenVINO model of `model_id` that an earlier start converted and the guard accepted,
-    built from the data home and the model folder (`ov_backend.converted_model`), or None."""
-    from lib.embed.ov_backend import ID_SUFFIX, converted_model
+def _converted_openvino(source: str, model_id: str, precision: str) -> TextModel | None:
+    """The OpenVINO model of `model_id` at `precision` that an earlier start converted and the
+    guard accepted, built from the data home and the model folder (`ov_backend.converted_model`),
+    or None."""
+    from lib.embed.ov_backend import converted_model, id_suffix
 
     max_tokens = _folder_max_tokens(Path(source))
     if max_tokens is None:  # a folder that does not state its window (or none): the full load
         return None
-    check = _read_verdict(_verdict_record(f"{model_id}@{ID_SUFFIX}", _guard_texts()[2]))
+    record = _verdict_record(f"{model_id}@{id_suffix(precision)}", _guard_texts()[2])
+    check = _read_verdict(record)
     if check is None or not check.accepted:
         return None
-    model = converted_model(Path(source), model_id, max_tokens)
+    model = converted_model(Path(source), model_id, max_tokens, precision)
     return None if model is None else model.checked(check)
 
 

@@ -1,20 +1,21 @@
-"""OpenVINO bf16: the faster CPU path for sentence-transformers models, behind the quality guard.
+"""OpenVINO: the faster CPU path for sentence-transformers models, behind the quality guard.
 
 The model's transformer is converted once from the loaded torch module (`openvino.convert_model`,
-no optimum, no export extra) and kept as OpenVINO IR in <EMBEDSCOPE_HOME>/openvino/; it runs with
-bf16 inference on CPUs that have it. The tokenizer is the model's own fast tokenizer (what
-sentence-transformers runs underneath); mean pooling is done here. A later start builds it
-from the kept IR and the model folder's tokenizer.json without importing torch, transformers
-or sentence-transformers (`converted_model`). `lib.embed.models._guarded` tries this path
-first and keeps it only when its vectors keep fp32's neighbours on the reference sentences, like
-the torch bf16 path.
+no optimum, no export extra) and kept as OpenVINO IR in <EMBEDSCOPE_HOME>/openvino/; the same IR
+runs with bf16 inference on CPUs that have it, and at fp32 on the others (one stream, a thread
+per usable core; bench/embedding.py compares it with torch fp32). The tokenizer is the model's
+own fast tokenizer (what sentence-transformers runs underneath); mean pooling is done here. A
+later start builds it from the kept IR and the model folder's tokenizer.json without importing
+torch, transformers or sentence-transformers (`converted_model`). `lib.embed.models._guarded`
+tries this path first and keeps it only when its vectors keep torch fp32's neighbours on the
+reference sentences, like the torch bf16 path.
 
 EMBEDSCOPE_BACKEND=torch turns it off; "openvino" and "auto" (the default) use it where the
 `openvino` package is installed. bench/embedding.py on the 2-core machine (2,000 generated
-sentences): 1.11× to 1.40× torch bf16 in four runs, 10-NN overlap with fp32 0.995 (bench/README.md,
-"Figures of the final code").
+sentences): bf16 1.11× to 1.40× torch bf16 in four runs, 10-NN overlap with fp32 0.995
+(bench/README.md, "Figures of the final code").
 
-Each batch is one synchronous request in OpenVINO's default latency mode. Throughput mode, each
+Each batch is one synchronous request in OpenVINO's latency mode. Throughput mode, each
 batch split across 2 streams by an AsyncInferQueue, was 14% faster here, but CI on another
 machine hung in this module's test while it ran that way (the queue calls back into Python from
 OpenVINO's threads, a known deadlock surface: openvinotoolkit/openvino#37073; ultralytics went
@@ -45,10 +46,35 @@ logger = logging.getLogger(__name__)
 
 BACKEND_ENV = "EMBEDSCOPE_BACKEND"
 BACKENDS = ("auto", "torch", "openvino")
-ID_SUFFIX = "openvino-bf16"  # cache ids: "<model id>@openvino-bf16"
+PRECISIONS = ("bf16", "fp32")  # what the converted model runs at; its cache id names it
 IR_FILE = "model.xml"
-# bf16 where the CPU has it; the default latency hint: one request uses every core
-COMPILE_CONFIG = {"INFERENCE_PRECISION_HINT": "bf16"}
+
+
+def id_suffix(precision: str) -> str:
+    """What an OpenVINO model's cache id ends in: "<model id>@openvino-<precision>"."""
+    return f"openvino-{check_choice('OpenVINOModel', 'precision', precision, PRECISIONS)}"
+
+
+def compile_config(precision: str) -> dict[str, Any]:
+    """How the IR is compiled at `precision`. bf16: OpenVINO's default latency hint (one request
+    uses every core). fp32: f32 inference (a "bf16" hint silently runs f32 without bf16), the
+    latency hint, one stream and one thread per core this process may use."""
+    if check_choice("OpenVINOModel", "precision", precision, PRECISIONS) == "bf16":
+        return {"INFERENCE_PRECISION_HINT": "bf16"}
+    return {
+        "INFERENCE_PRECISION_HINT": "f32",
+        "PERFORMANCE_HINT": "LATENCY",
+        "NUM_STREAMS": 1,
+        "INFERENCE_NUM_THREADS": usable_cores(),
+    }
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity where the OS says, else the CPU count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def resolve_backend() -> str:
@@ -61,15 +87,15 @@ def resolve_backend() -> str:
 
 
 class OpenVINOModel:
-    """A sentence-transformers model whose transformer runs in OpenVINO at bf16 (TextModel).
+    """A sentence-transformers model whose transformer runs in OpenVINO (TextModel).
 
     compiled: the compiled transformer (token states out); tokenizer: the model's own fast
     tokenizer (a `tokenizers.Tokenizer`, the one sentence-transformers runs underneath), padded
-    to the longest text and cut at `max_tokens`; plain_id: the model's id without a precision.
-    Mean pooling is done here; `embed_texts` normalises.
+    to the longest text and cut at `max_tokens`; plain_id: the model's id without a precision;
+    precision: what `compiled` runs at ("bf16" or "fp32"), named by the cache id
+    ("<plain id>@openvino-<precision>"). Mean pooling is done here; `embed_texts` normalises.
     """
 
-    precision = "bf16"
     backend = "openvino"
 
     def __init__(
@@ -78,12 +104,14 @@ class OpenVINOModel:
         tokenizer: Any,
         plain_id: str,
         max_tokens: int | None,
+        precision: str = "bf16",
         precision_check: Any = None,
     ) -> None:
         self.compiled = compiled
+        self.precision = precision
         self.precision_check = precision_check
         self.plain_id = plain_id
-        self.model_id = f"{plain_id}@{ID_SUFFIX}"
+        self.model_id = f"{plain_id}@{id_suffix(precision)}"
         self.max_tokens = max_tokens
         self.dimension = int(compiled.outputs[0].get_partial_shape()[-1].get_length())
         self._inputs = [port.get_any_name() for port in compiled.inputs]
@@ -99,8 +127,9 @@ class OpenVINOModel:
     def checked(self, precision_check: Any) -> OpenVINOModel:
         """The same model carrying the quality guard's measurement."""
         return OpenVINOModel(
-            self.compiled, self._batch, self.plain_id, self.max_tokens, precision_check
-        )
+            self.compiled, self._batch, self.plain_id, self.max_tokens, self.precision,
+            precision_check,
+        )  # fmt: skip
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Mean-pooled token states (len(texts), dimension) float32; `embed_texts` normalises.
@@ -149,10 +178,10 @@ def _mean_pooled_states(states: np.ndarray, attention_mask: np.ndarray) -> np.nd
     return (pooled / np.clip(mask.sum(axis=1), 1e-9, None)).astype(np.float32)
 
 
-def openvino_model(base: Any) -> OpenVINOModel | None:
-    """`base` (a fp32 SentenceTransformerModel) compiled by OpenVINO for bf16, or None where that
-    does not apply: the package is missing, the backend is off, the model is not a plain
-    transformer + mean pooling (+ normalise) pipeline or has no fast tokenizer."""
+def openvino_model(base: Any, precision: str = "bf16") -> OpenVINOModel | None:
+    """`base` (a fp32 SentenceTransformerModel) compiled by OpenVINO for `precision`, or None
+    where that does not apply: the package is missing, the backend is off, the model is not a
+    plain transformer + mean pooling (+ normalise) pipeline or has no fast tokenizer."""
     tokenizer = getattr(base.model.tokenizer, "backend_tokenizer", None)
     if resolve_backend() != "openvino" or not _mean_pooled(base.model) or tokenizer is None:
         return None
@@ -160,17 +189,18 @@ def openvino_model(base: Any) -> OpenVINOModel | None:
         folder = _ir_folder(base.model_id)
         if not (folder / IR_FILE).exists():
             _convert(base.model, folder)
-        return OpenVINOModel(_compiled(folder), tokenizer, base.model_id, base.max_tokens)
+        compiled = _compiled(folder, precision)
+        return OpenVINOModel(compiled, tokenizer, base.model_id, base.max_tokens, precision)
     except Exception as exc:  # a broken install or an unsupported graph: torch paths remain
         logger.warning("OpenVINO backend unavailable for %s: %s", base.model_id, exc)
         return None
 
 
 def converted_model(
-    model_folder: Path, model_id: str, max_tokens: int | None
+    model_folder: Path, model_id: str, max_tokens: int | None, precision: str = "bf16"
 ) -> OpenVINOModel | None:
-    """The model converted by an earlier start, built without loading torch or
-    sentence-transformers: the IR from the data home, the tokenizer from the model folder's
+    """The model converted by an earlier start, run at `precision`, built without loading torch
+    or sentence-transformers: the IR from the data home, the tokenizer from the model folder's
     tokenizer.json. None when the backend is off or either file is missing (or unreadable)."""
     folder = _ir_folder(model_id)
     tokenizer_file = Path(model_folder) / "tokenizer.json"
@@ -181,19 +211,23 @@ def converted_model(
         from tokenizers import Tokenizer
 
         tokenizer = Tokenizer.from_file(str(tokenizer_file))
-        return OpenVINOModel(_compiled(folder), tokenizer, model_id, max_tokens)
+        return OpenVINOModel(
+            _compiled(folder, precision), tokenizer, model_id, max_tokens, precision
+        )
     except Exception as exc:  # the full load (which converts again if needed) remains
         logger.warning("converted OpenVINO model of %s unusable: %s", model_id, exc)
         return None
 
 
-def _compiled(folder: Path) -> Any:
-    """The compiled OpenVINO model of the IR in `folder` (compiled blobs cached beside it)."""
+def _compiled(folder: Path, precision: str) -> Any:
+    """The IR in `folder` compiled for `precision` (compiled blobs cached beside it, one per
+    configuration)."""
     import openvino
 
     core = openvino.Core()
     core.set_property({"CACHE_DIR": str(folder.parent / "compiled")})
-    return core.compile_model(core.read_model(folder / IR_FILE), "CPU", COMPILE_CONFIG)
+    model = core.read_model(folder / IR_FILE)
+    return core.compile_model(model, "CPU", compile_config(precision))
 
 
 def _mean_pooled(model: Any) -> bool:

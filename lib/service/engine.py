@@ -40,6 +40,7 @@ from lib.embed.models import (
     embed_texts,
     load_model,
     model_id_for,
+    pinned_precision,
     resolve_precision,
 )
 from lib.ingest.corpus import Corpus, load_sample, values_digest
@@ -611,10 +612,12 @@ class Engine:
 
 def _verdict_key(name: str, precision: str | None) -> str:
     """Where the id that loading `name` gave is remembered: keyed by everything that decides it
-    (the precision asked for and what "auto" means here, the backend, the CPU, the libraries)."""
+    (the precision asked for, whether $EMBEDSCOPE_PRECISION pins it, what "auto" means here, the
+    backend, the CPU, the libraries)."""
+    asked = precision or "auto"
     return result_key(
-        "model-id", model=name, asked=precision, precision=resolve_precision(precision or "auto"),
-        backend=ov_backend.resolve_backend(), machine=machine(),
+        "model-id", model=name, asked=precision, pinned=pinned_precision(asked),
+        precision=resolve_precision(asked), backend=ov_backend.resolve_backend(), machine=machine(),
         versions=library_versions(GUARD_PACKAGES),
     )  # fmt: skip
 
