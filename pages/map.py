@@ -251,13 +251,15 @@ except EmbedscopeError as error:
     show_error(error)
     st.stop()
 figure = drawn.figure if drawn is not None else regular_figure()
+# where each row sits in the figure: a huge map draws its coordinates rescaled (HugeMap)
+plotted = drawn.figure_coords(mapped.coords) if drawn is not None else mapped.coords
 if finding.active and huge:
-    ring_rows(figure, mapped.coords, finding.rows()[:RING_AT_MOST], name="found")
+    ring_rows(figure, plotted, finding.rows()[:RING_AT_MOST], name="found")
 elif finding.active:
-    fade_points(figure, finding.opacity(), mapped.coords)  # what is found stands out
+    fade_points(figure, finding.opacity(), plotted)  # what is found stands out
 picked = picked_row(finding)
 if picked is not None:
-    ring_rows(figure, mapped.coords, [picked], name=f"#{picked}")
+    ring_rows(figure, plotted, [picked], name=f"#{picked}")
 
 
 def document_table(rows: list[int], **columns) -> pd.DataFrame:
@@ -341,7 +343,7 @@ def map_and_selection() -> None:
     hover = dict(
         zip(marked_rows, hover_labels([corpus.texts[i] for i in marked_rows]), strict=True)
     )
-    marked = with_focus(figure, mapped.coords, hover, selected=rows, focus=focus, neighbours=near)
+    marked = with_focus(figure, plotted, hover, selected=rows, focus=focus, neighbours=near)
     st.plotly_chart(
         marked, key="map_chart", on_select="rerun", selection_mode=("points", "box", "lasso")
     )

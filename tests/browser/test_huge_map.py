@@ -27,10 +27,11 @@ DRAWN = """n => {
     if (!el || !el._fullData || !el._fullLayout || !el._fullLayout._glcanvas) return false;
     return el._fullData.reduce((total, trace) => total + (trace._length || 0), 0) === n;
 }"""
-TRACE_BOX = """curve => {
+TRACE_BOX = """name => {
     const el = document.querySelector('.js-plotly-plot');
     const box = el.getBoundingClientRect();
-    const xa = el._fullLayout.xaxis, ya = el._fullLayout.yaxis, t = el._fullData[curve];
+    const xa = el._fullLayout.xaxis, ya = el._fullLayout.yaxis;
+    const t = el._fullData.find(trace => trace.name === name);
     const xs = Array.from(t.x, x => box.left + xa._offset + xa.l2p(x));
     const ys = Array.from(t.y, y => box.top + ya._offset + ya.l2p(y));
     return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys), t.x.length];
@@ -65,7 +66,7 @@ def test_a_lasso_on_a_huge_map_reads_the_cluster_it_circles(page, server_url, hu
     assert payload == [["scattergl", []]] * 4, "typed x/y only: no text or ids per point"
 
     page.evaluate("() => document.querySelector('.js-plotly-plot').scrollIntoView()")
-    left, top, right, bottom, count = page.evaluate(TRACE_BOX, 1)  # group 1, bottom right
+    left, top, right, bottom, count = page.evaluate(TRACE_BOX, "group 1")  # bottom right
     left, top, right, bottom = left - 4, top - 4, right + 4, bottom + 4
     drag_lasso(page, left, top, right, bottom)
     heading = page.get_by_role("heading", name=re.compile(r"^[\d,]+ selected$"))
