@@ -204,7 +204,8 @@ def test_the_csv_export_holds_every_point_with_formulas_defused(page, server_url
     assert download.value.suggested_filename == "embedscope-map.csv"
     table = pd.read_csv(download.value.path(), keep_default_na=False)
     assert len(table) == 29
-    assert list(table.columns) == ["text", "topic", "x", "y", "cluster", "cluster_label"]
+    assert list(table.columns) == ["id", "text", "topic", "x", "y", "cluster", "cluster_label"]
+    assert table["id"].tolist() == list(range(29))  # the #id of expressions
     expected = [row["text"] for row in journey_rows()]
     assert table["text"].tolist() == [*expected[:-2], f"'{FORMULA}", MARKUP]
     assert table["topic"].value_counts().to_dict() == {
