@@ -1,5 +1,5 @@
 """The README's picture, made from the real app: `streamlit run app.py` on a free loopback port and
-headless Chromium at 1500×1000 on the Map page of the bundled `topics` sample.
+headless Chromium at 1500×1400 on the Map page of the bundled `topics` sample.
 
     .venv/bin/python bench/screenshot.py               # writes docs/screenshot.png
     .venv/bin/python bench/screenshot.py --out x.png
@@ -27,7 +27,7 @@ from tests.browser.conftest import (  # noqa: E402
     wait_for_app,
 )
 
-VIEWPORT = {"width": 1500, "height": 1000}
+VIEWPORT = {"width": 1500, "height": 1400}  # tall enough for the whole map
 MAP_TIMEOUT_MS = 120_000
 
 
