@@ -117,7 +117,7 @@ def share_link(url_path: str) -> str | None:
     if state.map_color():
         query["color"] = state.map_color()
     if st.session_state.get(state.MAP_FILTERS):
-        query[FILTERS_PARAM] = st.session_state[state.MAP_FILTERS]
+        query[FILTERS_PARAM] = st.session_state.get(state.MAP_FILTERS)
     parts = urlsplit(st.context.url or "http://localhost:8501/")
     return urlunsplit((parts.scheme, parts.netloc, f"/{url_path}", urlencode(query), ""))
 

@@ -84,6 +84,11 @@ def init(default_sample: str, default_model: str) -> None:
         st.session_state.setdefault(key, value)
 
 
+def set_widget(key: str, value: object) -> None:
+    """Set a widget's value before it is drawn (a callback, a share link's preset)."""
+    st.session_state[key] = value
+
+
 def session_id() -> str:
     """A short random id of this browser session, made at its first call (the timing log)."""
     if SESSION_ID not in st.session_state:

@@ -52,7 +52,7 @@ def use_spelling(keys: tuple[str, ...], wrong: str, right: str) -> None:
     for key in keys:
         value = st.session_state.get(key)
         if isinstance(value, str):
-            st.session_state[key] = pattern.sub(right, value)
+            state.set_widget(key, pattern.sub(right, value))
 
 
 def offer_spellings(error: EmbedscopeError, keys: tuple[str, ...], name: str) -> None:

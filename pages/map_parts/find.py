@@ -168,13 +168,13 @@ def _preset(columns: tuple[FilterColumn, ...], linked: tuple[Filter, ...] | None
         chosen = by_name.get(column.name)
         if column.kind == CATEGORICAL:
             if chosen is not None and chosen.kind == CATEGORICAL:
-                st.session_state[key] = [v for v in chosen.values if v in column.values]
+                state.set_widget(key, [v for v in chosen.values if v in column.values])
             continue
         low, high = _bounds(column)
         if chosen is not None and chosen.kind == column.kind:
             ends = _bounds(_linked_range(column, chosen))
             start, end = max(low, ends[0]), min(high, ends[1])
-            st.session_state[key] = (start, end) if start <= end else (low, high)
+            state.set_widget(key, (start, end) if start <= end else (low, high))
         else:
             st.session_state.setdefault(key, (low, high))
 

@@ -19,6 +19,7 @@ from lib.cluster.hierarchy import BROAD, FINE, MEDIUM, ClusterLevels, Level
 from lib.figures.labels import LabelStyle, add_labels, extent_of, level_labels, place_labels
 from lib.ingest.corpus import Corpus
 from lib.service.engine import Embedding
+from pages import state
 from pages._common import engine, queue_place
 
 DETAIL_KEY = "map_detail"
@@ -35,7 +36,7 @@ def detail_control(levels: ClusterLevels) -> Level:
     """The segmented control over the levels this clustering has; the level chosen."""
     options = [label for label, name in DETAIL_OPTIONS.items() if name in levels.names]
     if st.session_state.get(DETAIL_KEY) not in options:
-        st.session_state[DETAIL_KEY] = "Fine"
+        state.set_widget(DETAIL_KEY, "Fine")
     counts = {label: levels.level(DETAIL_OPTIONS[label]).n_clusters for label in options}
     chosen = st.segmented_control(
         "Detail", options, key=DETAIL_KEY, format_func=lambda o: f"{o} ({counts[o]})",
