@@ -292,7 +292,7 @@ def _read_text(
     """
     breaks_are_bytes = not data.startswith(_UTF16_BOMS) and b"\x00" not in data
     lines = max_rows + 2
-    while breaks_are_bytes and (end := _after_line_breaks(data, lines)) <= len(data) // 2:
+    while breaks_are_bytes and 0 < (end := _after_line_breaks(data, lines)) <= len(data) // 2:
         try:
             _decode_and_parse(data[:end], filename, file_format, max_rows)
         except _RowCapError:
