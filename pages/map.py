@@ -11,7 +11,7 @@ from lib.errors import EmbedscopeError
 from lib.figures import tables
 from lib.figures.emphasis import RING_AT_MOST, fade_points, ring_rows
 from lib.figures.focus import MAX_RINGED, with_focus
-from lib.figures.huge import HUGE_MAP_ABOVE, category_labels, fitted_labels, huge_map_figure
+from lib.figures.huge import HUGE_MAP_ABOVE
 from lib.figures.map import ColorBy, hover_labels, map_figure, selected_points, selected_rows
 from lib.reduce.tsne import TSNEParams, estimate_tsne_seconds
 from pages import state, timing
@@ -209,15 +209,6 @@ with honesty_box:  # the measures are filled in below the map, so the map shows 
     honesty_k = honesty_intro(view)
 
 
-def huge_figure():
-    """The huge map coloured by clusters, a label column, or fitted vs placed points."""
-    if color_choice == CLUSTER_COLOR:
-        return huge_map_figure(mapped.coords, clusters.labels, clusters.names)
-    if color_choice == FITTED_COLOR:
-        return huge_map_figure(mapped.coords, *fitted_labels(fitted_mask))
-    return huge_map_figure(mapped.coords, *category_labels(corpus.metadata[color_choice]))
-
-
 def regular_figure():
     """The map with hover text per point, coloured as chosen; clusters at the chosen detail."""
     cluster_names = clusters.point_names()
@@ -246,7 +237,7 @@ detail = detail_control(levels_of(found, corpus, clusters)) if show_levels else 
 if detail is not None:
     detail = renamed_level(detail, curation, raw_clusters)  # the visitor's names shown
 try:
-    drawn = huge_figure() if huge else None
+    drawn = view.huge_figure() if huge else None
 except EmbedscopeError as error:
     show_error(error)
     st.stop()

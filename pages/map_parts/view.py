@@ -8,6 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from lib.cluster.clusters import Clustering, ClusterParams
+from lib.figures.huge import HugeMap, category_labels, fitted_labels, huge_map_figure
 from lib.ingest.corpus import Corpus
 from lib.reduce.layouts import Projection
 from lib.service.engine import Embedding, LayoutParams
@@ -50,3 +51,12 @@ class MapView:
     def found_clusters(self) -> Clustering:
         """The clustering as found, before the curation's renames and merges."""
         return self.clusters if self.raw_clusters is None else self.raw_clusters
+
+    def huge_figure(self) -> HugeMap:
+        """The huge map coloured by clusters, a label column, or fitted vs placed points."""
+        if self.color_choice == CLUSTER_COLOR:
+            return huge_map_figure(self.mapped.coords, self.clusters.labels, self.clusters.names)
+        if self.color_choice == FITTED_COLOR:
+            return huge_map_figure(self.mapped.coords, *fitted_labels(self.fitted_mask))
+        column = self.corpus.metadata[self.color_choice]
+        return huge_map_figure(self.mapped.coords, *category_labels(column))
