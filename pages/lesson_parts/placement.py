@@ -117,5 +117,5 @@ def reveal(
         "redraws it."
     )
     st.markdown(f"**Its {NEIGHBOURS} nearest documents in full dimension**")
-    table = document_table(corpus, found.indices, cosine=found.scores)
+    table = document_table(corpus, nearest.indices, cosine=nearest.scores)
     st.dataframe(table, hide_index=True, column_config={"cosine": number_column()})
