@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import functools
 import hashlib
 import json
 import logging
@@ -94,17 +93,6 @@ class Corpus:
 
     def __len__(self) -> int:
         return len(self.texts)
-
-    @functools.cached_property
-    def fingerprint(self) -> str:
-        """sha256 of everything the corpus holds: its texts and its metadata (column names,
-        order and every value). Anything cached across sessions that shows the metadata is keyed
-        by this, never by `content_hash` alone (uploaded vectors all have texts "item 0…n-1")."""
-        digest = hashlib.sha256(self.content_hash.encode())
-        digest.update(values_digest(list(map(str, self.metadata.columns))).encode())
-        for name in self.metadata.columns:
-            digest.update(values_digest(self.metadata[name]).encode())
-        return digest.hexdigest()
 
     def label_columns(self) -> list[str]:
         """Metadata columns with 2..MAX_LABEL_VALUES distinct values (for colour-by and scores)."""
